@@ -1,0 +1,122 @@
+"""`mechsim` command line: run | list (and the subcommands other modules register).
+
+Library code logs; only this module prints (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from abm.config import ConfigError, parse_value
+from abm.scenario import SCENARIOS, get_scenario
+
+#: Modules that add subcommands through `register_cli(subparsers)`.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set key=value` pairs; values are parsed as TOML (numbers, booleans, lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The overrides given by the common run flags."""
+    overrides = parse_sets(args.set or [])
+    for flag in ("agents", "rounds", "seed", "backend", "address", "shards"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[flag] = value
+    return overrides
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agents", type=int, help="number of agents n")
+    p.add_argument("--rounds", type=int, help="horizon T")
+    p.add_argument("--seed", type=int, help="root seed (one seed fixes the run)")
+    p.add_argument("--backend", choices=["local", "ray"], help="where learners run")
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:port); default starts a local Ray")
+    p.add_argument("--shards", type=int, help="Ray actors the cohorts are spread over")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. mechanism=moulin")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from abm.runner import resolve_config, run
+
+    cfg = resolve_config(args.target, run_overrides(args))
+    out = Path(args.out) if args.out else Path("results") / f"{cfg.scenario}-{cfg.seed}"
+    result = run(cfg, out=out, progress=not args.quiet)
+    if not args.quiet:
+        print_summary(result.summary, result.agent_table)
+        print(f"\nresults written to {out}/")
+    return 0
+
+
+def print_summary(summary: dict[str, Any], table: pd.DataFrame) -> None:
+    """A short human summary: the run and one line per agent (or quantiles if many)."""
+    print(
+        f"\n{summary['scenario']} | mechanism {summary['mechanism']} | learner {summary['learner']} | "
+        f"n={summary['agents']} T={summary['rounds']} seed={summary['seed']} | "
+        f"{summary['runtime_s']} s ({summary['rounds_per_s']} rounds/s)"
+    )
+    for key, value in summary.get("scenario_summary", {}).items():
+        if isinstance(value, int | float | str | bool):
+            print(f"  {key}: {value}")
+    cols = [c for c in ("agent", "share", "spend_ratio", "utility", "depletion_round") if c in table]
+    cols += [c for c in table.columns if c not in cols and c not in ("budget", "spent")]
+    view = table[cols]
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 140):
+        print(view.to_string(index=False) if len(view) <= 25 else view.describe().to_string())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    get_scenario("public-goods")  # imports every scenario module
+    for name in sorted(SCENARIOS):
+        doc = (type(SCENARIOS[name]).__doc__ or "").strip().splitlines()
+        print(f"{name:22s} {doc[0] if doc else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mechsim", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a scenario (by name or TOML file)")
+    p.add_argument("target", help="scenario name (see `mechsim list`) or a config .toml file")
+    add_run_flags(p)
+    p.add_argument("--out", help="output directory (default results/<scenario>-<seed>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("list", help="list the available scenarios")
+    p.set_defaults(func=cmd_list)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"mechsim: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"mechsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

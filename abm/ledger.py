@@ -1,0 +1,78 @@
+"""The budget ledger: token budgets per agent, charges per round, invariants (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mechanisms.base import TOKEN_TOL, check_vector
+
+#: Remaining budget below which an agent counts as depleted when the mechanism has no
+#: finite maximum charge (APEX-style charges scale with the bid).
+EMPTY_BUDGET = 1e-9
+
+
+class BudgetError(RuntimeError):
+    """A charge that would overdraw a budget, or a broken conservation invariant."""
+
+
+class Ledger:
+    """Budgets per agent. `remaining`, `spent`, `depleted_at` (first round, 0-based, after
+    which the agent can no longer pay the mechanism's maximum charge p_max; -1 = never).
+
+    Invariants (checked on every charge): no negative budget; tokens conserved,
+    initial = remaining + spent.
+    """
+
+    def __init__(self, budgets: np.ndarray, p_max: float = np.inf) -> None:
+        self.initial = check_vector("budgets", budgets).copy()
+        self.remaining = self.initial.copy()
+        self.spent = np.zeros_like(self.initial)
+        self.threshold = float(p_max) if np.isfinite(p_max) else EMPTY_BUDGET
+        self.depleted_at = np.where(self.initial + TOKEN_TOL < self.threshold, 0, -1)
+        self.rounds = 0
+
+    @property
+    def n(self) -> int:
+        return self.initial.shape[0]
+
+    def can_pay(self) -> np.ndarray:
+        """Who may still submit a non-zero report (seed 000 Algorithm 1: B_i >= p_max)."""
+        return self.remaining + TOKEN_TOL >= self.threshold
+
+    def charge(self, charges: np.ndarray, t: int) -> None:
+        """Debit one round's charges; refuse (BudgetError) anything that overdraws."""
+        charges = np.asarray(charges, dtype=np.float64)
+        if charges.shape != (self.n,):
+            raise BudgetError(f"charges must have shape ({self.n},), got {charges.shape}")
+        # One reduction screens the common case; the slow path finds and names the culprit.
+        if not (np.isfinite(lo := charges.min()) and lo >= -TOKEN_TOL and np.isfinite(charges.sum())):
+            bad = ~np.isfinite(charges) | (charges < -TOKEN_TOL)
+            i = int(np.flatnonzero(bad)[0])
+            raise BudgetError(f"round {t}: charge to agent {i} must be finite and >= 0, got {charges[i]}")
+        after = self.remaining - charges
+        if after.min() < -TOKEN_TOL:
+            over = after < -TOKEN_TOL * np.maximum(1.0, self.initial)
+            if over.any():
+                i = int(np.flatnonzero(over)[0])
+                raise BudgetError(
+                    f"round {t}: charge {charges[i]} to agent {i} exceeds its remaining budget "
+                    f"{self.remaining[i]}"
+                )
+        # `remaining` is replaced, never mutated in place, so observers may hold it without copying.
+        self.remaining = np.maximum(after, 0.0, out=after)
+        self.spent += np.maximum(charges, 0.0)
+        newly = ~self.can_pay()
+        newly &= self.depleted_at < 0
+        self.depleted_at[newly] = t
+        self.rounds += 1
+        self.check_invariants()
+
+    def check_invariants(self) -> None:
+        if self.remaining.min(initial=0.0) < 0:
+            raise BudgetError("negative budget")
+        drift = self.initial - self.remaining
+        drift -= self.spent
+        np.abs(drift, out=drift)
+        if drift.max(initial=0.0) > TOKEN_TOL * max(1.0, float(self.initial.max(initial=0.0))):
+            i = int(np.argmax(drift))
+            raise BudgetError(f"tokens not conserved for agent {i}: drift {drift[i]}")

@@ -1,0 +1,155 @@
+"""The Learner interface: one object holds a cohort of m agents of one kind as arrays.
+
+DESIGN.md §3. Strict alternation act -> observe (as in uoftcprg/noregret's
+next_strategy / observe_utility), so a learner never updates on feedback it did not
+cause. Feedback is `bandit` (own utility and charge) or `full` (the whole menu of
+counterfactual (utility, cost) over the learner's own alternatives).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+FeedbackModel = Literal["bandit", "full"]
+
+
+class LearnerParams(BaseModel):
+    """Base of every learner's validated parameters (unknown keys and NaN are errors)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a cohort sees before reporting in round t (0-based): private values and budgets."""
+
+    t: int
+    values: np.ndarray
+    budget: np.ndarray
+
+    def take(self, idx: np.ndarray | slice) -> Observation:
+        return Observation(self.t, self.values[idx], self.budget[idx])
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What a cohort learns after round t. Arrays are (m,) or, for the menu, (m, K).
+
+    reports: what was actually submitted (after the budget-feasibility rule).
+    budget: remaining budget after this round's charge.
+    alternatives/menu_utility/menu_cost: only for `full` feedback learners.
+    """
+
+    t: int
+    reports: np.ndarray
+    utility: np.ndarray
+    charge: np.ndarray
+    budget: np.ndarray
+    alternatives: np.ndarray | None = None
+    menu_utility: np.ndarray | None = None
+    menu_cost: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray | slice) -> Feedback:
+        return Feedback(self.t, self.reports[idx], self.utility[idx], self.charge[idx], self.budget[idx])
+
+    def with_menu(self, alternatives: np.ndarray, utility: np.ndarray, cost: np.ndarray) -> Feedback:
+        return Feedback(
+            self.t, self.reports, self.utility, self.charge, self.budget, alternatives, utility, cost
+        )
+
+
+class AlternationError(RuntimeError):
+    """act() twice without observe(), or observe() without act()."""
+
+
+class Learner(ABC):
+    """A cohort of `n_agents` bidders of one kind, state held as numpy arrays.
+
+    Subclasses implement `_act` and `_observe`; `feedback` says which feedback model they
+    need, and full-feedback learners implement `alternatives(obs)` (the reports whose
+    counterfactual utility/cost they want to see). `Params` validates their parameters.
+    """
+
+    feedback: ClassVar[FeedbackModel] = "bandit"
+    Params: ClassVar[type[LearnerParams]] = LearnerParams
+
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+    ) -> None:
+        if n_agents < 1:
+            raise ValueError(f"n_agents must be >= 1, got {n_agents}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        self.n_agents = int(n_agents)
+        self.horizon = int(horizon)
+        self.budgets = np.broadcast_to(np.asarray(budgets, dtype=np.float64), (n_agents,)).copy()
+        if (self.budgets < 0).any() or not np.isfinite(self.budgets).all():
+            i = int(np.flatnonzero(~(self.budgets >= 0) | ~np.isfinite(self.budgets))[0])
+            raise ValueError(f"budgets[{i}] must be finite and >= 0, got {self.budgets[i]}")
+        self.rng = rng
+        self.params = params if params is not None else self.Params()
+        if not isinstance(self.params, self.Params):
+            raise TypeError(f"params must be {self.Params.__qualname__}, got {type(self.params).__name__}")
+        self._awaiting_feedback = False
+
+    @classmethod
+    def create(
+        cls, n_agents: int, budgets: np.ndarray, horizon: int, rng: np.random.Generator, **params: Any
+    ) -> Learner:
+        """Construct from keyword parameters, validated by `Params` (errors name the field)."""
+        return cls(n_agents, budgets, horizon, rng, cls.Params(**params))
+
+    def act(self, obs: Observation) -> np.ndarray:
+        """Reports (m,) for this round; never more than the learner may spend."""
+        if self._awaiting_feedback:
+            raise AlternationError(f"{type(self).__name__}.act called twice without observe")
+        self._awaiting_feedback = True
+        reports = np.array(self._act(obs), dtype=np.float64)  # a fresh array we may clip in place
+        np.maximum(reports, 0.0, out=reports)
+        reports[obs.budget <= 0] = 0.0
+        return reports
+
+    def observe(self, feedback: Feedback) -> None:
+        """Update on the feedback of the round just played."""
+        if not self._awaiting_feedback:
+            raise AlternationError(f"{type(self).__name__}.observe called before act")
+        if self.feedback == "full" and feedback.menu_utility is None:
+            raise ValueError(f"{type(self).__name__} needs full feedback (a menu), got bandit feedback")
+        self._awaiting_feedback = False
+        self._observe(feedback)
+
+    def alternatives(self, obs: Observation) -> np.ndarray | None:
+        """(m, K) alternative reports whose menu a full-feedback learner needs; None if bandit."""
+        return None
+
+    @abstractmethod
+    def _act(self, obs: Observation) -> np.ndarray: ...
+
+    @abstractmethod
+    def _observe(self, feedback: Feedback) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every array and scalar of the cohort's state, plus the RNG state (checkpoints)."""
+        state = {
+            k: (v.copy() if isinstance(v, np.ndarray) else v)
+            for k, v in vars(self).items()
+            if isinstance(v, np.ndarray | int | float | bool | np.floating | np.integer)
+        }
+        state["rng"] = self.rng.bit_generator.state
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self.rng.bit_generator.state = state.pop("rng")
+        for k, v in state.items():
+            setattr(self, k, v.copy() if isinstance(v, np.ndarray) else v)

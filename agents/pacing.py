@@ -1,0 +1,100 @@
+"""Pacing bidders: value scaling with a learned multiplier.
+
+Adaptive pacing (Balseiro & Gur, Management Science 2019; SPEC.md §H) and the value
+-scaling strategies phi^beta(v) = v / beta of seed 000 §3.2-3.3 are one learner: report
+v / (1 + mu), i.e. beta = 1 + mu, with mu updated by projected dual subgradient on the
+target spend rate minus this round's spend. `ValueScaling` freezes beta.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from agents.base import Feedback, Learner, LearnerParams, Observation
+
+
+class PacingParams(LearnerParams):
+    """step_size: eps in mu <- mu - eps * (rho_t - spend_t) / rho_t (None: 1/sqrt(T)).
+    mu_min/mu_max: the projection interval (mu_min < 0 lets beta < 1, i.e. overbidding,
+    which seed 000 allows: beta in R_+). mu0: initial multiplier."""
+
+    step_size: float | None = Field(default=None, gt=0)
+    mu0: float = 0.0
+    mu_min: float = Field(default=0.0, gt=-1.0)
+    mu_max: float = Field(default=10.0, ge=0.0)
+
+
+class AdaptivePacing(Learner):
+    """Adaptive pacing (Balseiro–Gur 2019): bid v / (1 + mu_t), then
+    mu_{t+1} = Proj_[mu_min, mu_max](mu_t - eps (rho_t - spend_t) / rho_t).
+
+    Feedback: bandit (own charge only). Target: spend tracks the budget evenly — rho_t is
+    the remaining budget over the remaining rounds (the adaptive form of rho = B/T, which
+    avoids depleting early on noise); the gradient is divided by rho_t so one step size
+    serves every budget scale. Guarantee (Balseiro–Gur Thm 3.3): O(T^{-1/2}) average
+    regret against the best fixed multiplier in stationary stochastic environments, and
+    convergence to the pacing equilibrium of seed 000 Theorem 3.6 under M_prop.
+    """
+
+    Params = PacingParams
+
+    def __init__(self, n_agents, budgets, horizon, rng, params=None) -> None:
+        super().__init__(n_agents, budgets, horizon, rng, params)
+        p = self.params
+        if p.mu_min > p.mu_max:
+            raise ValueError(f"mu_min ({p.mu_min}) must be <= mu_max ({p.mu_max})")
+        self.step_size = p.step_size if p.step_size is not None else 1.0 / np.sqrt(horizon)
+        self.mu = np.full(self.n_agents, np.clip(p.mu0, p.mu_min, p.mu_max))
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The value-scaling factor beta = 1 + mu (seed 000 §3.2)."""
+        return 1.0 + self.mu
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        return obs.values / (1.0 + self.mu)
+
+    def _observe(self, feedback: Feedback) -> None:
+        rounds_left = max(self.horizon - feedback.t, 1)
+        budget_before = feedback.budget + feedback.charge
+        # (rho_t - spend_t) / rho_t = 1 - spend_t * rounds_left / budget_before; agents with
+        # nothing left to spend have no gradient.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.divide(
+                feedback.charge * rounds_left, budget_before, where=budget_before > 0, out=np.ones_like(budget_before)
+            )
+        ratio -= 1.0
+        ratio *= self.step_size
+        ratio += self.mu
+        p = self.params
+        self.mu = np.clip(ratio, p.mu_min, p.mu_max, out=ratio)
+
+
+class ValueScalingParams(LearnerParams):
+    """beta: the fixed value-scaling factor (report V / beta)."""
+
+    beta: float = Field(default=1.0, gt=0)
+
+
+class ValueScaling(Learner):
+    """Fixed value scaling phi^beta(v) = v / beta (seed 000 §3.2). Bandit feedback; no
+    learning: the strategy class in which Theorem 3.5's equilibria live."""
+
+    Params = ValueScalingParams
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        return obs.values / self.params.beta
+
+    def _observe(self, feedback: Feedback) -> None:
+        pass
+
+
+class Truthful(Learner):
+    """Report the true value every round (beta = 1). Bandit feedback; the IC benchmark."""
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        return obs.values.copy()
+
+    def _observe(self, feedback: Feedback) -> None:
+        pass

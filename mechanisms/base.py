@@ -1,0 +1,114 @@
+"""The one-round mechanism interface every allocation rule implements (DESIGN.md §3).
+
+A mechanism is a pure function of this round's reports: it never learns and never
+touches Mesa. Reports are scalars per agent (a reported value for public goods, a
+bid intensity lambda_i for APEX); true values travel beside them only so the
+mechanism can score the utility each agent actually derived.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Tolerance for comparisons of token amounts (float64 round-off, not economics).
+TOKEN_TOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """What the mechanism sees in one round.
+
+    bids: (n,) reports (already budget-feasible: see `Mechanism.enforce_budget`).
+    values: (n,) true private values this round, used only to score utilities.
+    """
+
+    bids: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """Outcome of one round: utilities each agent derived and tokens charged (>= 0)."""
+
+    outcome: Any
+    utilities: np.ndarray
+    charges: np.ndarray
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allocated(self) -> bool:
+        """Whether anything was allocated this round (`outcome` truthiness by default)."""
+        return bool(self.extras.get("allocated", np.any(self.outcome)))
+
+
+def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True) -> np.ndarray:
+    """Validate a per-agent float vector, raising a ValueError that names the field."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} must have length {n}, got {arr.shape[0]}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{i}] must be finite, got {arr[i]}")
+    if nonneg and (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{name}[{i}] must be >= 0, got {arr[i]}")
+    return arr
+
+
+class Mechanism(ABC):
+    """One-round allocation rule with token charges (DESIGN.md §3)."""
+
+    #: Short name used in configs and summaries.
+    name: str = "mechanism"
+    #: Largest charge any single report can incur (seed 000 Alg. 1's p_max); np.inf if unbounded.
+    p_max: float = np.inf
+
+    @abstractmethod
+    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
+        """Allocate and charge for one round."""
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Counterfactual (utility, cost), each (m, K): agent agents[r] reports
+        alternatives[r, k], everyone else as in `reports` (agents defaults to all n).
+
+        This generic version re-runs the round per alternative; mechanisms override it
+        with an exact vectorized form where their structure allows (DESIGN.md §3)."""
+        agents = np.arange(reports.bids.shape[0]) if agents is None else np.asarray(agents)
+        m, k = alternatives.shape
+        u = np.empty((m, k))
+        c = np.empty((m, k))
+        rng = np.random.default_rng(0)
+        for r, i in enumerate(agents):
+            bids = reports.bids.copy()
+            for j in range(k):
+                bids[i] = alternatives[r, j]
+                res = self.run_round(Reports(bids, reports.values), rng)
+                u[r, j] = res.utilities[i]
+                c[r, j] = res.charges[i]
+        return u, c
+
+    def menu(self, i: int, alternatives: np.ndarray, reports: Reports) -> tuple[np.ndarray, np.ndarray]:
+        """`menu_all` for one agent: (utility, cost) arrays of shape (K,)."""
+        u, c = self.menu_all(np.asarray(alternatives, dtype=float)[None, :], reports, np.array([i]))
+        return u[0], c[0]
+
+    def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+        """Budget-feasibility rule (seed 000 Algorithm 1, line 4): zero the report of every
+        agent whose remaining budget is below p_max, so no charge can overdraw it."""
+        if not np.isfinite(self.p_max):
+            return bids
+        return np.where(remaining + TOKEN_TOL >= self.p_max, bids, 0.0)
+
+    def report_grid(self, k: int) -> np.ndarray:
+        """Default alternatives for counterfactual menus: 0 plus k-1 log-spaced reports in
+        [1e-3, 1] (documented grid of the metrics; mechanisms with exact breakpoints override)."""
+        return np.concatenate([[0.0], np.logspace(-3, 0, k - 1)])

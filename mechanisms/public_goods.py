@@ -1,0 +1,123 @@
+"""One-shot monetary mechanisms for a single excludable public good of cost 1.
+
+Seed 000 §2.3 (IR, CC, DWL Definition 2.2) and §3.1 (Proportional, Moulin). Each is a
+pure function of reported values; `utilities` are the true values of the agents served
+(the good is non-monetary once wrapped by `ArtificialCurrency`), `charges` the payments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+
+#: Cost of the single good (seed 000 normalizes c = 1).
+GOOD_COST = 1.0
+
+
+def moulin_size(sorted_desc: np.ndarray) -> int:
+    """Size of the Moulin set: the largest k with the k-th largest report >= 1/k
+    (seed 000 §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
+    k = np.arange(1, sorted_desc.shape[0] + 1)
+    ok = sorted_desc * k >= GOOD_COST
+    return int(k[ok].max()) if ok.any() else 0
+
+
+def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
+    """Posted price each agent faces under Moulin with the others' reports fixed.
+
+    Agent i is served iff its report is >= tau_i = 1/K_i and then pays tau_i, where K_i is
+    the largest group i could join: the largest k with the (k-1)-th largest *other*
+    report >= 1/k. One sort, then prefix/suffix maxima: O(n log n) for all agents.
+    """
+    n = bids.shape[0]
+    order = np.argsort(-bids, kind="stable")
+    s = bids[order]
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    if n == 1:
+        return np.full(1, GOOD_COST)
+    k = np.arange(2, n + 1)
+    # Others' (k-1)-th largest is s[k-2] when i sits at sorted position >= k-1, else s[k-1].
+    a = np.where(s[k - 2] * k >= GOOD_COST, k, 1)
+    b = np.where(s[k - 1] * k >= GOOD_COST, k, 1)
+    prefix_a = np.maximum.accumulate(a)  # best k <= p+1: a-type entries k = 2..p+1
+    suffix_b = np.maximum.accumulate(b[::-1])[::-1]  # best k >= p+2: b-type entries
+    big_k = np.ones(n, dtype=np.int64)
+    has_a = pos >= 1
+    big_k[has_a] = prefix_a[pos[has_a] - 1]
+    has_b = pos + 2 <= n
+    big_k[has_b] = np.maximum(big_k[has_b], suffix_b[pos[has_b]])
+    return GOOD_COST / big_k
+
+
+class Proportional(Mechanism):
+    """Proportional mechanism M_prop (seed 000 §3.1): if the total report V_tot >= 1 serve
+    everyone and charge p_i = V_i / V_tot, else serve nobody. IR, CC, DWL 0, not IC."""
+
+    name = "proportional"
+    p_max = GOOD_COST
+
+    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
+        bids = reports.bids
+        total = bids.sum()
+        allocated = total >= GOOD_COST
+        served = np.full(bids.shape[0], allocated)
+        charges = bids / total if allocated else np.zeros_like(bids)
+        return RoundResult(
+            outcome=served,
+            utilities=reports.values * served,
+            charges=charges,
+            extras={"allocated": bool(allocated)},
+        )
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        agents = slice(None) if agents is None else agents
+        others = (reports.bids.sum() - reports.bids)[agents]
+        total = others[:, None] + alternatives
+        served = total >= GOOD_COST
+        cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
+        return reports.values[agents][:, None] * served, cost
+
+
+class Moulin(Mechanism):
+    """Moulin mechanism M_mou (seed 000 §3.1, [MS01]): serve the largest S with
+    V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
+
+    name = "moulin"
+    p_max = GOOD_COST
+
+    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
+        bids = reports.bids
+        size = moulin_size(np.sort(bids)[::-1])
+        served = np.zeros(bids.shape[0], dtype=bool)
+        if size:
+            # Exactly the top-`size` reports qualify (the size-th largest is >= 1/size and the
+            # next one is < 1/(size+1) < 1/size), so a threshold test selects them.
+            served = bids * size >= GOOD_COST
+        charges = np.where(served, GOOD_COST / max(size, 1), 0.0)
+        return RoundResult(
+            outcome=served,
+            utilities=reports.values * served,
+            charges=charges,
+            extras={"allocated": bool(size)},
+        )
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        agents = slice(None) if agents is None else agents
+        tau = moulin_thresholds(reports.bids)[agents][:, None]
+        served = alternatives >= tau
+        return reports.values[agents][:, None] * served, np.where(served, tau, 0.0)
+
+
+def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:
+    """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (seed 000 Definition 2.2)."""
+    values = check_vector("values", values)
+    return float(max(values[~served].sum() + np.sum(charges) - GOOD_COST, 0.0))
+
+
+MONETARY_MECHANISMS: dict[str, type[Mechanism]] = {"proportional": Proportional, "moulin": Moulin}

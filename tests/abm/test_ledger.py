@@ -1,0 +1,59 @@
+"""The budget ledger and seed 000 Algorithm 1's feasibility rule."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abm import BudgetError, Ledger
+from mechanisms import ArtificialCurrency, Moulin, Proportional
+
+
+def test_charge_records_spend_and_conserves_tokens():
+    ledger = Ledger(np.array([3.0, 2.0]), p_max=1.0)
+    ledger.charge(np.array([0.5, 1.0]), t=0)
+    ledger.charge(np.array([1.5, 0.5]), t=1)
+    assert ledger.remaining == pytest.approx([1.0, 0.5])
+    assert ledger.spent == pytest.approx([2.0, 1.5])
+    # Agent 1 can no longer pay p_max = 1 after round 1; agent 0 still can.
+    assert list(ledger.depleted_at) == [-1, 1]
+    assert list(ledger.can_pay()) == [True, False]
+
+
+def test_overdraw_is_refused_with_agent_named():
+    ledger = Ledger(np.array([1.0, 1.0]))
+    with pytest.raises(BudgetError, match="agent 1"):
+        ledger.charge(np.array([0.0, 1.5]), t=3)
+    with pytest.raises(BudgetError, match="finite"):
+        ledger.charge(np.array([np.nan, 0.0]), t=0)
+
+
+def test_negative_budget_rejected_naming_field():
+    with pytest.raises(ValueError, match=r"budgets\[1\] must be >= 0, got -2"):
+        Ledger(np.array([1.0, -2.0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 1.0), min_size=3, max_size=3), min_size=1, max_size=40), st.data())
+def test_feasibility_rule_never_lets_a_budget_go_negative(rows, data):
+    """Zeroing reports once B_i < p_max (Alg. 1 line 4) keeps every budget >= 0 under any
+    reports, and tokens are conserved (initial = remaining + spent)."""
+    mech = ArtificialCurrency(data.draw(st.sampled_from([Proportional(), Moulin()])), np.full(3, 0.1))
+    ledger = Ledger(mech.initial_budgets(20), p_max=mech.p_max)
+    rng = np.random.default_rng(0)
+    for t, row in enumerate(rows):
+        v = np.array(row)
+        bids = mech.enforce_budget(v * 3.0, ledger.remaining)
+        assert np.all(bids[~ledger.can_pay()] == 0)
+        from mechanisms import Reports
+
+        ledger.charge(mech.run_round(Reports(bids, v), rng).charges, t)
+        assert np.all(ledger.remaining >= 0)
+    assert ledger.initial == pytest.approx(ledger.remaining + ledger.spent)
+
+
+def test_shares_must_sum_to_at_most_one():
+    with pytest.raises(ValueError, match="alpha <= 1"):
+        ArtificialCurrency(Proportional(), np.array([0.6, 0.6]))
+    with pytest.raises(ValueError, match=r"shares\[0\] must be >= 0"):
+        ArtificialCurrency(Proportional(), np.array([-0.1, 0.6]))
