@@ -34,7 +34,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The overrides given by the common run flags."""
     overrides = parse_sets(args.set or [])
-    for flag in ("agents", "rounds", "seed", "backend", "address", "shards"):
+    for flag in ("agents", "rounds", "seed", "backend", "address", "shards", "checkpoint_every"):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[flag] = value
@@ -48,6 +48,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["local", "ray"], help="where learners run")
     p.add_argument("--address", help="Ray cluster address (auto, ray://host:port); default starts a local Ray")
     p.add_argument("--shards", type=int, help="Ray actors the cohorts are spread over")
+    p.add_argument(
+        "--checkpoint-every", type=int, metavar="N", help="checkpoint every N rounds; a rerun resumes from it"
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. mechanism=moulin")
 
 

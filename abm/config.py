@@ -59,6 +59,8 @@ class RunConfig(StrictModel):
     menu_points: int = Field(default=64, ge=2)
     #: Per-agent per-round records via Mesa's DataCollector: auto = on when agents*rounds <= 5e6.
     agent_records: Literal["auto", "on", "off"] = "auto"
+    #: Write a resumable checkpoint of the whole model every this many rounds (0 = never).
+    checkpoint_every: int = Field(default=0, ge=0)
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     params: dict[str, Any] = Field(default_factory=dict)
 

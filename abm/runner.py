@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -77,13 +79,30 @@ def run(
     out: str | Path | None = None,
     progress: bool = True,
 ) -> RunResult:
-    """Simulate `config` for its T rounds; write results to `out` when given."""
+    """Simulate `config` for its T rounds; write results to `out` when given.
+
+    With `checkpoint_every` > 0 and an `out` directory, the whole model is checkpointed
+    there every that many rounds, and a run whose directory holds a checkpoint of the
+    same config resumes from it (nothing computed before the checkpoint is redone)."""
     cfg = resolve_config(config, overrides)
     started = time.perf_counter()
-    model = MechanismModel(cfg)
+    ckpt = Path(out) / CHECKPOINT if out is not None and cfg.checkpoint_every else None
+    model = load_checkpoint(ckpt, cfg) if ckpt is not None else None
+    if model is None:
+        model = MechanismModel(cfg)
     try:
-        for _ in tqdm(range(cfg.rounds), desc=f"{cfg.scenario} seed={cfg.seed}", disable=not progress, unit="round"):
+        bar = tqdm(
+            range(model.t, cfg.rounds),
+            initial=model.t,
+            total=cfg.rounds,
+            desc=f"{cfg.scenario} seed={cfg.seed}",
+            disable=not progress,
+            unit="round",
+        )
+        for _ in bar:
             model.step()
+            if ckpt is not None and model.t % cfg.checkpoint_every == 0 and model.t < cfg.rounds:
+                save_checkpoint(model, ckpt)
     finally:
         model.backend.close()
     elapsed = time.perf_counter() - started
@@ -124,6 +143,32 @@ def run(
     return result
 
 
+#: File name of a run's resumable checkpoint inside its output directory.
+CHECKPOINT = "checkpoint.pkl"
+
+
+def save_checkpoint(model: MechanismModel, path: Path) -> None:
+    """Pickle the whole model (learners, ledger, RNG states, records) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        cloudpickle.dump(model, fh)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, cfg: RunConfig) -> MechanismModel | None:
+    """The checkpointed model if `path` holds one for this very config, else None."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        model = cloudpickle.load(fh)
+    if model.config != cfg:
+        log.warning("ignoring %s: it was written for a different config", path)
+        return None
+    log.info("resuming %s from round %d", cfg.scenario, model.t)
+    return model
+
+
 def write_outputs(result: RunResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     result.rounds.to_parquet(out / "rounds.parquet", index=False)
@@ -132,6 +177,7 @@ def write_outputs(result: RunResult, out: Path) -> None:
     if result.model.menus is not None:
         result.model.menus.save(str(out / "menus.npz"))
     (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
+    (out / CHECKPOINT).unlink(missing_ok=True)
     log.info("wrote results to %s", out)
 
 

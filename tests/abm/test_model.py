@@ -112,3 +112,38 @@ def test_learner_alternation_enforced():
     learner.observe(Feedback(0, z, z, z, np.ones(2)))
     with pytest.raises(AlternationError):
         learner.observe(Feedback(0, z, z, z, np.ones(2)))
+
+
+def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, monkeypatch):
+    """Nothing lost: a run that dies at round 250 resumes from its round-200 checkpoint
+    and ends with exactly the outputs of an uninterrupted run."""
+    import abm.runner as runner
+
+    cfg = small(rounds=300, checkpoint_every=100)
+    abm.run(cfg, out=tmp_path / "ref", progress=False)
+    def crash_at_250(rounds, **kwargs):
+        for t in rounds:
+            if t == 250:
+                raise RuntimeError("simulated crash")
+            yield t
+
+    monkeypatch.setattr(runner, "tqdm", crash_at_250)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        abm.run(cfg, out=tmp_path / "x", progress=False)
+    assert (tmp_path / "x" / runner.CHECKPOINT).is_file()
+    monkeypatch.undo()
+
+    resumed_at = []
+    load = runner.load_checkpoint
+
+    def spy(path, config):
+        model = load(path, config)
+        resumed_at.append(None if model is None else model.t)
+        return model
+
+    monkeypatch.setattr(runner, "load_checkpoint", spy)
+    abm.run(cfg, out=tmp_path / "x", progress=False)
+    assert resumed_at == [200]
+    assert not (tmp_path / "x" / runner.CHECKPOINT).exists()
+    for name in ("rounds.parquet", "agents.parquet", "metrics.parquet"):
+        assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
