@@ -1,10 +1,11 @@
 """The Mesa model, budget ledger, backends, collectors, config, CLI and runs (DESIGN.md §2)."""
 
-from abm.backends import Backend, Cohort, LocalBackend, make_cohorts
+from abm.backends import Backend, Cohort, LocalBackend, RayBackend, make_cohorts
 from abm.config import ConfigError, LearnerSpec, RunConfig
 from abm.ledger import BudgetError, Ledger
 from abm.model import BidderAgent, MechanismModel
 from abm.runner import RunResult, resolve_config, run
+from abm.sweep import sweep
 
 __all__ = [
     "Backend",
@@ -16,9 +17,11 @@ __all__ = [
     "Ledger",
     "LocalBackend",
     "MechanismModel",
+    "RayBackend",
     "RunConfig",
     "RunResult",
     "make_cohorts",
     "resolve_config",
     "run",
+    "sweep",
 ]

@@ -7,6 +7,8 @@ round's feedback (with menus for full-information cohorts) back to each cohort.
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,8 @@ import numpy as np
 
 from agents.base import Feedback, Learner, Observation
 from agents.registry import make_learner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,3 +98,281 @@ class LocalBackend(Backend):
 
     def learner_states(self) -> list[dict[str, Any]]:
         return [c.learner.state_dict() for c in self.cohorts]
+
+
+# --- Ray --------------------------------------------------------------------------------
+# Ray is imported lazily: `import abm` must stay cheap for local runs.
+
+
+def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_code: bool = False) -> bool:
+    """Connect this process to Ray unless it already is; True when this call connected.
+
+    address None starts a local Ray with `num_cpus` (default: every core); "auto",
+    "host:port" or "ray://host:port" joins a running cluster (`ray start --head`).
+    ship_code: send the project packages to the workers (runtime_env py_modules), for
+    clusters whose nodes have the dependencies but not this checkout (docs/cluster.md).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"log_to_driver": True}
+    if address is None:
+        # "local": a new instance even when `ray start` left a cluster on this machine (which
+        # ray.init(address=None) would join). RAY_ADDRESS in the environment still wins.
+        address = "local"
+        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+    elif num_cpus is not None:
+        raise ValueError(f"num_cpus = {num_cpus} applies only to a new local Ray, got address {address!r}")
+    if ship_code:
+        import abm
+        import agents
+        import mechanisms
+        import scenarios
+
+        kwargs["runtime_env"] = {"py_modules": [abm, agents, mechanisms, scenarios]}
+    ray.init(address=address, **kwargs)
+    return True
+
+
+def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
+    """The [start, stop) agent ranges of the cohorts `make_cohorts` builds (same split)."""
+    return [(s, min(s + cohort_size, n_agents)) for s in range(0, n_agents, cohort_size)]
+
+
+def assign_shards(plan: list[tuple[int, int]], shards: int) -> list[list[int]]:
+    """Contiguous groups of whole cohorts, balanced by agent count; empty groups dropped.
+
+    A cohort goes to the shard whose equal share of agents holds its midpoint, so shard k
+    owns one contiguous agent range and slicing replaces fancy indexing."""
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
+    n = plan[-1][1]
+    groups: list[list[int]] = [[] for _ in range(shards)]
+    for i, (a, b) in enumerate(plan):
+        groups[min(shards - 1, int((a + b) / 2 * shards / n))].append(i)
+    return [g for g in groups if g]
+
+
+#: What travels per round to a shard: round t's feedback as (t, reports | None, utility,
+#: charge, budget) — reports None when the mechanism submitted exactly what the shard
+#: proposed — plus one (utility, cost) menu or None per cohort; and round t+1's
+#: observation as (t, values, budget | None) — budget None when it equals the feedback's.
+FeedbackMsg = tuple[int, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]
+ObservationMsg = tuple[int, np.ndarray, np.ndarray | None]
+MenuMsg = list[tuple[np.ndarray, np.ndarray] | None]
+
+
+class ShardWorker:
+    """The body of one Ray actor: whole cohorts covering agents [lo, hi) of one run.
+
+    `step(feedback, menus, obs)` first lets every cohort observe round t's feedback (when
+    given), then returns the reports of round t+1 and, for full-feedback cohorts, the
+    alternatives whose menu they need. The shard keeps its last reports and alternatives,
+    so arrays it already has do not travel back (see `FeedbackMsg`)."""
+
+    def __init__(
+        self,
+        name: str,
+        params: dict[str, Any],
+        budgets: np.ndarray,
+        horizon: int,
+        ranges: list[tuple[int, int]],
+        seeds: list[np.random.SeedSequence],
+    ) -> None:
+        import agents  # noqa: F401  (fills the learner registry in this worker)
+
+        self.lo, self.hi = ranges[0][0], ranges[-1][1]
+        self.ranges = [(a - self.lo, b - self.lo) for a, b in ranges]
+        self.learners = [
+            make_learner(name, b - a, budgets[a:b], horizon, np.random.default_rng(ss), params)
+            for (a, b), ss in zip(ranges, seeds, strict=True)
+        ]
+        self.alternatives: list[np.ndarray | None] = [None] * len(self.learners)
+        self.reports = np.zeros(self.hi - self.lo)
+        self.calls = 0  # step() invocations, so tests can check one remote call per round
+
+    def step(
+        self, feedback: FeedbackMsg | None, menus: MenuMsg | None, obs: ObservationMsg | None
+    ) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
+        self.calls += 1
+        budget = None
+        if feedback is not None:
+            assert menus is not None
+            t, reports, utility, charge, budget = feedback
+            fb = Feedback(t, self.reports if reports is None else reports, utility, charge, budget)
+            for (a, b), learner, alts, menu in zip(self.ranges, self.learners, self.alternatives, menus, strict=True):
+                sub = fb.take(slice(a, b))
+                learner.observe(sub if menu is None else sub.with_menu(alts, *menu))
+        if obs is None:
+            return None
+        t, values, obs_budget = obs
+        full = Observation(t, values, budget if obs_budget is None else obs_budget)
+        reports = np.empty(self.hi - self.lo)
+        for j, ((a, b), learner) in enumerate(zip(self.ranges, self.learners, strict=True)):
+            sub = full.take(slice(a, b))
+            reports[a:b] = learner.act(sub)
+            self.alternatives[j] = learner.alternatives(sub) if learner.feedback == "full" else None
+        self.reports = reports
+        return reports, list(self.alternatives)
+
+    def states(self) -> list[dict[str, Any]]:
+        return [learner.state_dict() for learner in self.learners]
+
+    def step_calls(self) -> int:
+        return self.calls
+
+
+class RayBackend(Backend):
+    """Cohorts sharded over K Ray actors (num_cpus=1 each), DESIGN.md §3.
+
+    The cohorts, their agents and their RNG streams are exactly those of `make_cohorts`
+    (same split, same SeedSequence children), so a run gives the same results as with
+    `LocalBackend`. Per round there is exactly one remote call per shard: `observe` only
+    stores round t's feedback, and the next `act` sends it together with round t+1's
+    observation; the last feedback is flushed before `learner_states()` and `close()`.
+    Budgets go to the actors once through the object store.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        params: dict[str, Any],
+        budgets: np.ndarray,
+        horizon: int,
+        seed: np.random.SeedSequence,
+        cohort_size: int,
+        shards: int = 2,
+        address: str | None = None,
+        ship_code: bool = False,
+    ) -> None:
+        budgets = np.asarray(budgets, dtype=np.float64)
+        if budgets.ndim != 1 or budgets.shape[0] < 1:
+            raise ValueError(f"budgets must be a non-empty 1-d array, got shape {budgets.shape}")
+        if cohort_size < 1:
+            raise ValueError(f"cohort_size must be >= 1, got {cohort_size}")
+        self.n_agents = budgets.shape[0]
+        plan = cohort_plan(self.n_agents, cohort_size)
+        seeds = seed.spawn(len(plan))  # the children make_cohorts draws, in the same order
+        self._groups = assign_shards(plan, shards)
+        self._bounds = [(plan[g[0]][0], plan[g[-1]][1]) for g in self._groups]
+        self.cohort_indices = [np.arange(a, b) for a, b in plan]
+        self._pending: tuple[Feedback, list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]] | None = None
+        self._proposed: list[np.ndarray] | None = None  # each shard's last reports, as it returned them
+        self._closed = False
+        specs = [
+            (name, params, [plan[i] for i in g], [seeds[i] for i in g]) for g in self._groups
+        ]
+        self._actors = self._start_actors(specs, budgets, horizon, address, ship_code)
+        log.info("RayBackend: %d cohorts over %d shards %s", len(plan), len(self._groups), self._bounds)
+
+    def _start_actors(
+        self,
+        specs: list[tuple[str, dict[str, Any], list[tuple[int, int]], list[np.random.SeedSequence]]],
+        budgets: np.ndarray,
+        horizon: int,
+        address: str | None,
+        ship_code: bool,
+    ) -> list[Any]:
+        import ray
+
+        # A new local Ray gets at least one logical CPU per shard, so actors never wait forever.
+        local_cpus = max(len(specs), os.cpu_count() or 1) if address is None else None
+        connect_ray(address, num_cpus=local_cpus, ship_code=ship_code)
+        cpus = ray.cluster_resources().get("CPU", 0.0)
+        if len(specs) > cpus:
+            raise ValueError(f"shards = {len(specs)} need one CPU each but the Ray cluster has {cpus:g} CPUs")
+        actor_cls = ray.remote(ShardWorker).options(num_cpus=1, max_restarts=0)
+        budgets_ref = ray.put(budgets)  # once, shared by every actor
+        return [
+            actor_cls.remote(name, params, budgets_ref, horizon, ranges, seeds)
+            for name, params, ranges, seeds in specs
+        ]
+
+    def _call_all(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
+        """One remote call of `method` per shard, in parallel; their results in shard order."""
+        import ray
+
+        refs = [getattr(actor, method).remote(*a) for actor, a in zip(self._actors, args, strict=True)]
+        try:
+            return ray.get(refs)
+        except ray.exceptions.RayActorError as exc:
+            raise RuntimeError(f"a RayBackend shard actor died; the run cannot continue: {exc}") from exc
+
+    def _kill_actors(self) -> None:
+        import ray
+
+        for actor in self._actors:
+            ray.kill(actor)
+
+    @property
+    def shards(self) -> int:
+        return len(self._actors)
+
+    @property
+    def shard_bounds(self) -> list[tuple[int, int]]:
+        """The [lo, hi) agent range of each shard."""
+        return list(self._bounds)
+
+    def _shard_messages(
+        self, obs: Observation | None
+    ) -> list[tuple[FeedbackMsg | None, MenuMsg | None, ObservationMsg | None]]:
+        msgs = []
+        for k, (g, (lo, hi)) in enumerate(zip(self._groups, self._bounds, strict=True)):
+            fb_msg = menus = obs_msg = None
+            budget = None
+            if self._pending is not None:
+                feedback, all_menus = self._pending
+                reports, budget = feedback.reports[lo:hi], feedback.budget[lo:hi]
+                same = self._proposed is not None and np.array_equal(reports, self._proposed[k])
+                utility, charge = feedback.utility[lo:hi], feedback.charge[lo:hi]
+                fb_msg = (feedback.t, None if same else reports, utility, charge, budget)
+                # The shard kept the alternatives it proposed; only utility and cost travel back.
+                menus = [None if all_menus[i] is None else all_menus[i][1:] for i in g]
+            if obs is not None:
+                ob = obs.budget[lo:hi]
+                obs_msg = (obs.t, obs.values[lo:hi], None if budget is not None and np.array_equal(ob, budget) else ob)
+            msgs.append((fb_msg, menus, obs_msg))
+        self._pending = None
+        return msgs
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        if self._closed:
+            raise RuntimeError("RayBackend.act called after close()")
+        results = self._call_all("step", self._shard_messages(obs))
+        reports = np.empty(self.n_agents)
+        alts: list[np.ndarray | None] = []
+        for (lo, hi), (shard_reports, shard_alts) in zip(self._bounds, results, strict=True):
+            reports[lo:hi] = shard_reports
+            alts.extend(shard_alts)
+        self._proposed = [r for r, _ in results]
+        return reports, alts
+
+    def observe(self, feedback: Feedback, menus: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]) -> None:
+        if self._closed:
+            raise RuntimeError("RayBackend.observe called after close()")
+        if len(menus) != len(self.cohort_indices):
+            raise ValueError(f"menus must have one entry per cohort ({len(self.cohort_indices)}), got {len(menus)}")
+        self._pending = (feedback, menus)
+
+    def flush(self) -> None:
+        """Deliver stored feedback now (one call per shard) instead of with the next act."""
+        if self._pending is not None and not self._closed:
+            self._call_all("step", self._shard_messages(None))
+
+    def step_calls(self) -> list[int]:
+        """How many `step` calls each shard actor has served (counted by the actor)."""
+        return self._call_all("step_calls", [()] * len(self._actors))
+
+    def learner_states(self) -> list[dict[str, Any]]:
+        self.flush()
+        return [s for shard in self._call_all("states", [()] * len(self._actors)) for s in shard]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._kill_actors()

@@ -17,7 +17,7 @@ from abm.config import ConfigError, parse_value
 from abm.scenario import SCENARIOS, get_scenario
 
 #: Modules that add subcommands through `register_cli(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("abm.sweep", "abm.plotting", "abm.study")
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -76,11 +76,42 @@ def print_summary(summary: dict[str, Any], table: pd.DataFrame) -> None:
     for key, value in summary.get("scenario_summary", {}).items():
         if isinstance(value, int | float | str | bool):
             print(f"  {key}: {value}")
-    cols = [c for c in ("agent", "share", "spend_ratio", "utility", "depletion_round") if c in table]
-    cols += [c for c in table.columns if c not in cols and c not in ("budget", "spent")]
+    metrics = summary.get("metrics", {})
+    for label, path in HEADLINE_METRICS:
+        value = _dig(metrics, path)
+        if isinstance(value, int | float):
+            print(f"  {label}: {value:.4g}")
+    cols = [c for c in SUMMARY_COLUMNS if c in table]
     view = table[cols]
     with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 140):
         print(view.to_string(index=False) if len(view) <= 25 else view.describe().to_string())
+
+
+#: Per-agent columns of the printed table (metrics.parquet holds them all).
+SUMMARY_COLUMNS = (
+    "agent",
+    "share",
+    "spend_ratio",
+    "utility",
+    "depletion_round",
+    "strong_regret_per_round",
+    "external_regret",
+)
+#: (label, path in summary["metrics"]) of the printed headline metrics.
+HEADLINE_METRICS = (
+    ("strong regret / T (max over agents)", ("strong_regret", "max_per_round")),
+    ("epsilon(T) (Lemma 4: 2*epsilon-dominant)", ("epsilon", "final")),
+    ("agents depleted", ("depletion", "n_depleted")),
+    ("core factor gamma", ("core", "gamma")),
+)
+
+
+def _dig(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
 
 
 def cmd_list(args: argparse.Namespace) -> int:

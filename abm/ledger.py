@@ -27,8 +27,8 @@ class Ledger:
         self.initial = check_vector("budgets", budgets).copy()
         self.remaining = self.initial.copy()
         self.spent = np.zeros_like(self.initial)
-        self.threshold = float(p_max) if np.isfinite(p_max) else EMPTY_BUDGET
-        self.depleted_at = np.where(self.initial + TOKEN_TOL < self.threshold, 0, -1)
+        self.p_max = float(p_max)
+        self.depleted_at = np.where(self.can_pay(), -1, 0)
         self.rounds = 0
 
     @property
@@ -36,8 +36,11 @@ class Ledger:
         return self.initial.shape[0]
 
     def can_pay(self) -> np.ndarray:
-        """Who may still submit a non-zero report (seed 000 Algorithm 1: B_i >= p_max)."""
-        return self.remaining + TOKEN_TOL >= self.threshold
+        """Who may still submit a non-zero report: B_i >= p_max (seed 000 Algorithm 1), or,
+        when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
+        if np.isfinite(self.p_max):
+            return self.remaining + TOKEN_TOL >= self.p_max
+        return self.remaining > EMPTY_BUDGET * np.maximum(1.0, self.initial)
 
     def charge(self, charges: np.ndarray, t: int) -> None:
         """Debit one round's charges; refuse (BudgetError) anything that overdraws."""

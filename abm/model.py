@@ -7,8 +7,8 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm.backends import Backend, LocalBackend, make_cohorts
-from abm.collectors import MenuRecorder, make_datacollector
+from abm.backends import Backend, LocalBackend, RayBackend, make_cohorts
+from abm.collectors import MenuRecorder, TraceRecorder, make_datacollector
 from abm.config import RunConfig
 from abm.ledger import Ledger
 from abm.scenario import get_scenario
@@ -79,10 +79,16 @@ class MechanismModel(mesa.Model):
         self.learner_seed = ss_learners
         if backend is None:
             learner_params = {**self.instance.learner_defaults.get(cfg.learner.name, {}), **cfg.learner.params}
-            cohorts = make_cohorts(
-                cfg.learner.name, learner_params, self.ledger.initial, cfg.rounds, ss_learners, cfg.cohort_size
-            )
-            backend = LocalBackend(cohorts, n)
+            if cfg.backend == "ray":
+                backend = RayBackend(
+                    cfg.learner.name, learner_params, self.ledger.initial, cfg.rounds, ss_learners,
+                    cfg.cohort_size, shards=cfg.shards, address=cfg.address,
+                )
+            else:
+                cohorts = make_cohorts(
+                    cfg.learner.name, learner_params, self.ledger.initial, cfg.rounds, ss_learners, cfg.cohort_size
+                )
+                backend = LocalBackend(cohorts, n)
         self.backend = backend
         self.t = 0
         self.last_reports = np.zeros(n)
@@ -96,6 +102,7 @@ class MechanismModel(mesa.Model):
         self.menus = (
             MenuRecorder(self.mechanism, cfg.rounds, n, cfg.menu_points) if cfg.record_menus else None
         )
+        self.trace = TraceRecorder(self.mechanism, cfg.rounds, n)
         agent_records = cfg.agent_records == "on" or (
             cfg.agent_records == "auto" and n * cfg.rounds <= AUTO_AGENT_RECORDS
         )
@@ -135,5 +142,6 @@ class MechanismModel(mesa.Model):
         self.last_result = result
         if self.menus is not None:
             self.menus.record(t, reports)
+        self.trace.record(t, obs.values, bids, result)
         self.t += 1
         self.datacollector.collect(self)

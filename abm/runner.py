@@ -18,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from abm.config import ConfigError, RunConfig, apply_overrides, load_toml
+from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
 from abm.scenario import get_scenario
 
@@ -34,6 +35,8 @@ class RunResult:
     agent_table: pd.DataFrame
     summary: dict[str, Any]
     model: MechanismModel = field(repr=False)
+    #: Extra per-run tables written as <name>.parquet (regret_curve, trace: abm.metrics).
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def resolve_config(
@@ -116,6 +119,9 @@ def run(
         agents["round"] -= 1  # Mesa counts steps from 1; rounds are 0-based like depletion_round
         agents["agent"] -= 1  # Mesa unique_ids start at 1; agent ids are array indices
     table = agent_table(model)
+    metrics = end_of_run_metrics(model)
+    table = table.merge(metrics.agent_columns, on="agent", how="left")
+    rounds = pd.concat([rounds, metrics.round_columns], axis=1)
     summary = {
         "scenario": cfg.scenario,
         "seed": cfg.seed,
@@ -137,7 +143,8 @@ def run(
         }
     if model.instance.summarize is not None:
         summary["scenario_summary"] = model.instance.summarize(model)
-    result = RunResult(cfg, rounds, agents, table, summary, model)
+    summary["metrics"] = metrics.summary
+    result = RunResult(cfg, rounds, agents, table, summary, model, metrics.tables)
     if out is not None:
         write_outputs(result, Path(out))
     return result
@@ -174,6 +181,8 @@ def write_outputs(result: RunResult, out: Path) -> None:
     result.rounds.to_parquet(out / "rounds.parquet", index=False)
     result.agents.to_parquet(out / "agents.parquet", index=False)
     result.agent_table.to_parquet(out / "metrics.parquet", index=False)
+    for name, frame in result.tables.items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
     if result.model.menus is not None:
         result.model.menus.save(str(out / "menus.npz"))
     (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")

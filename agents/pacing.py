@@ -1,9 +1,11 @@
 """Pacing bidders: value scaling with a learned multiplier.
 
 Adaptive pacing (Balseiro & Gur, Management Science 2019; SPEC.md §H) and the value
--scaling strategies phi^beta(v) = v / beta of seed 000 §3.2-3.3 are one learner: report
-v / (1 + mu), i.e. beta = 1 + mu, with mu updated by projected dual subgradient on the
-target spend rate minus this round's spend. `ValueScaling` freezes beta.
+-scaling strategies phi^beta(v) = v / beta of seed 000 §3.2-3.3 are one family: report
+v / beta with beta fixed (`ValueScaling`, `Truthful`) or learned from the gap between the
+target spend rate and this round's spend (`AdaptivePacing`: beta = 1 + mu, additive
+dual subgradient on mu; `agents.bwk.BangPerBuck`: beta = r, the exchange rate of seed
+002 §2.1.1, subgradient step on log r). `spend_gradient` is their common signal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,32 @@ import numpy as np
 from pydantic import Field
 
 from agents.base import Feedback, Learner, LearnerParams, Observation
+
+
+def spend_gradient(feedback: Feedback, horizon: int) -> np.ndarray:
+    """(rho_t - spend_t) / rho_t per agent: the dual subgradient of the budget constraint,
+    normalized by the target rate rho_t = remaining budget / remaining rounds (the adaptive
+    form of rho = B/T, which avoids depleting early on noise; dividing by rho_t lets one
+    step size serve every budget scale). 0 where the agent has no budget left."""
+    rounds_left = max(horizon - feedback.t, 1)
+    budget_before = feedback.budget + feedback.charge
+    rho = budget_before / rounds_left
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rho > 0, (rho - feedback.charge) / rho, 0.0)
+
+
+class ScalingLearner(Learner):
+    """Report values / beta (seed 000 §3.2 value scaling); subclasses say what beta is."""
+
+    @property
+    def beta(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        return obs.values / self.beta
+
+    def _observe(self, feedback: Feedback) -> None:
+        pass
 
 
 class PacingParams(LearnerParams):
@@ -25,16 +53,15 @@ class PacingParams(LearnerParams):
     mu_max: float = Field(default=10.0, ge=0.0)
 
 
-class AdaptivePacing(Learner):
+class AdaptivePacing(ScalingLearner):
     """Adaptive pacing (Balseiro–Gur 2019): bid v / (1 + mu_t), then
     mu_{t+1} = Proj_[mu_min, mu_max](mu_t - eps (rho_t - spend_t) / rho_t).
 
     Feedback: bandit (own charge only). Target: spend tracks the budget evenly — rho_t is
-    the remaining budget over the remaining rounds (the adaptive form of rho = B/T, which
-    avoids depleting early on noise); the gradient is divided by rho_t so one step size
-    serves every budget scale. Guarantee (Balseiro–Gur Thm 3.3): O(T^{-1/2}) average
-    regret against the best fixed multiplier in stationary stochastic environments, and
-    convergence to the pacing equilibrium of seed 000 Theorem 3.6 under M_prop.
+    the remaining budget over the remaining rounds (`spend_gradient`). Guarantee
+    (Balseiro–Gur Thm 3.3): O(T^{-1/2}) average regret against the best fixed multiplier
+    in stationary stochastic environments, and convergence to the pacing equilibrium of
+    seed 000 Theorem 3.6 under M_prop.
     """
 
     Params = PacingParams
@@ -52,23 +79,9 @@ class AdaptivePacing(Learner):
         """The value-scaling factor beta = 1 + mu (seed 000 §3.2)."""
         return 1.0 + self.mu
 
-    def _act(self, obs: Observation) -> np.ndarray:
-        return obs.values / (1.0 + self.mu)
-
     def _observe(self, feedback: Feedback) -> None:
-        rounds_left = max(self.horizon - feedback.t, 1)
-        budget_before = feedback.budget + feedback.charge
-        # (rho_t - spend_t) / rho_t = 1 - spend_t * rounds_left / budget_before; agents with
-        # nothing left to spend have no gradient.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.divide(
-                feedback.charge * rounds_left, budget_before, where=budget_before > 0, out=np.ones_like(budget_before)
-            )
-        ratio -= 1.0
-        ratio *= self.step_size
-        ratio += self.mu
         p = self.params
-        self.mu = np.clip(ratio, p.mu_min, p.mu_max, out=ratio)
+        self.mu = np.clip(self.mu - self.step_size * spend_gradient(feedback, self.horizon), p.mu_min, p.mu_max)
 
 
 class ValueScalingParams(LearnerParams):
@@ -77,24 +90,20 @@ class ValueScalingParams(LearnerParams):
     beta: float = Field(default=1.0, gt=0)
 
 
-class ValueScaling(Learner):
+class ValueScaling(ScalingLearner):
     """Fixed value scaling phi^beta(v) = v / beta (seed 000 §3.2). Bandit feedback; no
     learning: the strategy class in which Theorem 3.5's equilibria live."""
 
     Params = ValueScalingParams
 
-    def _act(self, obs: Observation) -> np.ndarray:
-        return obs.values / self.params.beta
-
-    def _observe(self, feedback: Feedback) -> None:
-        pass
+    @property
+    def beta(self) -> np.ndarray:
+        return np.full(self.n_agents, self.params.beta)
 
 
-class Truthful(Learner):
+class Truthful(ScalingLearner):
     """Report the true value every round (beta = 1). Bandit feedback; the IC benchmark."""
 
-    def _act(self, obs: Observation) -> np.ndarray:
-        return obs.values.copy()
-
-    def _observe(self, feedback: Feedback) -> None:
-        pass
+    @property
+    def beta(self) -> np.ndarray:
+        return np.ones(self.n_agents)

@@ -23,6 +23,9 @@ class ArtificialCurrency(Mechanism):
             raise ValueError(f"shares must sum to alpha <= 1, got sum(shares) = {total}")
         self.name = f"artificial_currency[{monetary.name}]"
         self.p_max = monetary.p_max
+        if callable(getattr(monetary, "menu_breakpoints", None)):
+            # Exact menus pass through the reduction unchanged (charges = payments).
+            self.menu_breakpoints = monetary.menu_breakpoints
 
     @property
     def alpha(self) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.potential import Potential
 
 #: Cost of the single good (seed 000 normalizes c = 1).
 GOOD_COST = 1.0
@@ -81,6 +82,13 @@ class Proportional(Mechanism):
         cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
         return reports.values[agents][:, None] * served, cost
 
+    def menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
+        """The exact menu's only undominated reports: 0 and the cheapest served report
+        (1 - others)^+; any larger report is served too but pays more."""
+        agents = slice(None) if agents is None else agents
+        others = (reports.bids.sum() - reports.bids)[agents]
+        return np.stack([np.zeros_like(others), np.maximum(GOOD_COST - others, 0.0)], axis=1)
+
 
 class Moulin(Mechanism):
     """Moulin mechanism M_mou (seed 000 §3.1, [MS01]): serve the largest S with
@@ -113,6 +121,12 @@ class Moulin(Mechanism):
         served = alternatives >= tau
         return reports.values[agents][:, None] * served, np.where(served, tau, 0.0)
 
+    def menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
+        """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
+        agents = slice(None) if agents is None else agents
+        tau = moulin_thresholds(reports.bids)[agents]
+        return np.stack([np.zeros_like(tau), tau], axis=1)
+
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:
     """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (seed 000 Definition 2.2)."""
@@ -120,4 +134,8 @@ def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray
     return float(max(values[~served].sum() + np.sum(charges) - GOOD_COST, 0.0))
 
 
-MONETARY_MECHANISMS: dict[str, type[Mechanism]] = {"proportional": Proportional, "moulin": Moulin}
+MONETARY_MECHANISMS: dict[str, type[Mechanism]] = {
+    "proportional": Proportional,
+    "moulin": Moulin,
+    "potential": Potential,  # seed 000 §7 with m = 1
+}

@@ -20,6 +20,15 @@ def test_charge_records_spend_and_conserves_tokens():
     assert list(ledger.can_pay()) == [True, False]
 
 
+def test_unbounded_charges_deplete_only_when_the_budget_is_gone():
+    """With p_max = inf (APEX-style charges scale with the bid), an agent is depleted
+    exactly when nothing is left."""
+    ledger = Ledger(np.array([2.0, 2.0, 0.0]))
+    assert list(ledger.depleted_at) == [-1, -1, 0]
+    ledger.charge(np.array([2.0, 1.999, 0.0]), t=4)
+    assert list(ledger.depleted_at) == [4, -1, 0]
+
+
 def test_overdraw_is_refused_with_agent_named():
     ledger = Ledger(np.array([1.0, 1.0]))
     with pytest.raises(BudgetError, match="agent 1"):

@@ -113,3 +113,19 @@ def test_proportional_menu_matches_rerunning():
         b[2] = a
         r = Proportional().run_round(Reports(b, v), RNG)
         assert (uu, cc) == pytest.approx((r.utilities[2], r.charges[2]))
+
+
+@pytest.mark.parametrize("mech", [Proportional(), Moulin()])
+def test_menu_breakpoints_attain_the_exact_menu_envelope(mech):
+    """For every exchange rate r, the best of u - r c over a fine report grid is attained
+    at one of the two breakpoints (0 and the cheapest served report)."""
+    rng = np.random.default_rng(5)
+    grid = np.linspace(0, 2, 4001)
+    for _ in range(30):
+        v = rng.random(5) * rng.choice([0.3, 1.0])
+        reports = Reports(v, v)
+        bp = mech.menu_breakpoints(reports)
+        u_bp, c_bp = mech.menu_all(bp, reports)
+        u_g, c_g = mech.menu_all(np.tile(grid, (5, 1)), reports)
+        for r in (0.0, 0.3, 1.0, 3.0, 50.0):
+            assert np.all((u_bp - r * c_bp).max(axis=1) >= (u_g - r * c_g).max(axis=1) - 1e-12)

@@ -1,0 +1,100 @@
+"""Fixed-action (external) regret under a budget, swap regret, and the CE/CCE gaps of the
+empirical joint play they imply (seed 002 §2.1.3 and §2.3.3; SPEC.md §C-D).
+
+Inputs are the recorded menus on a finite grid of alternative reports: grid_utility and
+grid_cost (T, m, K) for the K grid actions, and what was played. External regret competes
+with the best single grid action in hindsight, which in a bandits-with-knapsacks game
+stops collecting once its cumulative cost would exceed the budget (seed 002 §2.3.3).
+Swap regret (finite grids) sums, over played actions a, the best gain from always
+replacing a by some b; on plain utility, and on the Lagrangian payoff u - r* c with r*
+the strong-regret dual price, which prices the budget the plain version ignores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.metrics.strong_regret import check_menus
+
+
+def fixed_action_utility(grid_utility: np.ndarray, grid_cost: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """(m, K) total utility of playing grid action k every round, stopping at depletion: round t
+    counts while the cumulative cost through t stays within the budget."""
+    u, c = check_menus(grid_utility, grid_cost)
+    budget = np.asarray(budget, dtype=np.float64)
+    if budget.shape != (u.shape[1],):
+        raise ValueError(f"budget must have shape ({u.shape[1]},), got {budget.shape}")
+    tol = 1e-9 * np.maximum(1.0, np.abs(budget))
+    alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
+    return np.where(alive, u, 0.0).sum(axis=0)
+
+
+def external_regret(
+    grid_utility: np.ndarray, grid_cost: np.ndarray, budget: np.ndarray, realized: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(regret (m,), best action index (m,)): best fixed grid action under the budget minus the
+    realized total utility (m,)."""
+    totals = fixed_action_utility(grid_utility, grid_cost, budget)
+    best = totals.argmax(axis=1)
+    return totals[np.arange(totals.shape[0]), best] - np.asarray(realized, dtype=np.float64), best
+
+
+def nearest_grid_index(played: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the grid point nearest to each played report, measured on log(x + g) with g
+    the smallest positive grid point (log-spaced grids; 0 stays distinct)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0 or (np.diff(grid) <= 0).any():
+        raise ValueError("grid must be a non-empty strictly increasing 1-d array")
+    pos = grid[grid > 0]
+    shift = pos.min() if pos.size else 1.0
+    g = np.log(np.maximum(grid, 0.0) + shift)
+    x = np.log(np.maximum(np.asarray(played, dtype=np.float64), 0.0) + shift)
+    mids = (g[1:] + g[:-1]) / 2
+    return np.searchsorted(mids, x)
+
+
+def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff: np.ndarray) -> np.ndarray:
+    """Swap regret per agent (m,) for payoffs (T, m, K) on a finite grid (seed 002 §2.3.3):
+    sum over played a of max(0, max_b sum_{t: a_t = a} (payoff_t(b) - played_payoff_t)).
+
+    played_index: (T, m) grid index of the action played (see `nearest_grid_index`);
+    played_payoff: (T, m) the payoff actually obtained."""
+    p = np.asarray(grid_payoff, dtype=np.float64)
+    t, m, k = p.shape
+    idx = np.asarray(played_index)
+    got = np.asarray(played_payoff, dtype=np.float64)
+    if idx.shape != (t, m) or got.shape != (t, m):
+        raise ValueError(f"played_index and played_payoff must have shape ({t}, {m}), got {idx.shape}, {got.shape}")
+    if ((idx < 0) | (idx >= k)).any():
+        raise ValueError(f"played_index must lie in [0, {k}), got values in [{idx.min()}, {idx.max()}]")
+    # gain[i, a, b] = sum over rounds where i played a of payoff(b) - payoff obtained.
+    flat = (np.arange(m)[None, :] * k + idx).ravel()
+    rows = p.reshape(t * m, k)
+    swap_in = np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    obtained = np.bincount(flat, weights=got.ravel(), minlength=m * k)
+    gain = (swap_in - obtained[:, None]).reshape(m, k, k)
+    return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
+
+
+def lagrangian_payoff(utility: np.ndarray, cost: np.ndarray, r_star: np.ndarray) -> np.ndarray:
+    """u - r* c with the per-agent dual price r* (m,) broadcast over (T, m[, K])."""
+    r = np.asarray(r_star, dtype=np.float64)
+    shape = (1, -1) + (1,) * (np.ndim(utility) - 2)
+    return np.asarray(utility, dtype=np.float64) - r.reshape(shape) * np.asarray(cost, dtype=np.float64)
+
+
+def cce_gap(grid_utility: np.ndarray, played_utility: np.ndarray) -> float:
+    """Coarse-correlated-equilibrium gap of the empirical joint play (unbudgeted): the largest
+    per-round gain any player gets from one fixed grid action against the others' recorded
+    play, max_i max_b (1/T) sum_t (u_it(b) - u_it(a_t)); the empirical distribution of play
+    is an eps-CCE of the (grid) game iff this is <= eps."""
+    u = np.asarray(grid_utility, dtype=np.float64)
+    t = u.shape[0]
+    gain = u.sum(axis=0).max(axis=1) - np.asarray(played_utility, dtype=np.float64).sum(axis=0)
+    return float(max(gain.max(), 0.0) / t)
+
+
+def ce_gap(grid_utility: np.ndarray, played_index: np.ndarray, played_utility: np.ndarray) -> float:
+    """Correlated-equilibrium gap of the empirical joint play: max_i swap regret_i / T."""
+    t = np.shape(grid_utility)[0]
+    return float(swap_regret(grid_utility, played_index, played_utility).max() / t)

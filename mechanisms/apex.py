@@ -1,0 +1,299 @@
+"""APEX — adaptive pricing equalizing externalities (seed 002 §2.1, Algorithm 1; SPEC.md §A).
+
+Generic over the outcome space: a problem (`ApexProblem`) supplies the players'
+utilities f_j, the principal's term f_0 + R_t (`base`) and the heuristic H (`argmax`,
+warm-started at X_t). Each round, with bids lambda_{j,t} >= 0 as weights,
+
+    F_t      = base + sum_j lambda_j f_j,      X_{t+1}      = H(F_t, start = X_t)
+    F_t^{-i} = F_t - lambda_i f_i,             X^{-i}_{t+1} = H(F_t^{-i}, start = X_t)
+    C_{i,t}  = F_t^{-i}(X^{-i}_{t+1}) - F_t^{-i}(X_{t+1})   tokens.
+
+The printed line 9 of Algorithm 1 reads F^{-i}(X^{-i}) - F^{-i}(X^{-i}) (identically 0);
+the formula above is the one the proofs of Claim 2 and Lemma 4 use (SPEC.md §A).
+
+Optional fast paths a problem may define (duck-typed, checked with `hasattr`):
+- `argmax_without_each(weights, start) -> sequence of X^{-i}` (instead of n calls of H);
+- `externalities(weights, start, x_next) -> (charges (n,), extras dict)` when C_{i,t} has
+  a closed form (the assignment problem: unit-demand VCG payments, no re-solves);
+- `menu_all(weights, start, x_next, alternatives, agents, cache) -> (utility, cost)`:
+  the exact per-round menu of `Apex.menu_all` (see there); `cache` is a per-round dict,
+  holding "opt_minus" = F^{-i}(X^{-i}_{t+1}) (n,) unless `externalities` was used;
+- `item_prices(weights, x_next) -> (m,)` per-round prices for reading the output (§2.1.2);
+- `as_array(x) -> np.ndarray`: the outcome as a distribution, for the time average X-bar;
+- `utility_span` (float, default 1): an upper bound on max f_i - min f_i;
+- `tolerance` (float, default 0): how far H may stop short of a maximizer of F.
+Charges (and menu costs) are projected onto [0, lambda_i * utility_span] (the upper bound
+only if `utility_span` is declared), the range an exact H guarantees (`Apex._clamp`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mechanisms.assignment import AssignmentProblem, RegularizedAssignment
+from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+
+__all__ = ["Apex", "ApexProblem", "AssignmentProblem", "FiniteArgmax", "RegularizedAssignment"]
+
+
+@runtime_checkable
+class ApexProblem(Protocol):
+    """The outcome space X, the utilities f_j, f_0 + R and the heuristic H of Algorithm 1."""
+
+    n: int
+
+    def utilities(self, x: Any) -> np.ndarray:
+        """(n,) f_j(x)."""
+        ...
+
+    def base(self, x: Any) -> float:
+        """f_0(x) + R_t(x)."""
+        ...
+
+    def argmax(self, weights: np.ndarray, start: Any) -> Any:
+        """H(F, start) for F = base + sum_j weights_j f_j."""
+        ...
+
+    def initial(self) -> Any:
+        """The starting point X_1 (Algorithm 1, line 1)."""
+        ...
+
+
+class FiniteArgmax:
+    """X = a finite set of K outcomes given by their utilities; H = exact argmax.
+
+    outcome_utilities: (K, n) f_j(outcome k); base: (K,) f_0 + R per outcome (default 0).
+    An outcome is its index k. Ties go to the lowest index, so H is a deterministic
+    exact maximizer (charges are the VCG Clarke pivots, >= 0)."""
+
+    def __init__(self, outcome_utilities: np.ndarray, base: np.ndarray | None = None) -> None:
+        u = np.asarray(outcome_utilities, dtype=np.float64)
+        if u.ndim != 2 or u.shape[0] == 0 or u.shape[1] == 0:
+            raise ValueError(f"outcome_utilities must be a non-empty (K, n) array, got shape {u.shape}")
+        if not np.isfinite(u).all():
+            k, j = np.argwhere(~np.isfinite(u))[0]
+            raise ValueError(f"outcome_utilities[{k}, {j}] must be finite, got {u[k, j]}")
+        self.outcome_utilities = u
+        self.n = u.shape[1]
+        k = u.shape[0]
+        self.base_values = np.zeros(k) if base is None else check_vector("base", base, k, nonneg=False)
+        self.utility_span = float((u.max(axis=0) - u.min(axis=0)).max())
+
+    def utilities(self, x: int) -> np.ndarray:
+        return self.outcome_utilities[x]
+
+    def base(self, x: int) -> float:
+        return float(self.base_values[x])
+
+    def argmax(self, weights: np.ndarray, start: Any = None) -> int:
+        return int(np.argmax(self.base_values + self.outcome_utilities @ weights))
+
+    def initial(self) -> int:
+        return 0
+
+    def as_array(self, x: int) -> np.ndarray:
+        out = np.zeros(self.outcome_utilities.shape[0])
+        out[x] = 1.0
+        return out
+
+    def argmax_without_each(self, weights: np.ndarray, start: Any = None) -> np.ndarray:
+        # F^{-i}(k) = F(k) - w_i u_ki for every i at once: (K, n) scores, argmax per column.
+        total = self.base_values + self.outcome_utilities @ weights
+        return np.argmax(total[:, None] - self.outcome_utilities * weights[None, :], axis=0)
+
+
+def _round_state(lam: np.ndarray, start: Any, x_next: Any, opt_minus: np.ndarray) -> dict[str, Any]:
+    """What a menu needs about one round; `cache` holds per-round work of the problem's hook."""
+    cache = {} if np.isnan(opt_minus).any() else {"opt_minus": opt_minus}
+    return {"lam": lam, "start": start, "x_next": x_next, "opt_minus": opt_minus, "cache": cache}
+
+
+class Apex(Mechanism):
+    """Seed 002 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
+
+    RoundResult.utilities are the true f_i(X_{t+1}); `reports.values` are ignored (the
+    utilities f_i are fixed at construction, as in the paper). charges are C_{i,t}.
+    State: X_t (the warm start of H), the running sum for `x_bar`, and per-round item
+    prices when the problem defines them. p_max = inf; `enforce_budget` instead caps
+    lambda so that no charge can exceed the remaining budget (see there)."""
+
+    p_max = np.inf
+
+    def __init__(self, problem: ApexProblem, *, name: str = "apex") -> None:
+        if not isinstance(problem, ApexProblem):
+            raise ValueError(
+                f"problem must implement ApexProblem (n, utilities, base, argmax, initial), got {problem!r}"
+            )
+        self.problem = problem
+        self.name = name
+        self.n = int(problem.n)
+        self.x = problem.initial()
+        self.rounds = 0
+        self._x_sum: np.ndarray | None = None
+        self._price_sum: np.ndarray | None = None
+        self.last_item_prices: np.ndarray | None = None
+        self._last: dict[str, Any] | None = None
+
+    # -- Algorithm 1 -------------------------------------------------------------------
+    def _weighted(self, weights: np.ndarray, x: Any) -> tuple[float, np.ndarray]:
+        """(F(x), f(x)) for F = base + weights . f."""
+        f = np.asarray(self.problem.utilities(x), dtype=np.float64)
+        return float(self.problem.base(x)) + float(weights @ f), f
+
+    def _charges(self, lam: np.ndarray, start: Any, x_next: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+        """C_{i,t} (raw, before clamping), F^{-i}(X^{-i}) per i, and problem extras."""
+        p = self.problem
+        if hasattr(p, "externalities"):
+            charges, extras = p.externalities(lam, start, x_next)
+            return np.asarray(charges, dtype=np.float64), np.full(self.n, np.nan), dict(extras)
+        f_next_total, f_next = self._weighted(lam, x_next)
+        if hasattr(p, "argmax_without_each"):
+            without = p.argmax_without_each(lam, start)
+        else:
+            without = []
+            for i in range(self.n):
+                w = lam.copy()
+                w[i] = 0.0
+                without.append(p.argmax(w, start))
+        opt_minus = np.empty(self.n)
+        for i in range(self.n):
+            total, f = self._weighted(lam, without[i])
+            opt_minus[i] = total - lam[i] * f[i]
+        # F^{-i}(X_{t+1}) = F(X_{t+1}) - lambda_i f_i(X_{t+1}).
+        return opt_minus - (f_next_total - lam * f_next), opt_minus, {}
+
+    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
+        lam = check_vector("bids", reports.bids, self.n)
+        start = self.x
+        x_next = self.problem.argmax(lam, start)
+        raw, opt_minus, extras = self._charges(lam, start, x_next)
+        charges = self._clamp(raw, lam)
+        utilities = np.asarray(self.problem.utilities(x_next), dtype=np.float64).copy()
+        prices = extras.get("item_prices")
+        if prices is None and hasattr(self.problem, "item_prices"):
+            prices = self.problem.item_prices(lam, x_next)
+        self._record(x_next, prices)
+        self._last = _round_state(lam, start, x_next, opt_minus)
+        self.x = x_next
+        extras = {**extras, "min_raw_charge": float(raw.min()), "allocated": True}
+        if prices is not None:
+            extras["item_prices"] = prices
+        return RoundResult(outcome=x_next, utilities=utilities, charges=charges, extras=extras)
+
+    @property
+    def span(self) -> float:
+        """Upper bound on max f_i - min f_i: the problem's `utility_span`, else 1 (the
+        paper's f_i in [0, 1])."""
+        return float(getattr(self.problem, "utility_span", 1.0))
+
+    def _clamp(self, charges: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """Project C_i onto [0, lambda_i * span], the range an exact H guarantees:
+        C_i >= 0 as X^{-i} maximizes F^{-i}, and C_i <= lambda_i (f_i(X) - f_i(X^{-i}))
+        as X maximizes F (see `enforce_budget`). An approximate H can leave either bound
+        by at most its tolerance; the projection removes that round-off, so the ledger
+        gets non-negative charges and the budget cap holds exactly. The upper bound is
+        applied only when the problem declares `utility_span`."""
+        charges = np.maximum(charges, 0.0)
+        if hasattr(self.problem, "utility_span"):
+            charges = np.minimum(charges, np.asarray(lam, dtype=np.float64) * float(self.problem.utility_span))
+        return charges
+
+    def _as_array(self, x: Any) -> np.ndarray:
+        if hasattr(self.problem, "as_array"):
+            return np.asarray(self.problem.as_array(x), dtype=np.float64)
+        return np.asarray(x, dtype=np.float64)
+
+    def _record(self, x_next: Any, prices: np.ndarray | None) -> None:
+        arr = self._as_array(x_next)
+        self._x_sum = arr.copy() if self._x_sum is None else self._x_sum + arr
+        if prices is not None:
+            prices = np.asarray(prices, dtype=np.float64)
+            self.last_item_prices = prices
+            self._price_sum = prices.copy() if self._price_sum is None else self._price_sum + prices
+        self.rounds += 1
+
+    # -- reading the output (§2.1.2) -------------------------------------------------------
+    @property
+    def x_bar(self) -> np.ndarray:
+        """Time average of X_1..X_T (a bistochastic matrix for allocation), §2.1.2 eq. (16)."""
+        if self._x_sum is None:
+            raise ValueError("x_bar: no round has been run yet")
+        return self._x_sum / self.rounds
+
+    @property
+    def mean_item_prices(self) -> np.ndarray | None:
+        """Average over rounds of the per-round item prices (None if the problem has none)."""
+        return None if self._price_sum is None else self._price_sum / self.rounds
+
+    # -- budgets -------------------------------------------------------------------------
+    def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+        """Cap lambda_i so that C_{i,t} cannot exceed the remaining budget.
+
+        Why it is safe: X = X_{t+1} maximizes F = F^{-i} + lambda_i f_i up to the problem's
+        tolerance eps (0 for exact H), and X^{-i} is feasible for F, so
+            F^{-i}(X) + lambda_i f_i(X) >= F^{-i}(X^{-i}) + lambda_i f_i(X^{-i}) - eps,
+        i.e. C_i = F^{-i}(X^{-i}) - F^{-i}(X) <= lambda_i (f_i(X) - f_i(X^{-i})) + eps
+        <= lambda_i * span + eps, with span >= max f_i - min f_i (1 for f_i in [0, 1]).
+        (For an approximate X^{-i}, F^{-i}(X^{-i}) only gets smaller.) Hence
+        lambda_i <= (remaining_i - eps) / span keeps C_i <= remaining_i. (Charges are also
+        clamped to lambda_i * span in `run_round`, so the cap holds even if a problem
+        understates its tolerance.)"""
+        span = self.span
+        eps = float(getattr(self.problem, "tolerance", 0.0))
+        cap = np.maximum(np.asarray(remaining, dtype=np.float64) - eps, 0.0) / max(span, 1e-300)
+        return np.minimum(np.asarray(bids, dtype=np.float64), cap)
+
+    # -- counterfactual menus (§2.1.2 "Prices") --------------------------------------------
+    def _round_for(self, reports: Reports) -> dict[str, Any]:
+        """State of the round the menu refers to: the last round if it was played with these
+        bids (the model calls menus right after `run_round`), else the next round from X_t."""
+        lam = check_vector("bids", reports.bids, self.n)
+        last = self._last
+        if last is not None and np.array_equal(last["lam"], lam):
+            return last
+        x_next = self.problem.argmax(lam, self.x)
+        _, opt_minus, _ = self._charges(lam, self.x, x_next)
+        return _round_state(lam, self.x, x_next, opt_minus)
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """u_{i,t}(lambda) = f_i(X~) and C_{i,t}(lambda) = F^{-i}(X^{-i}) - F^{-i}(X~), with
+        X~ = H(F^{-i} + lambda f_i, start = X_t), for each agent agents[r] and alternative
+        bid alternatives[r, k], others fixed (§2.1.2). The round is the one just played
+        with `reports` (start X_t, not the updated X_{t+1}); the warm-start state is not
+        touched. Problems with a closed form (`menu_all` hook) answer exactly and
+        vectorized; otherwise H is re-run per alternative."""
+        st = self._round_for(reports)
+        alts = np.asarray(alternatives, dtype=np.float64)
+        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
+        if alts.ndim != 2 or alts.shape[0] != agents.shape[0]:
+            raise ValueError(f"alternatives must have shape ({agents.shape[0]}, K), got {alts.shape}")
+        if (alts < 0).any() or not np.isfinite(alts).all():
+            raise ValueError("alternatives must be finite bids lambda >= 0")
+        p = self.problem
+        if hasattr(p, "menu_all"):
+            u, c = p.menu_all(st["lam"], st["start"], st["x_next"], alts, agents, st["cache"])
+            return np.asarray(u, dtype=np.float64), self._clamp(np.asarray(c, dtype=np.float64), alts)
+        if np.isnan(st["opt_minus"]).any():
+            raise ValueError("menu_all: the problem computes charges in closed form but defines no menu_all")
+        m, k = alts.shape
+        u = np.empty((m, k))
+        c = np.empty((m, k))
+        for r, i in enumerate(agents):
+            w = st["lam"].copy()
+            for j in range(k):
+                w[i] = alts[r, j]
+                x = p.argmax(w, st["start"])
+                total, f = self._weighted(w, x)
+                u[r, j] = f[i]
+                c[r, j] = st["opt_minus"][i] - (total - w[i] * f[i])
+        return u, self._clamp(c, alts)
+
+    def report_grid(self, k: int) -> np.ndarray:
+        """0 plus k-1 log-spaced bids in [1e-2, 1e2]: lambda is tokens per unit of utility,
+        and with f_i in [0, 1] and about 1 token per round the relevant exchange rates
+        lie well inside this range."""
+        return np.concatenate([[0.0], np.geomspace(1e-2, 1e2, k - 1)])

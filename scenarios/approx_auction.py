@@ -1,0 +1,306 @@
+"""Single-good auctions with approximate valuations (seed 001, Chiesa–Micali–Zhu).
+
+Each round one good; agent i's true value TV_i is hidden from it: it sees x_i (its
+observation `values`) and knows only TV_i in K_i = [(1 - delta) x_i, (1 + delta) x_i].
+Learners bid from x_i; the mechanism scores (quasi-linear) utilities and welfare with TV_i. The summary
+reports achieved social welfare / maximum social welfare against each theorem's bound,
+and `delta_sweep` tabulates and plots it over a delta grid (scripts/approx_auction_sweep.py).
+
+Money: the slides' auctions charge money. Bids are capped at bid_cap (default
+2 (1 + delta) value_high) and every budget is T * bid_cap, so no charge (<= the bid) can
+ever make a budget bind; charges still go through the ledger.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from abm.config import RunConfig
+from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from mechanisms.approx_valuations import (
+    APPROX_MECHANISMS,
+    GUARANTEES,
+    ApproxAuction,
+    make_approx_mechanism,
+    welfare_ratio,
+    worst_case_ratio,
+)
+from mechanisms.base import Mechanism, Reports, RoundResult
+
+#: Slack for "a ratio is not below its guarantee" (float round-off only).
+RATIO_TOL = 1e-9
+#: Mechanisms compared in summaries and sweeps, in display order.
+MECHANISM_ORDER = ("random", "second_price", "optimal")
+
+
+class ApproxAuctionParams(ScenarioParams):
+    """mechanism: second_price | random | optimal (M_f of Def. E.2). delta: relative
+    inaccuracy (the slides' example: 40%). x_i ~ U[value_low, value_high]; truth: TV_i
+    uniform in K_i, or at a random end of K_i (`endpoints`). bid_cap: None = 2 (1 + delta)
+    value_high. worst_case_samples: size of the adversarial search in the summary (0 = off)."""
+
+    mechanism: Literal["second_price", "random", "optimal"] = "optimal"
+    delta: float = Field(default=0.4, ge=0.0, lt=1.0)
+    value_low: float = Field(default=0.1, gt=0.0)
+    value_high: float = Field(default=1.0, gt=0.0)
+    truth: Literal["uniform", "endpoints"] = "uniform"
+    bid_cap: float | None = Field(default=None, gt=0.0)
+    worst_case_samples: int = Field(default=5000, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ApproxAuctionParams:
+        if self.value_low > self.value_high:
+            raise ValueError(f"value_low ({self.value_low}) must be <= value_high ({self.value_high})")
+        if self.mechanism == "optimal" and self.delta == 0.0:
+            raise ValueError("delta must be > 0 for mechanism 'optimal' (D_delta = 0 at delta = 0)")
+        return self
+
+
+class ApproxKnowledgeValues(ValueModel):
+    """Draws x_i ~ U[low, high] and TV_i in K_i; returns x_i (what agent i knows) and keeps
+    TV_i in `true_values` for the mechanism of the same round."""
+
+    def __init__(self, n: int, delta: float, low: float, high: float, truth: str) -> None:
+        self.n, self.delta, self.low, self.high, self.truth = n, delta, low, high, truth
+        self.true_values = np.zeros(n)
+        self.knowledge = np.zeros(n)
+
+    def sample(self, t: int, rng: np.random.Generator) -> np.ndarray:
+        x = rng.uniform(self.low, self.high, self.n)
+        u = rng.uniform(-1.0, 1.0, self.n) if self.truth == "uniform" else rng.choice([-1.0, 1.0], self.n)
+        self.knowledge = x
+        self.true_values = x * (1.0 + self.delta * u)
+        return x.copy()
+
+
+class ApproxKnowledgeAuction(Mechanism):
+    """Runs `inner` on the played bids with the round's true values TV (the model passes
+    the observed x as `Reports.values`), and records per round the expected and realized
+    welfare, MSW, whether every bid lay in K_i, and the expected welfare every registered
+    mechanism would have produced on the same bids."""
+
+    def __init__(self, inner: ApproxAuction, values: ApproxKnowledgeValues, rounds: int, delta: float) -> None:
+        self.inner, self.values, self.delta = inner, values, delta
+        self.name, self.p_max = inner.name, inner.p_max
+        # M_f needs delta > 0; at delta = 0 it is left out of the comparison.
+        self.others = {
+            name: inner if name == self._inner_key(inner) else make_approx_mechanism(name, delta)
+            for name in MECHANISM_ORDER
+            if name != "optimal" or delta > 0
+        }
+        self.t = 0
+        self.expected = np.zeros(rounds)
+        self.realized = np.zeros(rounds)
+        self.msw = np.zeros(rounds)
+        self.in_k = np.zeros(rounds, dtype=bool)
+        self.counterfactual = {name: np.zeros(rounds) for name in self.others}
+
+    @staticmethod
+    def _inner_key(inner: ApproxAuction) -> str:
+        return {"second_price": "second_price", "random_assignment": "random", "optimal_approx": "optimal"}[inner.name]
+
+    def _truth(self, reports: Reports) -> Reports:
+        return Reports(reports.bids, self.values.true_values)
+
+    def _ensure_capacity(self, t: int) -> None:
+        """Extra calls beyond the configured rounds (direct use, tests) grow the records."""
+        if t < self.msw.shape[0]:
+            return
+        size = 2 * t + 1
+        grow = lambda a: np.concatenate([a, np.zeros(size - a.shape[0], dtype=a.dtype)])  # noqa: E731
+        self.expected, self.realized = grow(self.expected), grow(self.realized)
+        self.msw, self.in_k = grow(self.msw), grow(self.in_k)
+        self.counterfactual = {k: grow(v) for k, v in self.counterfactual.items()}
+
+    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
+        truth = self._truth(reports)
+        res = self.inner.run_round(truth, rng)
+        t, tv, x = self.t, truth.values, self.values.knowledge
+        self._ensure_capacity(t)
+        bids = self.inner.clip(reports.bids)
+        self.expected[t] = res.extras["expected_welfare"]
+        self.realized[t] = res.extras["welfare"]
+        self.msw[t] = float(tv.max())
+        tol = RATIO_TOL * np.maximum(x, 1.0)
+        self.in_k[t] = bool(np.all((bids >= (1 - self.delta) * x - tol) & (bids <= (1 + self.delta) * x + tol)))
+        for name, mech in self.others.items():
+            prob = res.extras["win_prob"] if mech is self.inner else mech.win_probabilities(bids)
+            self.counterfactual[name][t] = float(prob @ tv)
+        self.t += 1
+        return res
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner.menu_all(alternatives, self._truth(reports), agents)
+
+    def report_grid(self, k: int) -> np.ndarray:
+        return self.inner.report_grid(k)
+
+    def summary(self, n: int, worst: dict[str, float]) -> dict[str, Any]:
+        """Achieved SW / MSW for the run's mechanism and, on the same bids, for every
+        mechanism, against each theorem's guarantee."""
+        T = self.t
+        msw = self.msw[:T]
+        ratio = self.expected[:T] / msw
+        in_k = self.in_k[:T]
+        key = self._inner_key(self.inner)
+        bound = GUARANTEES[key](self.delta, n)
+        by_mech = {}
+        for name in self.others:
+            r = self.counterfactual[name][:T] / msw
+            by_mech[name] = {
+                "guarantee": GUARANTEES[name](self.delta, n),
+                "welfare_ratio_on_played_bids": float(self.counterfactual[name][:T].sum() / msw.sum()),
+                "min_round_ratio_bids_in_K": float(r[in_k].min()) if in_k.any() else None,
+                "worst_case_found": worst.get(name),
+            }
+        min_in_k = float(ratio[in_k].min()) if in_k.any() else None
+        return {
+            "delta": self.delta,
+            "guarantee": bound,
+            "welfare_ratio": float(self.realized[:T].sum() / msw.sum()),
+            "expected_welfare_ratio": float(self.expected[:T].sum() / msw.sum()),
+            "min_round_ratio_bids_in_K": min_in_k,
+            "bids_in_K_fraction": float(in_k.mean()),
+            "guarantee_holds": None if min_in_k is None else bool(min_in_k >= bound - RATIO_TOL),
+            "worst_case_found": worst.get(key),
+            "by_mechanism": by_mech,
+        }
+
+
+class ApproxAuctionScenario(Scenario):
+    """Seed 001: second price, random assignment and the optimal probabilistic M_f with
+    bidders who know their value only within relative inaccuracy delta."""
+
+    name = "approx-auction"
+    Params = ApproxAuctionParams
+    toml = Path(__file__).with_name("approx_auction.toml")
+
+    def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        n, T = config.agents, config.rounds
+        bid_cap = params.bid_cap if params.bid_cap is not None else 2.0 * (1.0 + params.delta) * params.value_high
+        values = ApproxKnowledgeValues(n, params.delta, params.value_low, params.value_high, params.truth)
+        inner = make_approx_mechanism(params.mechanism, params.delta, bid_cap)
+        mechanism = ApproxKnowledgeAuction(inner, values, T, params.delta)
+        search_rng = np.random.default_rng(seed)
+
+        def summarize(model: Any) -> dict[str, Any]:
+            worst: dict[str, float] = {}
+            if params.worst_case_samples > 0:
+                for name in MECHANISM_ORDER:
+                    if name == "optimal" and params.delta == 0.0:
+                        continue
+                    mech = make_approx_mechanism(name, params.delta)
+                    found = worst_case_ratio(mech, params.delta, n, search_rng, samples=params.worst_case_samples)
+                    worst[name] = found.ratio
+            return mechanism.summary(n, worst)
+
+        return ScenarioInstance(
+            mechanism=mechanism,
+            # T * bid_cap: the whole horizon of maximal charges, so budgets never bind.
+            budgets=np.full(n, T * bid_cap),
+            values=values,
+            agent_info={},
+            summarize=summarize,
+        )
+
+
+register_scenario(ApproxAuctionScenario())
+
+
+# ---------------------------------------------------------------------------------------
+# The delta sweep: table and plot.
+
+
+def delta_sweep(
+    deltas: list[float] | np.ndarray,
+    n_values: list[int] | np.ndarray,
+    *,
+    samples: int = 5000,
+    instances: int = 2000,
+    value_low: float = 0.1,
+    value_high: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """For every (delta, n, mechanism): the guarantee eps(delta, n), the lowest SW/MSW the
+    adversarial search finds with bids in K_i (`worst_case_ratio`), and the mean and minimum
+    SW/MSW when everyone bids its knowledge x_i with TV_i uniform in K_i (`instances` draws)."""
+    rows = []
+    root = np.random.SeedSequence(seed)
+    for (delta, n), ss in zip(
+        [(float(d), int(k)) for d in deltas for k in n_values], root.spawn(len(deltas) * len(n_values)), strict=True
+    ):
+        rng = np.random.default_rng(ss)
+        x = rng.uniform(value_low, value_high, (instances, n))
+        tv = x * (1.0 + delta * rng.uniform(-1.0, 1.0, (instances, n)))
+        for name in MECHANISM_ORDER:
+            if name == "optimal" and delta == 0.0:
+                continue
+            mech = make_approx_mechanism(name, delta)
+            truthful = welfare_ratio(mech, x, tv)
+            found = worst_case_ratio(mech, delta, n, rng, samples=samples)
+            rows.append(
+                {
+                    "delta": delta,
+                    "n": n,
+                    "mechanism": name,
+                    "guarantee": GUARANTEES[name](delta, n),
+                    "worst_case_found": found.ratio,
+                    "truthful_mean_ratio": float(truthful.mean()),
+                    "truthful_min_ratio": float(truthful.min()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_delta_sweep(table: pd.DataFrame, path: str | Path) -> Path:
+    """One panel per n: each mechanism's guarantee (line), the worst case found (markers)
+    and the mean ratio under bids = x_i (dashed), against delta. Writes a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = sorted(table["n"].unique())
+    fig, axes = plt.subplots(1, len(ns), figsize=(4.2 * len(ns), 4.3), sharey=True, squeeze=False)
+    colors = {"random": "tab:gray", "second_price": "tab:blue", "optimal": "tab:red"}
+    for ax, n in zip(axes[0], ns, strict=True):
+        for name in MECHANISM_ORDER:
+            sub = table[(table["n"] == n) & (table["mechanism"] == name)].sort_values("delta")
+            if sub.empty:
+                continue
+            c = colors[name]
+            ax.plot(sub["delta"], sub["guarantee"], color=c, label=f"{name}: guarantee")
+            ax.plot(sub["delta"], sub["worst_case_found"], "x", color=c, label=f"{name}: worst found")
+            ax.plot(sub["delta"], sub["truthful_mean_ratio"], "--", color=c, alpha=0.7, label=f"{name}: bids = x")
+        ax.set_title(f"n = {n}")
+        ax.set_xlabel("delta (relative inaccuracy)")
+        ax.set_ylim(0.0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("SW / MSW")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle("Approximate valuations (seed 001): welfare ratio vs delta")
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+__all__ = [
+    "APPROX_MECHANISMS",
+    "ApproxAuctionParams",
+    "ApproxAuctionScenario",
+    "ApproxKnowledgeAuction",
+    "ApproxKnowledgeValues",
+    "delta_sweep",
+    "plot_delta_sweep",
+]

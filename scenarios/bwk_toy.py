@@ -1,0 +1,221 @@
+"""Bandits-with-knapsacks instances of seed 002 §2.3.3: the toy example and a stochastic one.
+
+`bwk-toy` — a zero arm and an arm of cost 1; budget B = T/2; reward 1 in rounds
+t < T/2, then 2 for all later rounds (`second_half_reward = 2`) or 0 (`= 0`). The player
+must decide how much to spend before learning which: spending a fraction x of the first
+half earns ratio x against OPT = T/2 in the "0" scenario and 1 - x/2 against OPT = T in
+the "2" scenario, so no algorithm has worst-case ratio above 2/3 (at x = 2/3). Reports
+are bids lambda (APEX style, values 1): the costly arm is pulled iff lambda * r_t >= 1.
+
+`bwk-stochastic` — k arms with Bernoulli rewards and costs, B = budget_fraction * T,
+reports are arm indices ("arm": plain BwK) or bids ("bid": the mechanism picks the arm
+maximizing lambda rbar - cbar); the benchmark is the LP optimum over the means.
+
+Agents are independent copies of the instance (one agent = one seed), so a cohort of n
+agents is n replications. `compare_learners()` prints every registered learner's ratio
+in both toy scenarios.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from abm.config import RunConfig
+from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from mechanisms.bwk import BanditsWithKnapsacks, hindsight_opt, lp_opt
+
+log = logging.getLogger(__name__)
+
+#: No algorithm beats this worst-case ratio on the toy instance (seed 002 §2.3.3).
+TOY_RATIO_BOUND = 2.0 / 3.0
+
+
+class UnitValues(ValueModel):
+    """V_i[t] = 1: the player's utility function is fixed, only the bid varies (APEX)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def sample(self, t: int, rng: np.random.Generator) -> np.ndarray:
+        return np.ones(self.n)
+
+
+class BwKToyParams(ScenarioParams):
+    """second_half_reward: r_t for t >= T/2 (seed 002: 2 or 0). budget_fraction: B / T."""
+
+    second_half_reward: float = Field(default=2.0, ge=0.0)
+    budget_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+def toy_schedule(rounds: int, second_half_reward: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) reward and cost schedules: arm 0 null, arm 1 costs 1 and pays 1 then r2."""
+    half = rounds // 2
+    rewards = np.zeros((rounds, 2))
+    rewards[:half, 1] = 1.0
+    rewards[half:, 1] = second_half_reward
+    costs = np.zeros((rounds, 2))
+    costs[:, 1] = 1.0
+    return rewards, costs
+
+
+def _ratio_summary(model: Any, opt: np.ndarray) -> dict[str, Any]:
+    util = model.cum_utility
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(opt > 0, util / opt, np.nan)
+    return {
+        "opt": opt.tolist(),
+        "ratio": ratio.tolist(),
+        "ratio_mean": float(np.nanmean(ratio)) if np.isfinite(ratio).any() else float("nan"),
+        "ratio_min": float(np.nanmin(ratio)) if np.isfinite(ratio).any() else float("nan"),
+    }
+
+
+def _grid_defaults(grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: dict(grid) for name in ("hedge", "exp3", "blum_mansour_swap", "lagrange_bwk")}
+
+
+class BwKToy(Scenario):
+    """Seed 002 §2.3.3 toy instance (deterministic; bid reports)."""
+
+    name = "bwk-toy"
+    Params = BwKToyParams
+    toml = Path(__file__).with_name("bwk_toy.toml")
+
+    def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        n, T = config.agents, config.rounds
+        rewards, costs = toy_schedule(T, params.second_half_reward)
+        mechanism = BanditsWithKnapsacks(rewards, costs, mode="bid", noise="none")
+        budget = params.budget_fraction * T
+        opt = np.full(n, hindsight_opt(rewards, costs, budget))
+        return ScenarioInstance(
+            mechanism=mechanism,
+            budgets=np.full(n, budget),
+            values=UnitValues(n),
+            # Bid grid for the grid learners: 0..2 in steps of 0.25 contains both break-
+            # points of the instance (lambda = 1 in the first half, 1/2 in the second).
+            learner_defaults=_grid_defaults({"grid_min": 0.0, "grid_max": 2.0, "grid_points": 9}),
+            summarize=lambda model: {
+                "second_half_reward": params.second_half_reward,
+                **_ratio_summary(model, opt),
+            },
+        )
+
+
+#: Default stochastic instance: null arm, two hull arms the LP optimum mixes at B = T/4,
+#: a high-reward arm that is poor value per token, and a dominated arm.
+DEFAULT_REWARDS = (0.0, 0.3, 0.6, 0.8, 0.35)
+DEFAULT_COSTS = (0.0, 0.1, 0.5, 0.9, 0.4)
+
+
+class BwKStochasticParams(ScenarioParams):
+    """reward_means / cost_means: Bernoulli means per arm (arm 0 should be the null arm).
+    budget_fraction: B / T. mode: "arm" (report = arm index) or "bid" (report = lambda)."""
+
+    reward_means: list[float] = Field(default_factory=lambda: list(DEFAULT_REWARDS))
+    cost_means: list[float] = Field(default_factory=lambda: list(DEFAULT_COSTS))
+    budget_fraction: float = Field(default=0.25, gt=0.0, le=1.0)
+    mode: Literal["arm", "bid"] = "arm"
+
+    @model_validator(mode="after")
+    def _check(self) -> BwKStochasticParams:
+        if len(self.reward_means) != len(self.cost_means):
+            raise ValueError(
+                f"reward_means has {len(self.reward_means)} arms but cost_means has {len(self.cost_means)}"
+            )
+        for name in ("reward_means", "cost_means"):
+            for i, x in enumerate(getattr(self, name)):
+                if not 0.0 <= x <= 1.0:
+                    raise ValueError(f"{name}[{i}] must be a Bernoulli mean in [0, 1], got {x}")
+        return self
+
+
+class BwKStochastic(Scenario):
+    """Stochastic BwK with Bernoulli arms; the benchmark is the LP optimum over the means."""
+
+    name = "bwk-stochastic"
+    Params = BwKStochasticParams
+    toml = Path(__file__).with_name("bwk_stochastic.toml")
+
+    def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        n, T = config.agents, config.rounds
+        r = np.asarray(params.reward_means)
+        c = np.asarray(params.cost_means)
+        mechanism = BanditsWithKnapsacks(r, c, mode=params.mode, noise="bernoulli")
+        budget = params.budget_fraction * T
+        opt = np.full(n, lp_opt(r, c, budget, T))
+        k = r.shape[0]
+        grid = (
+            {"grid_min": 0.0, "grid_max": float(k - 1), "grid_points": k}
+            if params.mode == "arm"
+            else {"grid_min": 0.0, "grid_max": 4.0, "grid_points": 17}
+        )
+        return ScenarioInstance(
+            mechanism=mechanism,
+            budgets=np.full(n, budget),
+            values=UnitValues(n),
+            learner_defaults=_grid_defaults(grid),
+            summarize=lambda model: _ratio_summary(model, opt),
+        )
+
+
+register_scenario(BwKToy())
+register_scenario(BwKStochastic())
+
+
+def toy_ratios(learner: str, *, rounds: int = 2000, agents: int = 4, seed: int = 0, params: dict | None = None):
+    """Mean ratio ALG / OPT of `learner` in the toy's two scenarios: {2.0: ..., 0.0: ...}."""
+    from abm.runner import run  # the runner imports the scenario registry
+
+    out = {}
+    for r2 in (2.0, 0.0):
+        res = run(
+            {
+                "scenario": "bwk-toy",
+                "rounds": rounds,
+                "agents": agents,
+                "seed": seed,
+                "record_menus": False,
+                "agent_records": "off",
+                "learner": {"name": learner, "params": params or {}},
+                "params": {"second_half_reward": r2},
+            },
+            progress=False,
+        )
+        out[r2] = res.summary["scenario_summary"]["ratio_mean"]
+    return out
+
+
+def compare_learners(
+    learners: list[str] | None = None,
+    *,
+    rounds: int = 2000,
+    agents: int = 4,
+    seed: int = 0,
+    show: bool = True,
+) -> pd.DataFrame:
+    """Every learner's ratio in both toy scenarios and its worst case (seed 002 §2.3.3:
+    no algorithm's worst case exceeds 2/3). Prints the table when `show`."""
+    from agents import LEARNERS
+
+    names = learners if learners is not None else sorted(LEARNERS)
+    rows = []
+    for name in names:
+        ratios = toy_ratios(name, rounds=rounds, agents=agents, seed=seed)
+        rows.append(
+            {"learner": name, "ratio_r2=2": ratios[2.0], "ratio_r2=0": ratios[0.0], "worst": min(ratios.values())}
+        )
+    table = pd.DataFrame(rows).set_index("learner")
+    if show:
+        print(f"seed 002 §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
+        print(table.to_string(float_format=lambda x: f"{x:.3f}"))
+    return table
+
+
+if __name__ == "__main__":
+    compare_learners()

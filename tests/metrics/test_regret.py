@@ -1,0 +1,131 @@
+"""External (fixed-action, budgeted) regret, swap regret and CE/CCE gaps against brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abm.metrics.regret import (
+    cce_gap,
+    ce_gap,
+    external_regret,
+    fixed_action_utility,
+    lagrangian_payoff,
+    nearest_grid_index,
+    swap_regret,
+)
+
+
+def fixed_action_loop(u: np.ndarray, c: np.ndarray, budget: float) -> np.ndarray:
+    """Play action k every round; stop for good once the budget would be overdrawn."""
+    t, k = u.shape
+    out = np.zeros(k)
+    for a in range(k):
+        spent = 0.0
+        for s in range(t):
+            if spent + c[s, a] > budget + 1e-9:
+                break
+            spent += c[s, a]
+            out[a] += u[s, a]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_fixed_action_utility_matches_a_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    u, c = rng.random((12, 2, 4)), rng.random((12, 2, 4))
+    budget = rng.random(2) * 6
+    got = fixed_action_utility(u, c, budget)
+    for i in range(2):
+        assert got[i] == pytest.approx(fixed_action_loop(u[:, i], c[:, i], budget[i]))
+    regret, best = external_regret(u, c, budget, np.array([1.0, 2.0]))
+    assert regret == pytest.approx(got.max(axis=1) - [1.0, 2.0])
+    assert (got[np.arange(2), best] == got.max(axis=1)).all()
+
+
+def swap_regret_brute(payoff: np.ndarray, idx: np.ndarray, got: np.ndarray) -> float:
+    """max over all swap functions phi: A -> A of sum_t payoff_t(phi(a_t)) - got_t (>= 0 with
+    phi = identity when got_t = payoff_t(a_t))."""
+    k = payoff.shape[1]
+    best = -np.inf
+    for phi in itertools.product(range(k), repeat=k):
+        best = max(best, float((payoff[np.arange(len(idx)), np.array(phi)[idx]] - got).sum()))
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_swap_regret_matches_enumerating_all_swap_functions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t, m, k = 15, 2, 3
+    p = rng.random((t, m, k))
+    idx = rng.integers(0, k, size=(t, m))
+    got = np.take_along_axis(p, idx[:, :, None], axis=2)[:, :, 0]
+    sw = swap_regret(p, idx, got)
+    for i in range(m):
+        assert sw[i] == pytest.approx(swap_regret_brute(p[:, i], idx[:, i], got[:, i]))
+    # Swap regret dominates external regret (a constant swap function is one swap function).
+    ext = p.sum(axis=0).max(axis=1) - got.sum(axis=0)
+    assert (sw >= ext - 1e-12).all()
+
+
+def test_lagrangian_payoff_prices_cost() -> None:
+    u = np.ones((2, 2, 3))
+    c = np.full((2, 2, 3), 2.0)
+    out = lagrangian_payoff(u, c, np.array([0.5, 0.25]))
+    assert out[:, 0] == pytest.approx(np.zeros((2, 3)))
+    assert out[:, 1] == pytest.approx(np.full((2, 3), 0.5))
+    assert lagrangian_payoff(u[:, :, 0], c[:, :, 0], np.array([0.5, 0.25]))[0] == pytest.approx([0.0, 0.5])
+
+
+def test_nearest_grid_index_on_log_grid() -> None:
+    grid = np.concatenate([[0.0], np.logspace(-3, 0, 4)])  # 0, 1e-3, 1e-2, 1e-1, 1
+    idx = nearest_grid_index(np.array([0.0, 0.0011, 0.009, 0.5, 2.0]), grid)
+    assert idx.tolist() == [0, 1, 2, 4, 4]
+    with pytest.raises(ValueError, match="increasing"):
+        nearest_grid_index(np.zeros(2), np.array([1.0, 0.5]))
+
+
+def test_ce_and_cce_gaps_of_a_finite_game_against_payoff_tensors() -> None:
+    """Two players, three actions each, random payoff tensors and a random sequence of joint
+    play. The gaps from per-round menus (others' play fixed) must equal the textbook
+    definitions on the empirical joint distribution P, computed here by hand and by the
+    learner package's bimatrix functions (`agents.games`):
+    CCE gap_i = max_b sum_{a} P(a) (u_i(b, a_-i) - u_i(a)),
+    CE gap_i = sum_{a_i} max_b sum_{a_-i} P(a_i, a_-i) (u_i(b, a_-i) - u_i(a))."""
+    games = pytest.importorskip("agents.games")
+    rng = np.random.default_rng(11)
+    k, t = 3, 200
+    pay = [rng.random((k, k)), rng.random((k, k))]  # pay[i][own, other]
+    play = rng.integers(0, k, size=(t, 2))
+    joint = np.zeros((k, k))
+    np.add.at(joint, (play[:, 0], play[:, 1]), 1.0 / t)
+    menus = np.stack([pay[0][:, play[:, 1]].T, pay[1][:, play[:, 0]].T], axis=1)  # (t, 2, k)
+    got = np.stack([pay[0][play[:, 0], play[:, 1]], pay[1][play[:, 1], play[:, 0]]], axis=1)
+    views = [joint, joint.T]  # P[own, other] for each player
+    cce_ref = max(
+        max(float((views[i] * (pay[i][b][None, :] - pay[i])).sum()) for b in range(k)) for i in range(2)
+    )
+    ce_ref = max(
+        sum(max(0.0, max(float((views[i][a] * (pay[i][b] - pay[i][a])).sum()) for b in range(k))) for a in range(k))
+        for i in range(2)
+    )
+    assert cce_gap(menus, got) == pytest.approx(max(cce_ref, 0.0))
+    assert ce_gap(menus, play, got) == pytest.approx(ce_ref)
+    # agents.games: A[a, b] row payoff, B[a, b] column payoff, pi[a, b] joint.
+    assert cce_gap(menus, got) == pytest.approx(float(games.cce_gap(joint, pay[0], pay[1].T)))
+    assert ce_gap(menus, play, got) == pytest.approx(float(games.ce_gap(joint, pay[0], pay[1].T)))
+
+
+def test_swap_regret_shape_errors() -> None:
+    with pytest.raises(ValueError, match="played_index"):
+        swap_regret(np.zeros((4, 2, 3)), np.zeros((4, 3), dtype=int), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="played_index must lie"):
+        swap_regret(np.zeros((4, 2, 3)), np.full((4, 2), 3), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="budget"):
+        fixed_action_utility(np.zeros((4, 2, 3)), np.zeros((4, 2, 3)), np.zeros(3))

@@ -1,0 +1,203 @@
+"""Strong regret (seed 002 Definition 3): the exact dual/envelope computation against an LP
+solver on the primal, against hand computations from the papers, and its invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from abm.metrics.strong_regret import (
+    StrongRegretAccumulator,
+    dual_objective,
+    menu_envelope,
+    prefix_budgets,
+    strong_regret,
+)
+from mechanisms.assignment import unit_demand_vcg
+
+
+def primal_lp(u: np.ndarray, c: np.ndarray, budget: float) -> float:
+    """max sum_t q_t . u_t s.t. sum_t q_t . c_t <= B, q_t in the simplex (HiGHS)."""
+    t, k = u.shape
+    a_eq = np.kron(np.eye(t), np.ones(k))
+    res = linprog(
+        -u.ravel(), A_ub=c.ravel()[None, :], b_ub=[budget], A_eq=a_eq, b_eq=np.ones(t), bounds=(0, None), method="highs"
+    )
+    assert res.status == 0
+    return float(-res.fun)
+
+
+def random_menus(rng: np.random.Generator, t: int, m: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    u = rng.random((t, m, k))
+    c = rng.random((t, m, k)) * rng.choice([0.0, 1.0, 3.0])
+    if rng.random() < 0.4:  # coarse values: many ties and collinear menu points
+        u, c = np.round(u * 3) / 3, np.round(c * 2) / 2
+    return u, c
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    t=st.integers(1, 7),
+    m=st.integers(1, 3),
+    k=st.integers(1, 6),
+    slack=st.floats(0.0, 1.2),
+)
+def test_equals_primal_lp(seed: int, t: int, m: int, k: int, slack: float) -> None:
+    rng = np.random.default_rng(seed)
+    u, c = random_menus(rng, t, m, k)
+    cheapest = c.min(axis=2).sum(axis=0)
+    budget = cheapest + slack * (c.max(axis=2).sum(axis=0) - cheapest)
+    res = strong_regret(u, c, budget, np.zeros(m))
+    for i in range(m):
+        assert res.opt[i] == pytest.approx(primal_lp(u[:, i], c[:, i], budget[i]), abs=1e-7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), r=st.floats(0.0, 5.0))
+def test_weak_duality_and_tightness_at_r_star(seed: int, r: float) -> None:
+    rng = np.random.default_rng(seed)
+    u, c = random_menus(rng, 6, 3, 5)
+    budget = c.min(axis=2).sum(axis=0) + 0.5
+    res = strong_regret(u, c, budget, np.zeros(3))
+    assert (dual_objective(u, c, budget, np.full(3, r)) >= res.opt - 1e-9).all()
+    assert dual_objective(u, c, budget, res.r_star) == pytest.approx(res.opt, abs=1e-9)
+
+
+def vcg_menu(own_bids: np.ndarray, other_bid: float) -> tuple[np.ndarray, np.ndarray]:
+    """Menu of a player with f = (1 for item A, 0 for B) against one opponent with the same f
+    bidding `other_bid`, under unit-demand VCG on values lambda_i f_i (seed 002 §3.2)."""
+    u, c = [], []
+    for lam in own_bids:
+        res = unit_demand_vcg(np.array([[lam, 0.0], [other_bid, 0.0]]))
+        u.append(1.0 if res.assignment[0] == 0 else 0.0)
+        c.append(res.payments[0])
+    return np.array(u), np.array(c)
+
+
+def section_323_menus(rounds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Menus of both players in the seed 002 §3.2.3 execution: player 1 bids 3 every round,
+    player 2 bids 4 in rounds t = 3i + 1 and 1.5 otherwise (1-based). Alternatives: a grid
+    avoiding ties plus the played bid (last column). Returns (utility, cost, realized)."""
+    grid = np.array([0.0, 1.0, 2.0, 3.5, 5.0])
+    lam1 = np.full(rounds, 3.0)
+    lam2 = np.where(np.arange(1, rounds + 1) % 3 == 1, 4.0, 1.5)
+    u = np.zeros((rounds, 2, grid.size + 1))
+    c = np.zeros_like(u)
+    for t in range(rounds):
+        u[t, 0], c[t, 0] = vcg_menu(np.append(grid, lam1[t]), lam2[t])
+        u[t, 1], c[t, 1] = vcg_menu(np.append(grid, lam2[t]), lam1[t])
+    return u, c, u[:, :, -1]
+
+
+def test_section_323_execution_has_zero_strong_regret() -> None:
+    """Seed 002 §3.2.3. Player 1 wins item A in the 2T/3 rounds where player 2 bids 1.5,
+    paying 1.5 each: spend T = B_1, utility 2T/3. A deviation winning A in a fraction alpha of
+    the 4-rounds and beta of the 1.5-rounds costs (4 alpha + 1.5 beta) T <= T and yields
+    (alpha + beta) T <= 2T/3 (the paper's inequality), so OPT_1 = 2T/3 = U_1: strong regret 0.
+    Player 2 pays 3 for A whenever she wins (player 1 always bids 3): budget T buys T/3 rounds,
+    exactly what she gets: OPT_2 = T/3 = U_2, strong regret 0."""
+    rounds = 30
+    u, c, realized = section_323_menus(rounds)
+    assert realized.sum(axis=0) == pytest.approx([2 * rounds / 3, rounds / 3])
+    assert c[:, :, -1].sum(axis=0) == pytest.approx([rounds, rounds])  # both spend exactly B = T
+    res = strong_regret(u, c, np.array([rounds, rounds], dtype=float), realized)
+    assert res.opt == pytest.approx([2 * rounds / 3, rounds / 3], abs=1e-9)
+    assert res.regret == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_section_323_with_a_larger_budget() -> None:
+    """Same execution, but player 1 holds B_1 = 1.2 T: after all 2T/3 rounds at price 1.5
+    (cost T) the extra 0.2 T buys A in the price-4 rounds at 1/4 utility per token, so
+    OPT_1 = 2T/3 + 0.2T/4 = 2T/3 + T/20, strong regret T/20 and r* = 1/4 (hand computation)."""
+    rounds = 30
+    u, c, realized = section_323_menus(rounds)
+    res = strong_regret(u, c, np.array([1.2 * rounds, rounds]), realized)
+    assert res.opt[0] == pytest.approx(2 * rounds / 3 + rounds / 20, abs=1e-9)
+    assert res.regret[0] == pytest.approx(rounds / 20, abs=1e-9)
+    assert res.per_round[0] == pytest.approx(1 / 20)
+    assert res.r_star[0] == pytest.approx(0.25)
+
+
+def test_bwk_toy_instance_additive_regret_half_t() -> None:
+    """Seed 002 §2.3.3: a zero arm and an arm of cost 1, B = T/2, reward 1 in the first half
+    and 2 in the second. Pulling the arm in the first half (U = T/2) leaves strong regret
+    T/2 against the hindsight optimum T (pull it in the second half)."""
+    rounds = 10
+    reward = np.where(np.arange(rounds) < rounds // 2, 1.0, 2.0)
+    u = np.stack([np.zeros(rounds), reward], axis=1)[:, None, :]
+    c = np.stack([np.zeros(rounds), np.ones(rounds)], axis=1)[:, None, :]
+    res = strong_regret(u, c, np.array([rounds / 2]), np.array([rounds / 2]))
+    assert res.opt[0] == pytest.approx(rounds)
+    assert res.regret[0] == pytest.approx(rounds / 2)
+    # The budget exactly buys the five reward-2 rounds, so every r in [1, 2] is dual-optimal.
+    assert 1.0 - 1e-12 <= res.r_star[0] <= 2.0 + 1e-12
+    assert dual_objective(u, c, np.array([rounds / 2]), res.r_star) == pytest.approx([rounds])
+
+
+def test_chunked_accumulation_equals_one_pass() -> None:
+    rng = np.random.default_rng(3)
+    u, c = random_menus(rng, 40, 4, 6)
+    budget = c.min(axis=2).sum(axis=0) + 3.0
+    whole = strong_regret(u, c, budget, np.zeros(4))
+    acc = StrongRegretAccumulator(4)
+    for lo in range(0, 40, 7):
+        acc.add(u[lo : lo + 7], c[lo : lo + 7])
+    opt, r_star = acc.solve(budget)
+    assert opt[0] == pytest.approx(whole.opt, abs=1e-12)
+    assert r_star[0] == pytest.approx(whole.r_star, abs=1e-12)
+
+
+def test_prefix_solutions_equal_truncated_problems() -> None:
+    rng = np.random.default_rng(4)
+    u, c = random_menus(rng, 25, 3, 5)
+    spent = c[:, :, 0]
+    horizons = [1, 5, 12, 25]
+    budgets = prefix_budgets(np.full(3, 6.0), spent, horizons, 25)
+    acc = StrongRegretAccumulator(3)
+    acc.add(u, c)
+    opt, _ = acc.solve_many(budgets, horizons)
+    for g, h in enumerate(horizons):
+        ref = strong_regret(u[:h], c[:h], budgets[g], np.zeros(3))
+        assert opt[g] == pytest.approx(ref.opt, abs=1e-9)
+    # The prefix budget is the pro-rated share, raised to the actual spend.
+    assert budgets[1] == pytest.approx(np.maximum(6.0 * 5 / 25, spent[:5].sum(axis=0)))
+
+
+def test_envelope_breakpoints_are_decreasing_and_sum_to_the_max() -> None:
+    rng = np.random.default_rng(5)
+    u, c = rng.random((50, 8)), rng.random((50, 8))
+    bp = menu_envelope(u, c)
+    total_du = np.bincount(bp.row, weights=bp.du, minlength=50)
+    # Walking the whole envelope ends at the best-utility action: r -> 0 gives max_a u.
+    assert bp.base_utility + total_du == pytest.approx(u.max(axis=1))
+    for row in range(50):
+        r = bp.r[bp.row == row]
+        assert (np.diff(r) < 0).all() and (r > 0).all()
+
+
+def test_played_sequence_in_menu_gives_nonnegative_regret() -> None:
+    rng = np.random.default_rng(6)
+    u, c = random_menus(rng, 30, 3, 5)
+    played = rng.integers(0, 5, size=(30, 3))
+    got_u = np.take_along_axis(u, played[:, :, None], axis=2)[:, :, 0]
+    got_c = np.take_along_axis(c, played[:, :, None], axis=2)[:, :, 0]
+    res = strong_regret(u, c, got_c.sum(axis=0), got_u)
+    assert (res.regret >= -1e-9).all()
+    assert res.eps == pytest.approx(res.regret)  # M = 1
+
+
+def test_bad_inputs_raise_value_errors() -> None:
+    u = np.ones((3, 2, 4))
+    c = np.ones((3, 2, 4))
+    with pytest.raises(ValueError, match="budget\\[0\\]"):
+        strong_regret(u, c, np.array([1.0, 5.0]), np.zeros(2))  # cheapest menu costs 3
+    with pytest.raises(ValueError, match="shape"):
+        strong_regret(u, c[:, :, :3], np.ones(2), np.zeros(2))
+    with pytest.raises(ValueError, match="cost"):
+        strong_regret(u, -c, np.ones(2), np.zeros(2))
+    with pytest.raises(ValueError, match="payoff_bound"):
+        strong_regret(u, c, np.full(2, 9.0), np.zeros(2), payoff_bound=0.0)

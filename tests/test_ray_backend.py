@@ -1,0 +1,293 @@
+"""RayBackend: same results as LocalBackend, one remote call per shard per round, cluster join.
+
+Independent checks: outputs are compared file by file with a LocalBackend run of the same
+config; call counts are counted inside the actors; the cohort split is checked against
+`make_cohorts` and by properties of the shard assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import abm.model
+from abm.backends import LocalBackend, RayBackend, ShardWorker, assign_shards, cohort_plan, make_cohorts
+from abm.config import RunConfig
+from abm.model import MechanismModel
+from abm.runner import run, write_outputs
+from agents.base import Feedback, Learner, Observation
+from agents.registry import LEARNERS, register_learner
+
+REPO = Path(__file__).resolve().parents[1]
+TIMING_KEYS = {"runtime_s", "rounds_per_s"}
+
+
+def small_config(**kw) -> dict:
+    cfg = {"scenario": "public-goods", "agents": 7, "rounds": 80, "seed": 11, "cohort_size": 2, "shards": 2}
+    cfg.update(kw)
+    return cfg
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    """Every Parquet table and menu array equal; summaries equal except timing and placement."""
+    for name in ("rounds.parquet", "agents.parquet", "metrics.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(a / name), pd.read_parquet(b / name), check_exact=True)
+    if (a / "menus.npz").exists():
+        ma, mb = np.load(a / "menus.npz"), np.load(b / "menus.npz")
+        assert set(ma.files) == set(mb.files)
+        for key in ma.files:
+            np.testing.assert_array_equal(ma[key], mb[key])
+    sa, sb = (strip_timing(json.loads((p / "summary.json").read_text())) for p in (a, b))
+    for s in (sa, sb):
+        for k in ("backend", "address", "shards"):  # where it ran, not what it computed
+            s["config"].pop(k)
+    assert sa == sb
+
+
+def strip_timing(d):
+    """The summary without wall-clock entries (at any depth)."""
+    if isinstance(d, dict):
+        return {k: strip_timing(v) for k, v in d.items() if k not in TIMING_KEYS}
+    return d
+
+
+# --- the split: pure functions, no Ray -------------------------------------------------
+
+
+def test_cohort_plan_matches_make_cohorts():
+    budgets = np.arange(23.0)
+    cohorts = make_cohorts("truthful", {}, budgets, 10, np.random.SeedSequence(0), 5)
+    assert [(int(c.indices[0]), int(c.indices[-1]) + 1) for c in cohorts] == cohort_plan(23, 5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 500), size=st.integers(1, 60), shards=st.integers(1, 8))
+def test_assign_shards_contiguous_complete_balanced(n, size, shards):
+    plan = cohort_plan(n, size)
+    groups = assign_shards(plan, shards)
+    assert [i for g in groups for i in g] == list(range(len(plan)))  # every cohort once, in order
+    assert len(groups) <= min(shards, len(plan))
+    loads = [plan[g[-1]][1] - plan[g[0]][0] for g in groups]
+    # each shard holds at most its equal share plus one cohort
+    assert max(loads) <= n / shards + size + 1e-9
+
+
+def test_assign_shards_rejects_zero():
+    with pytest.raises(ValueError, match="shards"):
+        assign_shards([(0, 3)], 0)
+
+
+# --- the message protocol in process (full feedback), with Ray's copy semantics ---------
+
+
+class MenuFollower(Learner):
+    """Test-only full-feedback learner: alternatives are value * {1/4, 1/2, 3/4, 1}; play the
+    one with the best cumulative menu utility minus cost (ties broken by rng noise), capped
+    at the observed budget; learn only in rounds where the submitted report was the one
+    played. So its state depends on every array a shard receives."""
+
+    feedback = "full"
+    GRID: ClassVar[np.ndarray] = np.array([0.25, 0.5, 0.75, 1.0])
+
+    def __init__(self, n_agents, budgets, horizon, rng, params=None) -> None:
+        super().__init__(n_agents, budgets, horizon, rng, params)
+        self.score = np.zeros((self.n_agents, self.GRID.shape[0]))
+        self.played = np.zeros(self.n_agents)
+
+    def alternatives(self, obs: Observation) -> np.ndarray:
+        return obs.values[:, None] * self.GRID[None, :]
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        noise = 1e-6 * self.rng.random(self.score.shape)
+        k = np.argmax(self.score + noise, axis=1)
+        self.played = np.minimum(self.alternatives(obs)[np.arange(self.n_agents), k], obs.budget)
+        return self.played
+
+    def _observe(self, feedback: Feedback) -> None:
+        assert feedback.alternatives is not None and feedback.alternatives.shape == self.score.shape
+        as_played = (feedback.reports == self.played)[:, None]
+        self.score += np.where(as_played, feedback.menu_utility - feedback.menu_cost, 0.0)
+
+
+class PickledShards(RayBackend):
+    """RayBackend's driver logic with ShardWorkers in process; every message is pickled
+    both ways, as Ray would, so no state can leak through shared arrays."""
+
+    def _start_actors(self, specs, budgets, horizon, address, ship_code):
+        return [ShardWorker(n, p, budgets.copy(), horizon, r, s) for n, p, r, s in specs]
+
+    def _call_all(self, method, args):
+        out = [getattr(w, method)(*pickle.loads(pickle.dumps(a))) for w, a in zip(self._actors, args, strict=True)]
+        return pickle.loads(pickle.dumps(out))
+
+    def _kill_actors(self):
+        pass
+
+
+@pytest.fixture
+def menu_follower():
+    register_learner("menu_follower_test", MenuFollower)
+    yield "menu_follower_test"
+    LEARNERS.pop("menu_follower_test", None)
+
+
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower"])
+def test_shard_protocol_matches_local(tmp_path, monkeypatch, menu_follower, learner):
+    name = menu_follower if learner == "menu_follower" else learner
+    cfg = small_config(rounds=60, shards=3, learner={"name": name})
+    write_outputs(run(cfg, progress=False), tmp_path / "local")
+    monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
+    result = run({**cfg, "backend": "ray"}, progress=False)
+    assert isinstance(result.model.backend, PickledShards)
+    assert result.model.backend.shards == 3
+    write_outputs(result, tmp_path / "sharded")
+    assert_same_outputs(tmp_path / "local", tmp_path / "sharded")
+
+
+def test_feedback_arrives_with_next_act_and_flush(monkeypatch):
+    monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
+    model = MechanismModel(RunConfig.from_mapping(small_config(backend="ray")))
+    backend = model.backend
+    for _ in range(5):
+        model.step()
+    assert backend.step_calls() == [5] * backend.shards  # one call per shard per round
+    states = backend.learner_states()  # flushes round 4's feedback: one more call each
+    assert backend.step_calls() == [6] * backend.shards
+    local = MechanismModel(RunConfig.from_mapping(small_config()))
+    for _ in range(5):
+        local.step()
+    assert isinstance(local.backend, LocalBackend)
+    for s, r in zip(states, local.backend.learner_states(), strict=True):
+        np.testing.assert_array_equal(s["mu"], r["mu"])
+        assert s["rng"] == r["rng"]
+    backend.close()
+    with pytest.raises(RuntimeError, match="after close"):
+        backend.act(model.observation(5))
+
+
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower"])
+def test_altered_reports_and_budget_top_ups_reach_the_shards(menu_follower, learner):
+    """Driven directly (no model): the mechanism changes some reports and the budgets are
+    topped up between rounds, so neither may be elided; every report and the final states
+    must match LocalBackend's."""
+    name = menu_follower if learner == "menu_follower" else learner
+    n, horizon = 11, 30
+    budgets = np.linspace(0.2, 1.0, n)
+    local = LocalBackend(make_cohorts(name, {}, budgets, horizon, np.random.SeedSequence(5), 3), n)
+    sharded = PickledShards(name, {}, budgets, horizon, np.random.SeedSequence(5), 3, shards=2)
+    rng = np.random.default_rng(0)
+    remaining = budgets.copy()
+    for t in range(horizon):
+        values = rng.random(n)
+        if t % 4 == 3:
+            remaining = remaining + 0.5  # a top-up: the observed budget differs from the last feedback's
+        obs = Observation(t, values, remaining.copy())
+        r_local, alts_local = local.act(obs)
+        r_sharded, alts_sharded = sharded.act(obs)
+        np.testing.assert_array_equal(r_local, r_sharded)
+        for a, b in zip(alts_local, alts_sharded, strict=True):
+            assert (a is None and b is None) or np.array_equal(a, b)
+        submitted = np.where(rng.random(n) < 0.3, 0.5 * r_local, r_local)  # the budget rule cut some
+        charge = np.minimum(0.2 * submitted, remaining)
+        remaining = remaining - charge
+        fb = Feedback(t, submitted, values * (submitted > 0.3), charge, remaining.copy())
+        menus = [None if a is None else (a, np.sqrt(a), 0.2 * a) for a in alts_local]
+        local.observe(fb, menus)
+        sharded.observe(fb, menus)
+    for s, r in zip(sharded.learner_states(), local.learner_states(), strict=True):
+        assert s.keys() == r.keys()
+        for key in s:
+            if isinstance(s[key], np.ndarray):
+                np.testing.assert_array_equal(s[key], r[key])
+            else:
+                assert s[key] == r[key]
+
+
+def test_observe_checks_menu_count(monkeypatch):
+    monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
+    model = MechanismModel(RunConfig.from_mapping(small_config(backend="ray")))
+    fb = Feedback(0, np.zeros(7), np.zeros(7), np.zeros(7), np.ones(7))
+    with pytest.raises(ValueError, match="one entry per cohort"):
+        model.backend.observe(fb, [None])
+
+
+# --- real Ray ------------------------------------------------------------------------
+
+
+@pytest.mark.ray
+def test_ray_outputs_equal_local(ray_session, tmp_path):
+    cfg = small_config(rounds=120)
+    write_outputs(run(cfg, progress=False), tmp_path / "local")
+    result = run({**cfg, "backend": "ray"}, progress=False)
+    assert isinstance(result.model.backend, RayBackend) and result.model.backend.shards == 2
+    write_outputs(result, tmp_path / "ray")
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+
+
+@pytest.mark.ray
+def test_ray_one_call_per_shard_and_states(ray_session):
+    cfg = RunConfig.from_mapping(small_config(agents=9, cohort_size=3, backend="ray"))
+    model = MechanismModel(cfg)
+    local = MechanismModel(cfg.model_copy(update={"backend": "local"}))
+    try:
+        assert model.backend.shard_bounds == [(0, 3), (3, 9)]
+        for _ in range(7):
+            model.step()
+            local.step()
+        assert model.backend.step_calls() == [7, 7]
+        states = model.backend.learner_states()
+        assert model.backend.step_calls() == [8, 8]
+        for s, r in zip(states, local.backend.learner_states(), strict=True):
+            np.testing.assert_array_equal(s["mu"], r["mu"])
+            assert s["rng"] == r["rng"]
+    finally:
+        model.backend.close()
+    assert wait_for_free_cpus(ray_session, 2.0)  # close() killed the actors: their CPUs are back
+
+
+def wait_for_free_cpus(ray, cpus: float, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ray.available_resources().get("CPU", 0.0) >= cpus:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.ray
+def test_ray_rejects_more_shards_than_cpus(ray_session):
+    with pytest.raises(ValueError, match="shards = 3"):
+        MechanismModel(RunConfig.from_mapping(small_config(agents=6, shards=3, backend="ray")))
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_cli_joins_running_cluster(ray_session, tmp_path):
+    """`mechsim run ... --backend ray --address auto` joins the session's Ray (a separate
+    driver process) and writes the same results as a local run."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = ["--agents", "5", "--rounds", "40", "--seed", "3", "--set", "cohort_size=2", "--quiet"]
+    cli = [sys.executable, "-m", "abm.cli", "run", "public-goods"]
+    subprocess.run([*cli, *args, "--out", str(tmp_path / "local")], check=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [*cli, *args, "--backend", "ray", "--address", "auto", "--shards", "2", "--out", str(tmp_path / "ray")],
+        env=env,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Started a local Ray instance" not in proc.stderr  # it joined, it did not start one
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
