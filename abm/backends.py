@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,9 +180,13 @@ class ShardWorker:
         horizon: int,
         ranges: list[tuple[int, int]],
         seeds: list[np.random.SeedSequence],
+        snapshot: dict[str, Any] | None = None,
     ) -> None:
         import agents  # noqa: F401  (fills the learner registry in this worker)
 
+        if snapshot is not None:  # a checkpointed shard (`snapshot()`), learners and caches whole
+            self.__dict__.update(snapshot)
+            return
         self.lo, self.hi = ranges[0][0], ranges[-1][1]
         self.ranges = [(a - self.lo, b - self.lo) for a, b in ranges]
         self.learners = [
@@ -191,11 +196,23 @@ class ShardWorker:
         self.alternatives: list[np.ndarray | None] = [None] * len(self.learners)
         self.reports = np.zeros(self.hi - self.lo)
         self.calls = 0  # step() invocations, so tests can check one remote call per round
+        self.busy_s = 0.0  # wall and CPU seconds inside step(): CPU < wall means a busy machine
+        self.cpu_s = 0.0
 
     def step(
         self, feedback: FeedbackMsg | None, menus: MenuMsg | None, obs: ObservationMsg | None
     ) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
         self.calls += 1
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return self._step(feedback, menus, obs)
+        finally:
+            self.busy_s += time.perf_counter() - wall
+            self.cpu_s += time.process_time() - cpu
+
+    def _step(
+        self, feedback: FeedbackMsg | None, menus: MenuMsg | None, obs: ObservationMsg | None
+    ) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
         budget = None
         if feedback is not None:
             assert menus is not None
@@ -221,6 +238,14 @@ class ShardWorker:
 
     def step_calls(self) -> int:
         return self.calls
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything this shard holds (learner objects, cached reports and alternatives)."""
+        return dict(vars(self))
+
+    def stats(self) -> dict[str, float]:
+        """step() calls and the wall / CPU seconds spent in them."""
+        return {"calls": self.calls, "busy_s": self.busy_s, "cpu_s": self.cpu_s}
 
 
 class RayBackend(Backend):
@@ -260,10 +285,9 @@ class RayBackend(Backend):
         self._pending: tuple[Feedback, list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]] | None = None
         self._proposed: list[np.ndarray] | None = None  # each shard's last reports, as it returned them
         self._closed = False
-        specs = [
-            (name, params, [plan[i] for i in g], [seeds[i] for i in g]) for g in self._groups
-        ]
-        self._actors = self._start_actors(specs, budgets, horizon, address, ship_code)
+        self._specs = [(name, params, [plan[i] for i in g], [seeds[i] for i in g]) for g in self._groups]
+        self._horizon, self._address, self._ship_code = horizon, address, ship_code
+        self._actors = self._start_actors(self._specs, budgets, horizon, address, ship_code)
         log.info("RayBackend: %d cohorts over %d shards %s", len(plan), len(self._groups), self._bounds)
 
     def _start_actors(
@@ -273,7 +297,9 @@ class RayBackend(Backend):
         horizon: int,
         address: str | None,
         ship_code: bool,
+        snapshots: list[dict[str, Any]] | None = None,
     ) -> list[Any]:
+        """One actor per spec, built from scratch or (checkpoint restore) from `snapshots`."""
         import ray
 
         # A new local Ray gets at least one logical CPU per shard, so actors never wait forever.
@@ -283,6 +309,11 @@ class RayBackend(Backend):
         if len(specs) > cpus:
             raise ValueError(f"shards = {len(specs)} need one CPU each but the Ray cluster has {cpus:g} CPUs")
         actor_cls = ray.remote(ShardWorker).options(num_cpus=1, max_restarts=0)
+        if snapshots is not None:
+            return [
+                actor_cls.remote(name, params, None, horizon, ranges, seeds, snapshot=snap)
+                for (name, params, ranges, seeds), snap in zip(specs, snapshots, strict=True)
+            ]
         budgets_ref = ray.put(budgets)  # once, shared by every actor
         return [
             actor_cls.remote(name, params, budgets_ref, horizon, ranges, seeds)
@@ -363,6 +394,27 @@ class RayBackend(Backend):
     def step_calls(self) -> list[int]:
         """How many `step` calls each shard actor has served (counted by the actor)."""
         return self._call_all("step_calls", [()] * len(self._actors))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Checkpoints (`abm.runner`, cloudpickle of the model): the shards' contents come
+        back to the driver; actor handles do not survive a crash."""
+        if self._closed:
+            raise RuntimeError("a closed RayBackend cannot be checkpointed")
+        state = {k: v for k, v in self.__dict__.items() if k != "_actors"}
+        state["_snapshots"] = self._call_all("snapshot", [()] * len(self._actors))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        snapshots = state.pop("_snapshots")
+        self.__dict__.update(state)
+        self._actors = self._start_actors(
+            self._specs, np.zeros(0), self._horizon, self._address, self._ship_code, snapshots
+        )
+
+    def shard_stats(self) -> list[dict[str, float]]:
+        """Per shard: step calls and wall / CPU seconds inside them (CPU well below wall:
+        the actors compete with other processes for cores)."""
+        return self._call_all("stats", [()] * len(self._actors))
 
     def learner_states(self) -> list[dict[str, Any]]:
         self.flush()

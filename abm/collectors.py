@@ -22,7 +22,7 @@ MODEL_REPORTERS = {
     "total_utility": lambda m: float(m.last_utilities.sum()),
     "mean_report": lambda m: float(m.last_reports.mean()),
     "mean_budget_remaining": lambda m: float(m.ledger.remaining.mean()),
-    "n_depleted": lambda m: int((m.ledger.depleted_at >= 0).sum()),
+    "n_depleted": lambda m: m.ledger.n_depleted,
 }
 
 AGENT_REPORTERS = {
@@ -93,8 +93,11 @@ class MenuRecorder:
         )
 
 
-#: Outcome vectors are traced only while rounds x outcome size stays below this.
+#: Outcome vectors are traced only while rounds x outcome size stays below this, and each
+#: round's outcome has at most TRACE_OUTCOME_SIZE entries (copying a 1e5-agent outcome
+#: every round would cost more than the round itself).
 TRACE_OUTCOME_MAX = 20_000_000
+TRACE_OUTCOME_SIZE = 65_536
 #: Entries (rounds x agents) per traced per-round array.
 TRACE_MAX_ENTRIES = 25_600_000
 
@@ -145,7 +148,7 @@ class TraceRecorder:
             self._outcome_ok = False
             return
         if self.outcomes is None:
-            if x.size * self.values.shape[0] > TRACE_OUTCOME_MAX:
+            if x.size * self.values.shape[0] > TRACE_OUTCOME_MAX or x.size > TRACE_OUTCOME_SIZE:
                 self._outcome_ok = False
                 return
             self.outcomes = np.zeros((self.values.shape[0], x.size))

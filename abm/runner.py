@@ -108,6 +108,7 @@ def run(
                 save_checkpoint(model, ckpt)
     finally:
         model.backend.close()
+    model.ledger.check_invariants()
     elapsed = time.perf_counter() - started
     rounds = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     rounds.insert(0, "round", np.arange(len(rounds)))
@@ -133,7 +134,7 @@ def run(
         "rounds_per_s": round(cfg.rounds / max(elapsed, 1e-9), 1),
         "total_utility": float(model.cum_utility.sum()),
         "total_spent": float(model.ledger.spent.sum()),
-        "n_depleted": int((model.ledger.depleted_at >= 0).sum()),
+        "n_depleted": model.ledger.n_depleted,
         "config": cfg.model_dump(mode="json"),
     }
     if model.menus is not None:

@@ -445,6 +445,8 @@ def sweep(
         raise ValueError(f"max_retries must be >= 0, got {max_retries}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if executor not in ("auto", "serial", "process", "ray"):
+        raise ValueError(f"executor must be auto, serial, process or ray, got {executor!r}")
     spec, root = load_sweep(grid)
     runs = expand(spec, root, overrides)
     out_dir = Path(out if out is not None else spec.out or f"results/sweep-{_spec_hash(spec)}")
@@ -469,10 +471,8 @@ def sweep(
             pool: Any = SerialPool()
         elif kind == "process":
             pool = ProcessPool(workers or os.cpu_count() or 1)
-        elif kind == "ray":
-            pool = RayPool(max_retries, address, ship_code)
         else:
-            raise ValueError(f"executor must be auto, serial, process or ray, got {executor!r}")
+            pool = RayPool(max_retries, address, ship_code)
         _drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
     return results_frame(runs, manifest.latest(), out_dir)
 

@@ -23,9 +23,13 @@ def spend_gradient(feedback: Feedback, horizon: int) -> np.ndarray:
     step size serve every budget scale). 0 where the agent has no budget left."""
     rounds_left = max(horizon - feedback.t, 1)
     budget_before = feedback.budget + feedback.charge
-    rho = budget_before / rounds_left
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(rho > 0, (rho - feedback.charge) / rho, 0.0)
+    # (rho - spend) / rho = 1 - spend * rounds_left / budget_before, in place: this runs
+    # for every agent every round.
+    grad = np.multiply(feedback.charge, -float(rounds_left))
+    np.divide(grad, budget_before, out=grad, where=budget_before > 0)
+    grad += 1.0
+    grad[budget_before <= 0] = 0.0
+    return grad
 
 
 class ScalingLearner(Learner):

@@ -257,6 +257,16 @@ class Apex(Mechanism):
         _, opt_minus, _ = self._charges(lam, self.x, x_next)
         return _round_state(lam, self.x, x_next, opt_minus)
 
+    def _menu_inputs(self, alternatives: np.ndarray, agents: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Validated (alternatives (m, K) of bids lambda >= 0, agent indices (m,))."""
+        alts = np.asarray(alternatives, dtype=np.float64)
+        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
+        if alts.ndim != 2 or alts.shape[0] != agents.shape[0]:
+            raise ValueError(f"alternatives must have shape ({agents.shape[0]}, K), got {alts.shape}")
+        if (alts < 0).any() or not np.isfinite(alts).all():
+            raise ValueError("alternatives must be finite bids lambda >= 0")
+        return alts, agents
+
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -267,12 +277,7 @@ class Apex(Mechanism):
         touched. Problems with a closed form (`menu_all` hook) answer exactly and
         vectorized; otherwise H is re-run per alternative."""
         st = self._round_for(reports)
-        alts = np.asarray(alternatives, dtype=np.float64)
-        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
-        if alts.ndim != 2 or alts.shape[0] != agents.shape[0]:
-            raise ValueError(f"alternatives must have shape ({agents.shape[0]}, K), got {alts.shape}")
-        if (alts < 0).any() or not np.isfinite(alts).all():
-            raise ValueError("alternatives must be finite bids lambda >= 0")
+        alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
         if hasattr(p, "menu_all"):
             u, c = p.menu_all(st["lam"], st["start"], st["x_next"], alts, agents, st["cache"])

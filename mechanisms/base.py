@@ -106,7 +106,7 @@ class Mechanism(ABC):
         agent whose remaining budget is below p_max, so no charge can overdraw it."""
         if not np.isfinite(self.p_max):
             return bids
-        return np.where(remaining + TOKEN_TOL >= self.p_max, bids, 0.0)
+        return np.where(remaining >= self.p_max - TOKEN_TOL, bids, 0.0)
 
     def report_grid(self, k: int) -> np.ndarray:
         """Default alternatives for counterfactual menus: 0 plus k-1 log-spaced reports in

@@ -114,12 +114,7 @@ class InfinitesimalApex(Apex):
         g_i(X~)^T H~^{-1} g_i(X~) at that outcome (Algorithm 2 run with the other bid).
         Vectorized when the problem has the batched hooks, else one solve per entry."""
         st = self._round_for(reports)
-        alts = np.asarray(alternatives, dtype=np.float64)
-        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
-        if alts.ndim != 2 or alts.shape[0] != agents.shape[0]:
-            raise ValueError(f"alternatives must have shape ({agents.shape[0]}, K), got {alts.shape}")
-        if (alts < 0).any() or not np.isfinite(alts).all():
-            raise ValueError("alternatives must be finite bids lambda >= 0")
+        alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
         lam, start = st["lam"], st["start"]
         if getattr(p, "linear_utilities", False) and hasattr(p, "menu_outcomes") and hasattr(p, "agent_gradients"):

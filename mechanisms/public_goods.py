@@ -19,9 +19,10 @@ GOOD_COST = 1.0
 def moulin_size(sorted_desc: np.ndarray) -> int:
     """Size of the Moulin set: the largest k with the k-th largest report >= 1/k
     (seed 000 §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
-    k = np.arange(1, sorted_desc.shape[0] + 1)
-    ok = sorted_desc * k >= GOOD_COST
-    return int(k[ok].max()) if ok.any() else 0
+    k = np.arange(1, sorted_desc.shape[0] + 1, dtype=np.float64)
+    k *= sorted_desc
+    ok = np.flatnonzero(k >= GOOD_COST)
+    return int(ok[-1]) + 1 if ok.size else 0
 
 
 def moulin_thresholds(bids: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,7 +126,10 @@ class PickledShards(RayBackend):
     """RayBackend's driver logic with ShardWorkers in process; every message is pickled
     both ways, as Ray would, so no state can leak through shared arrays."""
 
-    def _start_actors(self, specs, budgets, horizon, address, ship_code):
+    def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):
+        if snapshots is not None:
+            return [ShardWorker(n, p, None, horizon, r, s, snapshot=snap) for (n, p, r, s), snap in zip(
+                specs, pickle.loads(pickle.dumps(snapshots)), strict=True)]
         return [ShardWorker(n, p, budgets.copy(), horizon, r, s) for n, p, r, s in specs]
 
     def _call_all(self, method, args):
@@ -215,6 +219,46 @@ def test_altered_reports_and_budget_top_ups_reach_the_shards(menu_follower, lear
                 assert s[key] == r[key]
 
 
+def checkpoint_round_trip(cfg: RunConfig, cut: int) -> MechanismModel:
+    """Step `cut` rounds, pickle the model as the runner's checkpoints do, drop the original
+    (its actors die), unpickle and finish the run."""
+    model = MechanismModel(cfg)
+    for _ in range(cut):
+        model.step()
+    blob = cloudpickle.dumps(model)
+    model.backend.close()
+    restored = cloudpickle.loads(blob)
+    while restored.t < cfg.rounds:
+        restored.step()
+    return restored
+
+
+def assert_same_model(a: MechanismModel, b: MechanismModel) -> None:
+    np.testing.assert_array_equal(a.cum_utility, b.cum_utility)
+    np.testing.assert_array_equal(a.ledger.spent, b.ledger.spent)
+    np.testing.assert_array_equal(a.last_reports, b.last_reports)
+    for s, r in zip(a.backend.learner_states(), b.backend.learner_states(), strict=True):
+        assert s.keys() == r.keys()
+        for key in s:
+            if isinstance(s[key], np.ndarray):
+                np.testing.assert_array_equal(s[key], r[key])
+            else:
+                assert s[key] == r[key]
+
+
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower"])
+def test_checkpoint_restores_the_shards(monkeypatch, menu_follower, learner):
+    name = menu_follower if learner == "menu_follower" else learner
+    cfg = RunConfig.from_mapping(small_config(rounds=40, backend="ray", learner={"name": name}))
+    monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
+    restored = checkpoint_round_trip(cfg, 17)
+    assert isinstance(restored.backend, PickledShards)
+    local = MechanismModel(cfg.model_copy(update={"backend": "local"}))
+    for _ in range(cfg.rounds):
+        local.step()
+    assert_same_model(restored, local)
+
+
 def test_observe_checks_menu_count(monkeypatch):
     monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
     model = MechanismModel(RunConfig.from_mapping(small_config(backend="ray")))
@@ -227,8 +271,9 @@ def test_observe_checks_menu_count(monkeypatch):
 
 
 @pytest.mark.ray
-def test_ray_outputs_equal_local(ray_session, tmp_path):
-    cfg = small_config(rounds=120)
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "hedge"])  # bandit; full feedback (menus)
+def test_ray_outputs_equal_local(ray_session, tmp_path, learner):
+    cfg = small_config(rounds=120, learner={"name": learner})
     write_outputs(run(cfg, progress=False), tmp_path / "local")
     result = run({**cfg, "backend": "ray"}, progress=False)
     assert isinstance(result.model.backend, RayBackend) and result.model.backend.shards == 2
@@ -264,6 +309,20 @@ def wait_for_free_cpus(ray, cpus: float, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.ray
+def test_ray_checkpoint_round_trip(ray_session):
+    cfg = RunConfig.from_mapping(small_config(rounds=30, backend="ray"))
+    restored = checkpoint_round_trip(cfg, 12)
+    try:
+        assert isinstance(restored.backend, RayBackend) and restored.backend.shards == 2
+        local = MechanismModel(cfg.model_copy(update={"backend": "local"}))
+        for _ in range(cfg.rounds):
+            local.step()
+        assert_same_model(restored, local)
+    finally:
+        restored.backend.close()
 
 
 @pytest.mark.ray
