@@ -26,7 +26,7 @@ MAX_LINES = 10
 DPI = 120
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend, imported on first use so `mechsim run` does not pay
     for it."""
     import matplotlib
@@ -42,7 +42,7 @@ def _load(run_dir: Path, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
-def _title(summary: dict[str, Any], what: str) -> str:
+def figure_title(summary: dict[str, Any], what: str) -> str:
     return (
         f"{what}\n{summary.get('scenario', '?')} | seed {summary.get('seed', '?')} | "
         f"{summary.get('mechanism', '?')} | {summary.get('learner', '?')} | "
@@ -54,16 +54,16 @@ def _smooth(x: pd.Series, window: int) -> pd.Series:
     return x.rolling(window, min_periods=1).mean()
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def plot_strong_regret(curve: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
     """Strong regret vs t per agent and its max: in utility units and per round."""
-    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = pyplot().subplots(1, 2, figsize=(12, 4.5))
     agents = sorted(curve["agent"].unique())
     for a in agents[:MAX_LINES]:
         d = curve[curve["agent"] == a]
@@ -80,8 +80,8 @@ def plot_strong_regret(curve: pd.DataFrame, summary: dict[str, Any], out: Path) 
         ax.grid(alpha=0.3)
         ax.axhline(0, color="grey", lw=0.8)
     axes[0].legend(fontsize=8, ncol=2)
-    fig.suptitle(_title(summary, "Strong regret (seed 002 Definition 3) of the t-round prefix"), fontsize=10)
-    return _save(fig, out / "strong_regret.png")
+    fig.suptitle(figure_title(summary, "Strong regret (seed 002 Definition 3) of the t-round prefix"), fontsize=10)
+    return save_figure(fig, out / "strong_regret.png")
 
 
 def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
@@ -90,7 +90,7 @@ def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pa
     d = rounds.dropna(subset=["epsilon"])
     t = d["round"] + 1
     drift = "outcome_distance" in rounds
-    fig, axes = _pyplot().subplots(1, 2 if drift else 1, figsize=(13 if drift else 7, 4.5), squeeze=False)
+    fig, axes = pyplot().subplots(1, 2 if drift else 1, figsize=(13 if drift else 7, 4.5), squeeze=False)
     ax = axes[0, 0]
     ax.plot(t, d["epsilon"], "o-", ms=3, label="epsilon(t) = max_i strong regret_i / (t M)")
     ax.plot(t, 2 * d["epsilon"], "--", label="2 epsilon(t): Lemma 4 dominance gap per round")
@@ -108,13 +108,13 @@ def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pa
         ax.set_ylabel("L1 distance |X-bar_t - X-bar_T|")
         ax.set_title("running average outcome vs final (seed 002 §2.1.2)", fontsize=9)
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(summary, "Equilibrium convergence (seed 002 Lemma 4)"), fontsize=10)
-    return _save(fig, out / "epsilon.png")
+    fig.suptitle(figure_title(summary, "Equilibrium convergence (seed 002 Lemma 4)"), fontsize=10)
+    return save_figure(fig, out / "epsilon.png")
 
 
 def plot_budget(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
     """Remaining budget per agent vs t, and the spend-rate error |S_t/t - B/T|."""
-    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = pyplot().subplots(1, 2, figsize=(12, 4.5))
     for a, d in list(trace.groupby("agent"))[:MAX_LINES]:
         axes[0].plot(d["round"], d["remaining"], lw=1, label=f"agent {a}")
     horizon = int(summary.get("rounds", len(rounds)))
@@ -135,8 +135,8 @@ def plot_budget(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, An
     axes[1].set_ylabel("spend-rate error |S_t / t - B / T| (tokens/round)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(summary, "Budget depletion"), fontsize=10)
-    return _save(fig, out / "budget.png")
+    fig.suptitle(figure_title(summary, "Budget depletion"), fontsize=10)
+    return save_figure(fig, out / "budget.png")
 
 
 def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
@@ -144,7 +144,7 @@ def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any]
     implied value-scaling multiplier beta = V / report (seed 000 §3.2); bid drift below."""
     window = max(10, int(summary.get("rounds", 1000)) // 100)
     has_values = trace["value"].abs().sum() > 0 and (trace["value"] != trace["report"]).any()
-    fig, axes = _pyplot().subplots(1, 3 if has_values else 2, figsize=(17 if has_values else 12, 4.5))
+    fig, axes = pyplot().subplots(1, 3 if has_values else 2, figsize=(17 if has_values else 12, 4.5))
     for a, d in list(trace.groupby("agent"))[:MAX_LINES]:
         axes[0].plot(d["round"], _smooth(d["report"], window), lw=1, label=f"agent {a}")
         if has_values:
@@ -166,8 +166,8 @@ def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any]
         axes[2].legend(fontsize=8, ncol=2)
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(summary, "Bids and multipliers"), fontsize=10)
-    return _save(fig, out / "bids.png")
+    fig.suptitle(figure_title(summary, "Bids and multipliers"), fontsize=10)
+    return save_figure(fig, out / "bids.png")
 
 
 def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
@@ -178,7 +178,7 @@ def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pat
         return None
     hz = [c for c in ("hz_best_response_gain", "hz_clearing_error", "hz_budget_violation") if c in rounds]
     window = max(10, len(rounds) // 100)
-    fig, axes = _pyplot().subplots(1, 2 if hz else 1, figsize=(13 if hz else 8, 4.5), squeeze=False)
+    fig, axes = pyplot().subplots(1, 2 if hz else 1, figsize=(13 if hz else 8, 4.5), squeeze=False)
     ax = axes[0, 0]
     for c in cols[:MAX_LINES]:
         ax.plot(rounds["round"], _smooth(rounds[c], window), lw=1.2, label=f"item {c.split('_', 1)[1]}")
@@ -196,8 +196,8 @@ def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pat
         ax.set_ylabel("HZ residual of (X-bar_t, mean prices)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(_title(summary, "Item prices and HZ equilibrium residuals (seed 002 §3.2)"), fontsize=10)
-    return _save(fig, out / "prices.png")
+    fig.suptitle(figure_title(summary, "Item prices and HZ equilibrium residuals (seed 002 §3.2)"), fontsize=10)
+    return save_figure(fig, out / "prices.png")
 
 
 def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
@@ -206,7 +206,7 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
     core = summary.get("metrics", {}).get("core")
     if not core or "core_gamma_singleton" not in table:
         return None
-    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = pyplot().subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
     shown = table.head(40)
     axes[0].bar(shown["agent"].astype(str), shown["core_gamma_singleton"], color="tab:blue")
     axes[0].axhline(0, color="grey", lw=0.8)
@@ -234,8 +234,8 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
     axes[1].tick_params(axis="x", labelsize=8)
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(_title(summary, "Approximate core factor (seed 000 Definition 2.1)"), fontsize=10)
-    return _save(fig, out / "core.png")
+    fig.suptitle(figure_title(summary, "Approximate core factor (seed 000 Definition 2.1)"), fontsize=10)
+    return save_figure(fig, out / "core.png")
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:

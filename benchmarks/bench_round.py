@@ -16,11 +16,17 @@ from mechanisms.public_goods import GOOD_COST
 
 
 def naive_rounds(n: int, rounds: int, seed: int = 0) -> float:
-    """Moulin + adaptive pacing with one Python loop iteration per agent per round."""
+    """The same round as the model's — values, feasibility rule, Moulin, ledger with
+    depletion tracking, pacing update, the per-round series the DataCollector keeps —
+    with one Python loop iteration per agent."""
     rng = np.random.default_rng(seed)
     budget = [0.5 * rounds / n] * n
+    spent = [0.0] * n
+    utility = [0.0] * n
+    depleted_at = [-1] * n
     mu = [0.0] * n
     eps = 1.0 / np.sqrt(rounds)
+    series = []
     start = time.perf_counter()
     for t in range(rounds):
         values = [float(x) for x in rng.random(n)]
@@ -34,8 +40,16 @@ def naive_rounds(n: int, rounds: int, seed: int = 0) -> float:
         for i in range(n):
             rho = budget[i] / max(rounds - t, 1)
             budget[i] -= charges[i]
+            spent[i] += charges[i]
+            if charges[i] > 0:
+                utility[i] += values[i]
+            if depleted_at[i] < 0 and budget[i] < GOOD_COST:
+                depleted_at[i] = t
             if rho > 0:
                 mu[i] = min(max(mu[i] - eps * (rho - charges[i]) / rho, -0.9), 10.0)
+        series.append(
+            (size > 0, sum(charges), sum(bids) / n, sum(budget) / n, sum(d >= 0 for d in depleted_at))
+        )
     return rounds / (time.perf_counter() - start)
 
 

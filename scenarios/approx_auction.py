@@ -211,6 +211,11 @@ class ApproxAuctionScenario(Scenario):
         )
 
 
+    def plot_panels(self, result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+        """Scenario-specific figures for `mechsim plot` (see the module-level function)."""
+        return plot_panels(result_dir, out)
+
+
 register_scenario(ApproxAuctionScenario())
 
 
@@ -304,3 +309,38 @@ __all__ = [
     "delta_sweep",
     "plot_delta_sweep",
 ]
+
+
+def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+    """`mechsim plot` panel: per mechanism, the welfare ratio achieved on the played bids,
+    the worst round with bids in K_i, the worst case the search found, and the theorem's
+    guarantee (seed 001, Thms 1-4)."""
+    import json
+
+    from abm.plotting import figure_title, pyplot, save_figure
+
+    result_dir = Path(result_dir)
+    summary = json.loads((result_dir / "summary.json").read_text())
+    s = summary["scenario_summary"]
+    by = s["by_mechanism"]
+    names = list(by)
+    x = np.arange(len(names))
+    series = (
+        ("welfare_ratio_on_played_bids", "SW / MSW on the played bids"),
+        ("min_round_ratio_bids_in_K", "worst round (bids in K_i)"),
+        ("worst_case_found", "worst case found by search"),
+        ("guarantee", "theorem's guarantee"),
+    )
+    fig, ax = pyplot().subplots(figsize=(9, 4.5))
+    width = 0.8 / len(series)
+    for j, (key, label) in enumerate(series):
+        ax.bar(x + (j - 1.5) * width, [by[m][key] for m in names], width=width, label=label)
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("social welfare / maximum social welfare")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title(figure_title(summary, f"Approximate valuations, delta = {s['delta']}"))
+    target = Path(out) if out is not None else result_dir
+    target.mkdir(parents=True, exist_ok=True)
+    return [save_figure(fig, target / "welfare_vs_guarantee.png")]

@@ -35,3 +35,19 @@ def test_cli_plot(run_dir, capsys) -> None:
 def test_cli_plot_rejects_a_directory_without_a_run(tmp_path, capsys) -> None:
     assert main(["plot", str(tmp_path)]) == 2
     assert "summary.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "panel"),
+    [
+        ("resource-allocation", {}, "linked_vs_unlinked.png"),
+        ("approx-auction", {"rounds": 60}, "welfare_vs_guarantee.png"),
+        ("voting", {"rounds": 40, "agents": 12}, "voting_lottery.png"),
+    ],
+)
+def test_scenario_panels_are_drawn(tmp_path, scenario, overrides, panel):
+    """`mechsim plot` adds each scenario's own panel to the generic figures."""
+    abm.run(scenario, overrides=overrides, out=tmp_path, progress=False)
+    written = {p.name for p in plot_run(tmp_path)}
+    assert panel in written
+    assert (tmp_path / panel).stat().st_size > 10_000
