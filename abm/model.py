@@ -76,7 +76,6 @@ class MechanismModel(mesa.Model):
         self.ledger = Ledger(self.instance.budgets, p_max=self.mechanism.p_max)
         self.values_rng = np.random.default_rng(ss_values)
         self.mechanism_rng = np.random.default_rng(ss_mech)
-        self.learner_seed = ss_learners
         if backend is None:
             learner_params = {**self.instance.learner_defaults.get(cfg.learner.name, {}), **cfg.learner.params}
             if cfg.backend == "ray":
@@ -107,10 +106,6 @@ class MechanismModel(mesa.Model):
             cfg.agent_records == "auto" and n * cfg.rounds <= AUTO_AGENT_RECORDS
         )
         self.datacollector = make_datacollector(agent_records)
-
-    @property
-    def running_done(self) -> bool:
-        return self.t >= self.config.rounds
 
     def observation(self, t: int) -> Observation:
         """This round's private values and every agent's remaining budget."""
