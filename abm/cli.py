@@ -117,8 +117,8 @@ def _dig(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
 def cmd_list(args: argparse.Namespace) -> int:
     get_scenario("public-goods")  # imports every scenario module
     for name in sorted(SCENARIOS):
-        doc = (type(SCENARIOS[name]).__doc__ or "").strip().splitlines()
-        print(f"{name:22s} {doc[0] if doc else ''}")
+        summary = " ".join((type(SCENARIOS[name]).__doc__ or "").strip().split("\n\n")[0].split())
+        print(f"{name:22s} {summary}")
     return 0
 
 
