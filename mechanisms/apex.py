@@ -135,6 +135,9 @@ class Apex(Mechanism):
         self._price_sum: np.ndarray | None = None
         self.last_item_prices: np.ndarray | None = None
         self._last: dict[str, Any] | None = None
+        if hasattr(problem, "menu_breakpoints"):
+            # Piecewise-constant menus: recorders add these bids so regret sees every piece.
+            self.menu_breakpoints = self._menu_breakpoints
 
     # -- Algorithm 1 -------------------------------------------------------------------
     def _weighted(self, weights: np.ndarray, x: Any) -> tuple[float, np.ndarray]:
@@ -296,6 +299,13 @@ class Apex(Mechanism):
                 u[r, j] = f[i]
                 c[r, j] = st["opt_minus"][i] - (total - w[i] * f[i])
         return u, self._clamp(c, alts)
+
+    def _menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
+        """(m, J) bids, one inside each piece of each agent's piecewise-constant menu (§2.1.2),
+        from the problem's closed form; the round is the one `menu_all` refers to."""
+        st = self._round_for(reports)
+        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
+        return self.problem.menu_breakpoints(st["lam"], st["x_next"], agents, st["cache"])
 
     def report_grid(self, k: int) -> np.ndarray:
         """0 plus k-1 log-spaced bids in [1e-2, 1e2]: lambda is tokens per unit of utility,

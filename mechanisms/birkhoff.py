@@ -115,6 +115,32 @@ class AssignmentProblem:
         to_own = dist[:, assignment].T  # to_own[i, k] = D[k, pi(i)]
         return to_own - to_own.min(axis=1, keepdims=True)
 
+    def menu_breakpoints(
+        self, weights: np.ndarray, x_next: np.ndarray, agents: np.ndarray, cache: dict
+    ) -> np.ndarray:
+        """(m, n) bids: for each item k, the midpoint of the lambda-interval on which agent i
+        takes k (the piece of the upper envelope of lambda u_ik - rho_ik, lambda >= 0), or
+        one past the last breakpoint for the unbounded piece; items on no piece get 0 (a
+        duplicate of the lambda = 0 piece). So every piece of the exact menu is sampled
+        strictly inside, away from tie-breaking at breakpoints."""
+        if "rho" not in cache:
+            cache["rho"] = self.personal_prices(weights, x_next)
+            cache["assignment"] = x_next.argmax(axis=1)
+        rho = cache["rho"][agents][:, :, None]  # (m, k, 1) for item k against item l
+        u = self.u[agents][:, :, None]
+        du = u - np.swapaxes(u, 1, 2)  # u_k - u_l
+        drho = rho - np.swapaxes(rho, 1, 2)  # rho_k - rho_l
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = drho / du  # k beats l above `cross` when du > 0, below it when du < 0
+        lower = np.where(du > 0, cross, -np.inf).max(axis=2)
+        upper = np.where(du < 0, cross, np.inf).min(axis=2)
+        # Equal utility: k can win only if it is (weakly) cheaper than every such l.
+        same = (du == 0) & (drho > 0)
+        lower = np.maximum(lower, 0.0)
+        on_envelope = (lower < upper) & ~same.any(axis=2)
+        mid = np.where(np.isfinite(upper), 0.5 * (lower + upper), lower + np.maximum(lower, 1.0))
+        return np.where(on_envelope, mid, 0.0)
+
     def menu_all(
         self,
         weights: np.ndarray,

@@ -377,3 +377,22 @@ def test_regularized_apex_charges_menus_and_regularization_limit():
             eu, ec = rerun(before, bids, i)
             assert util[i, k] == pytest.approx(eu, abs=1e-6)
             assert cost[i, k] == pytest.approx(ec, abs=1e-6)
+
+
+def test_assignment_menu_breakpoints_attain_the_exact_envelope():
+    """For every exchange rate r, the best of u - r c over a fine lambda grid is attained
+    at one of the breakpoint bids, and each breakpoint bid's outcome is on the menu."""
+    rng = np.random.default_rng(11)
+    grid = np.concatenate([[0.0], np.geomspace(1e-3, 1e3, 3000)])
+    for n in (3, 5, 8):
+        u = rng.random((n, n))
+        mech = Apex(AssignmentProblem(u))
+        lam = rng.random(n) * 2
+        reports = Reports(lam, np.ones(n))
+        mech.run_round(reports, rng)
+        bp = mech.menu_breakpoints(reports)
+        assert bp.shape == (n, n) and np.all(bp >= 0)
+        u_bp, c_bp = mech.menu_all(bp, reports)
+        u_g, c_g = mech.menu_all(np.tile(grid, (n, 1)), reports)
+        for r in (0.0, 0.05, 0.3, 1.0, 4.0, 50.0):
+            assert np.all((u_bp - r * c_bp).max(axis=1) >= (u_g - r * c_g).max(axis=1) - 1e-9)
