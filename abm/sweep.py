@@ -19,44 +19,79 @@ directory and returns the bytes, so cluster nodes need no shared filesystem) —
 line is appended to `manifest.jsonl`. A run's id is a hash of its resolved config, so
 re-running the same sweep skips finished runs (resume). A failing run is retried up to
 `max_retries` times, then recorded with its config, seed and traceback; the sweep goes on.
+
+This module parses sweeps, expands the grid and holds the public entry point (`sweep`, the
+`mechsim sweep` command); `abm.executors` runs the tasks with retries and `abm.manifest`
+keeps the results on disk (run ids, manifest lines, resume). Their public names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextlib
 import hashlib
 import itertools
 import json
 import logging
-import multiprocessing
-import os
-import shutil
-import signal
-import tempfile
-import threading
-import time
-import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
-from tqdm.auto import tqdm
 
-from abm.config import ConfigError, RunConfig, StrictModel, format_validation_error, load_toml
+from abm.config import ConfigError, StrictModel, format_validation_error, load_toml
+from abm.executors import (
+    Executor,
+    ProcessPool,
+    RayPool,
+    SerialPool,
+    choose_executor,
+    drive,
+    execute_run,
+    make_pool,
+)
+from abm.manifest import (
+    MANIFEST,
+    PLACEMENT_FIELDS,
+    RUNS_DIR,
+    Manifest,
+    RunSpec,
+    deferred_sigint,
+    finished_runs,
+    results_frame,
+    run_id,
+    summary_scalars,
+    write_run,
+)
 from abm.runner import resolve_config
 from abm.scenario import get_scenario
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "MANIFEST",
+    "PLACEMENT_FIELDS",
+    "RUNS_DIR",
+    "Executor",
+    "Manifest",
+    "ProcessPool",
+    "RayPool",
+    "RunSpec",
+    "SerialPool",
+    "SweepSpec",
+    "choose_executor",
+    "cmd_sweep",
+    "deferred_sigint",
+    "execute_run",
+    "expand",
+    "flatten",
+    "load_sweep",
+    "register_cli",
+    "results_frame",
+    "run_id",
+    "summary_scalars",
+    "sweep",
+    "write_run",
+]
 
-Executor = Literal["auto", "serial", "process", "ray"]
-#: Config fields that say where a run executes, not what it computes: not part of the run id.
-PLACEMENT_FIELDS = ("backend", "address", "shards")
-MANIFEST = "manifest.jsonl"
-RUNS_DIR = "runs"
+log = logging.getLogger(__name__)
 
 
 class SweepSpec(StrictModel):
@@ -118,19 +153,6 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One grid point: its id, the resolved config (JSON-ready) and its axis values + seed."""
-
-    run_id: str
-    config: dict[str, Any]
-    point: dict[str, Any]
-
-    @property
-    def seed(self) -> int:
-        return int(self.config["seed"])
-
-
 def load_sweep(grid: str | Path | dict[str, Any] | SweepSpec) -> tuple[SweepSpec, Path]:
     """A sweep TOML path, a dict or a SweepSpec -> (spec, directory that relative paths start from)."""
     if isinstance(grid, SweepSpec):
@@ -144,12 +166,6 @@ def load_sweep(grid: str | Path | dict[str, Any] | SweepSpec) -> tuple[SweepSpec
         return SweepSpec.model_validate(data), root
     except ValidationError as exc:
         raise ConfigError(f"invalid sweep: {format_validation_error(exc)}") from None
-
-
-def run_id(config: RunConfig) -> str:
-    """A stable id of what a run computes: a hash of its config minus placement fields."""
-    data = config.model_dump(mode="json", exclude=set(PLACEMENT_FIELDS))
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | None = None) -> list[RunSpec]:
@@ -179,244 +195,7 @@ def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | No
     return runs
 
 
-# --- the task ------------------------------------------------------------------------
-
-
-def execute_run(config: dict[str, Any]) -> dict[str, bytes]:
-    """Run one config in this (worker) process; return the output files' bytes by name."""
-    from abm.runner import run
-
-    with tempfile.TemporaryDirectory(prefix="mechsim-run-") as tmp:
-        run(config, out=tmp, progress=False)
-        return {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
-
-
-# --- results on disk -------------------------------------------------------------------
-
-
-class Manifest:
-    """`manifest.jsonl`: one JSON line per finished attempt (ok or failed), append-only.
-
-    Each line goes out in one O_APPEND write followed by fsync; a torn last line (a crash
-    mid-write) is ignored when reading and fenced off by a newline before the next append."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fenced = False
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("ignoring a torn line in %s", self.path)
-                continue
-            if isinstance(rec, dict) and "run_id" in rec:
-                out.append(rec)
-        return out
-
-    def latest(self) -> dict[str, dict[str, Any]]:
-        """The last record of each run id."""
-        return {r["run_id"]: r for r in self.records()}
-
-    def append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            if not self._fenced:
-                if os.fstat(fd).st_size and not self.path.read_bytes().endswith(b"\n"):
-                    data = b"\n" + data
-                self._fenced = True
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _json_default(x: Any) -> Any:
-    if hasattr(x, "item"):
-        return x.item()
-    return str(x)
-
-
-@contextlib.contextmanager
-def deferred_sigint() -> Iterator[None]:
-    """Hold Ctrl-C until the block ends, so a run is never half recorded (files without a
-    manifest line would be recomputed on resume). Only the main thread can do this."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[Any] = []
-    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(*caught[0])
-
-
-def write_run(out: Path, spec: RunSpec, files: dict[str, bytes]) -> Path:
-    """runs/<run_id>/ from the returned files: written to a scratch directory, then renamed."""
-    final = out / RUNS_DIR / spec.run_id
-    tmp = out / RUNS_DIR / f".{spec.run_id}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, data in files.items():
-        (tmp / name).write_bytes(data)
-    if final.exists():  # left by an interrupted earlier attempt that never reached the manifest
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    return final
-
-
-def summary_scalars(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """The flat scalar entries of summary.json (nested tables as dotted keys; no config)."""
-    out: dict[str, Any] = {}
-    for k, v in summary.items():
-        if k == "config" and not prefix:
-            continue
-        if isinstance(v, dict):
-            out.update(summary_scalars(v, f"{prefix}{k}."))
-        elif isinstance(v, int | float | str | bool) or v is None:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-# --- executors -------------------------------------------------------------------------
-
-
-@dataclass
-class _Task:
-    spec: RunSpec
-    attempt: int
-    handle: Any = field(default=None)
-
-
-class SerialPool:
-    """Runs in this process, one at a time (debugging, tiny sweeps)."""
-
-    internal_retries = False
-
-    def __init__(self) -> None:
-        self._queue: list[Any] = []
-        self._done: dict[Any, tuple[bool, Any]] = {}
-
-    def submit(self, spec: RunSpec) -> Any:
-        handle = object()
-        self._queue.append((handle, spec))
-        return handle
-
-    def wait(self, handles: list[Any]) -> list[Any]:
-        handle, spec = self._queue.pop(0)
-        try:
-            self._done[handle] = (True, execute_run(spec.config))
-        except Exception as exc:
-            self._done[handle] = (False, exc)
-        return [handle]
-
-    def result(self, handle: Any) -> dict[str, bytes]:
-        ok, value = self._done.pop(handle)
-        if not ok:
-            raise value
-        return value
-
-    def shutdown(self) -> None:
-        self._queue.clear()
-
-
-class ProcessPool:
-    """A `spawn` process pool (Mesa forces spawn); a dead worker breaks the pool, which is
-    then rebuilt and the affected runs retried."""
-
-    internal_retries = False
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._executor = self._new()
-
-    def _new(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def submit(self, spec: RunSpec) -> cf.Future:
-        try:
-            return self._executor.submit(execute_run, spec.config)
-        except cf.process.BrokenProcessPool:
-            log.warning("the process pool broke (a worker died); starting a new one")
-            self._executor = self._new()
-            return self._executor.submit(execute_run, spec.config)
-
-    def wait(self, handles: list[cf.Future]) -> list[cf.Future]:
-        done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
-        return list(done)
-
-    def result(self, handle: cf.Future) -> dict[str, bytes]:
-        return handle.result()
-
-    def shutdown(self) -> None:
-        # Interrupted: do not wait for running runs (their results would be discarded anyway).
-        # ProcessPoolExecutor has no public terminate before Python 3.14.
-        processes = list(getattr(self._executor, "_processes", {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for p in processes:
-            p.terminate()
-
-
-class RayPool:
-    """Ray tasks (num_cpus=1 each); Ray itself retries a task whose worker died or that
-    raised (`max_retries`, `retry_exceptions`)."""
-
-    internal_retries = True
-
-    def __init__(self, max_retries: int, address: str | None, ship_code: bool) -> None:
-        import ray
-
-        from abm.backends import connect_ray
-
-        connect_ray(address, ship_code=ship_code)
-        self._ray = ray
-        self._task = ray.remote(execute_run).options(
-            num_cpus=1, max_retries=max_retries, retry_exceptions=True, name="mechsim_run"
-        )
-
-    def submit(self, spec: RunSpec) -> Any:
-        return self._task.remote(spec.config)
-
-    def wait(self, handles: list[Any]) -> list[Any]:
-        ready, _ = self._ray.wait(handles, num_returns=1)
-        return ready
-
-    def result(self, handle: Any) -> dict[str, bytes]:
-        return self._ray.get(handle)
-
-    def cancel(self, handles: list[Any]) -> None:
-        for h in handles:
-            with contextlib.suppress(Exception):
-                self._ray.cancel(h, force=True)
-
-    def shutdown(self) -> None:
-        pass
-
-
-def choose_executor(executor: Executor, address: str | None, n_todo: int, workers: int | None) -> Executor:
-    if executor != "auto":
-        return executor
-    if address is not None:
-        return "ray"
-    with contextlib.suppress(ImportError):
-        import ray
-
-        if ray.is_initialized():
-            return "ray"
-    return "process" if n_todo > 1 and (workers or os.cpu_count() or 1) > 1 else "serial"
-
-
-# --- the driver ----------------------------------------------------------------------
+# --- the public entry point ------------------------------------------------------------
 
 
 def sweep(
@@ -456,121 +235,19 @@ def sweep(
         json.dumps({"spec": spec.model_dump(mode="json"), "runs": [r.run_id for r in runs]}, indent=1) + "\n"
     )
     manifest = Manifest(out_dir / MANIFEST)
-    latest = manifest.latest()
-    done = {
-        r.run_id
-        for r in runs
-        if latest.get(r.run_id, {}).get("status") == "ok" and (out_dir / RUNS_DIR / r.run_id).is_dir()
-    }
+    done = finished_runs(runs, manifest.latest(), out_dir)
     todo = [r for r in runs if r.run_id not in done]
     if done:
         log.info("resuming %s: %d of %d runs already finished", out_dir, len(done), len(runs))
     kind = choose_executor(executor, address, len(todo), workers)
     if todo:
-        if kind == "serial":
-            pool: Any = SerialPool()
-        elif kind == "process":
-            pool = ProcessPool(workers or os.cpu_count() or 1)
-        else:
-            pool = RayPool(max_retries, address, ship_code)
-        _drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
+        pool = make_pool(kind, workers, max_retries, address, ship_code)
+        drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
     return results_frame(runs, manifest.latest(), out_dir)
 
 
 def _spec_hash(spec: SweepSpec) -> str:
     return hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:10]
-
-
-def _drive(
-    pool: Any, todo: list[RunSpec], out: Path, manifest: Manifest, max_retries: int, total: int, skipped: int,
-    progress: bool,
-) -> None:
-    pending: dict[Any, _Task] = {}
-
-    def submit(spec: RunSpec, attempt: int) -> None:
-        task = _Task(spec, attempt)
-        task.handle = pool.submit(spec)
-        pending[task.handle] = task  # futures, Ray ObjectRefs and serial tokens are hashable
-
-    bar = tqdm(total=total, initial=skipped, desc=f"sweep {out.name}", unit="run", disable=not progress)
-    try:
-        for spec in todo:
-            submit(spec, 1)
-        while pending:
-            for handle in pool.wait([t.handle for t in pending.values()]):
-                task = pending.pop(handle)
-                started = time.time()
-                try:
-                    files = pool.result(handle)
-                except Exception as exc:
-                    if not pool.internal_retries and task.attempt <= max_retries:
-                        log.warning("run %s failed (attempt %d), retrying: %s", task.spec.run_id, task.attempt, exc)
-                        submit(task.spec, task.attempt + 1)
-                        continue
-                    attempts = max_retries + 1 if pool.internal_retries else task.attempt
-                    with deferred_sigint():
-                        manifest.append(_failure(task.spec, exc, attempts))
-                    log.error("run %s %s failed after %d attempts", task.spec.run_id, task.spec.point, attempts)
-                else:
-                    with deferred_sigint():
-                        path = write_run(out, task.spec, files)
-                        manifest.append(_success(task.spec, files, path.relative_to(out), task.attempt))
-                    log.debug("recorded run %s in %.3f s", task.spec.run_id, time.time() - started)
-                bar.update(1)
-    except BaseException:
-        if isinstance(pool, RayPool):
-            pool.cancel([t.handle for t in pending.values()])
-        pool.shutdown()
-        raise
-    finally:
-        bar.close()
-
-
-def _success(spec: RunSpec, files: dict[str, bytes], path: Path, attempt: int) -> dict[str, Any]:
-    summary = json.loads(files["summary.json"]) if "summary.json" in files else {}
-    return {
-        "run_id": spec.run_id,
-        "status": "ok",
-        "point": spec.point,
-        "seed": spec.seed,
-        "path": str(path),
-        "attempts": attempt,
-        "finished_at": time.time(),
-        "summary": summary_scalars(summary),
-    }
-
-
-def _failure(spec: RunSpec, exc: BaseException, attempts: int) -> dict[str, Any]:
-    text = "".join(traceback.format_exception(exc))
-    last = str(exc).strip().splitlines()
-    return {
-        "run_id": spec.run_id,
-        "status": "failed",
-        "point": spec.point,
-        "seed": spec.seed,
-        "config": spec.config,
-        "attempts": attempts,
-        "finished_at": time.time(),
-        "error": last[-1] if last else type(exc).__name__,
-        "traceback": text,
-    }
-
-
-def results_frame(runs: list[RunSpec], latest: dict[str, dict[str, Any]], out: Path) -> pd.DataFrame:
-    """One row per run of the grid, in grid order, from the manifest's latest records."""
-    rows = []
-    for r in runs:
-        rec = latest.get(r.run_id, {})
-        status = rec.get("status", "pending")
-        if status == "ok" and not (out / RUNS_DIR / r.run_id).is_dir():
-            status = "pending"
-        row = {"run_id": r.run_id, "status": status, **r.point, "attempts": rec.get("attempts", 0)}
-        row["path"] = str(out / rec["path"]) if status == "ok" else None
-        row["error"] = rec.get("error") if status == "failed" else None
-        summary = rec.get("summary", {}) if status == "ok" else {}
-        row.update({k: v for k, v in summary.items() if k not in row})  # axis values keep their spelling
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 # --- command line ----------------------------------------------------------------------

@@ -29,6 +29,10 @@ from scipy.optimize import linprog
 
 #: Coalitions are enumerated exhaustively up to this many agents (2^n - 1 LPs).
 EXACT_MAX_AGENTS = 10
+#: ... and only while (number of coalitions) x T stays below this many LP columns (about
+#: 6 s of HiGHS): n = 10 at T = 2000 would be 1013 LPs (~20 s) after every run. Beyond it the
+#: greedy search runs; pass exact_max_work=None to force enumeration.
+EXACT_MAX_WORK = 600_000
 #: Budget of LPs for the greedy search when n > EXACT_MAX_AGENTS.
 GREEDY_MAX_LPS = 400
 #: The same for the ex-ante LP on samples (its LPs have one variable per sample).
@@ -132,19 +136,22 @@ def core_factor(
     shares: np.ndarray,
     exact_max_agents: int = EXACT_MAX_AGENTS,
     max_lps: int = GREEDY_MAX_LPS,
+    exact_max_work: int | None = EXACT_MAX_WORK,
 ) -> CoreResult:
     """gamma = max_S gamma(S) (seed 000 Definition 2.1, delta = 0).
 
-    n <= exact_max_agents: every non-empty S. Otherwise: the grand coalition, every singleton
-    (closed form), then greedy growth from the agents in decreasing order of their singleton
-    gamma: from S = {i}, solve the LP, add the outside agent whose value the LP's alternative
-    allocation serves best relative to its own utility (sum_t V_jt x_t / U_j), keep going while
-    it raises gamma(S); stops after `max_lps` LPs in total. A lower bound on the true gamma."""
+    Every non-empty S when n <= exact_max_agents and (2^n - n - 1) * T <= exact_max_work.
+    Otherwise: the grand coalition, every singleton (closed form), then greedy growth from
+    the agents in decreasing order of their singleton gamma: from S = {i}, solve the LP, add
+    the outside agent whose value the LP's alternative allocation serves best relative to its
+    own utility (sum_t V_jt x_t / U_j), keep going while it raises gamma(S); stops after
+    `max_lps` LPs in total. A lower bound on the true gamma."""
     v, u, a = _check(values, utility, shares)
     n = v.shape[1]
     singles = np.array([coalition_gamma(v, u, a, [i]) for i in range(n)])
     best_g, best_s = float(singles.max()), (int(singles.argmax()),)
-    if n <= exact_max_agents:
+    affordable = exact_max_work is None or (2**n - n - 1) * v.shape[0] <= exact_max_work
+    if n <= exact_max_agents and affordable:
         checked = n
         for size in range(2, n + 1):
             for s in combinations(range(n), size):

@@ -132,3 +132,17 @@ def test_zero_utility_members_and_errors() -> None:
         coalition_gamma(v, np.ones(2), np.array([0.5]), [0])
     with pytest.raises(ValueError, match="coalition"):
         coalition_gamma(v, np.ones(2), np.ones(2) / 2, [])
+
+
+def test_enumeration_falls_back_to_search_beyond_the_work_budget():
+    """Exact enumeration costs 2^n - n - 1 LPs of T columns; past `exact_max_work` the
+    search runs instead (and says so), while exact_max_work=None forces enumeration."""
+    rng = np.random.default_rng(3)
+    n, t = 5, 60
+    v = rng.random((t, n))
+    shares = np.full(n, 0.1)
+    u = (v * (rng.random((t, n)) < 0.3)).sum(axis=0)
+    budget = (2**n - n - 1) * t
+    assert core_factor(v, u, shares, exact_max_work=budget).method == "exact"
+    assert core_factor(v, u, shares, exact_max_work=budget - 1).method != "exact"
+    assert core_factor(v, u, shares, exact_max_work=None).checked == 2**n - 1

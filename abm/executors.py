@@ -1,0 +1,226 @@
+"""Where a sweep's runs execute — serially, in a process pool, or as Ray tasks — and the
+driver loop that retries failing runs and records each finished one (DESIGN.md §4).
+
+Every pool runs `execute_run` (module level, so process-pool and Ray workers unpickle it
+by reference), which returns the run's output files as bytes; the driver writes them, so
+cluster nodes need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import multiprocessing
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tqdm.auto import tqdm
+
+from abm.manifest import Manifest, RunSpec, deferred_sigint, failure_record, success_record, write_run
+
+log = logging.getLogger(__name__)
+
+Executor = Literal["auto", "serial", "process", "ray"]
+
+
+# --- the task ------------------------------------------------------------------------
+
+
+def execute_run(config: dict[str, Any]) -> dict[str, bytes]:
+    """Run one config in this (worker) process; return the output files' bytes by name."""
+    from abm.runner import run
+
+    with tempfile.TemporaryDirectory(prefix="mechsim-run-") as tmp:
+        run(config, out=tmp, progress=False)
+        return {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+
+
+# --- executors -------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    spec: RunSpec
+    attempt: int
+    handle: Any = field(default=None)
+
+
+class SerialPool:
+    """Runs in this process, one at a time (debugging, tiny sweeps)."""
+
+    internal_retries = False
+
+    def __init__(self) -> None:
+        self._queue: list[Any] = []
+        self._done: dict[Any, tuple[bool, Any]] = {}
+
+    def submit(self, spec: RunSpec) -> Any:
+        handle = object()
+        self._queue.append((handle, spec))
+        return handle
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        handle, spec = self._queue.pop(0)
+        try:
+            self._done[handle] = (True, execute_run(spec.config))
+        except Exception as exc:
+            self._done[handle] = (False, exc)
+        return [handle]
+
+    def result(self, handle: Any) -> dict[str, bytes]:
+        ok, value = self._done.pop(handle)
+        if not ok:
+            raise value
+        return value
+
+    def shutdown(self) -> None:
+        self._queue.clear()
+
+
+class ProcessPool:
+    """A `spawn` process pool (Mesa forces spawn); a dead worker breaks the pool, which is
+    then rebuilt and the affected runs retried."""
+
+    internal_retries = False
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor = self._new()
+
+    def _new(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, spec: RunSpec) -> cf.Future:
+        try:
+            return self._executor.submit(execute_run, spec.config)
+        except cf.process.BrokenProcessPool:
+            log.warning("the process pool broke (a worker died); starting a new one")
+            self._executor = self._new()
+            return self._executor.submit(execute_run, spec.config)
+
+    def wait(self, handles: list[cf.Future]) -> list[cf.Future]:
+        done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, handle: cf.Future) -> dict[str, bytes]:
+        return handle.result()
+
+    def shutdown(self) -> None:
+        # Interrupted: do not wait for running runs (their results would be discarded anyway).
+        # ProcessPoolExecutor has no public terminate before Python 3.14.
+        processes = list(getattr(self._executor, "_processes", {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+
+
+class RayPool:
+    """Ray tasks (num_cpus=1 each); Ray itself retries a task whose worker died or that
+    raised (`max_retries`, `retry_exceptions`)."""
+
+    internal_retries = True
+
+    def __init__(self, max_retries: int, address: str | None, ship_code: bool) -> None:
+        import ray
+
+        from abm.backends import connect_ray
+
+        connect_ray(address, ship_code=ship_code)
+        self._ray = ray
+        self._task = ray.remote(execute_run).options(
+            num_cpus=1, max_retries=max_retries, retry_exceptions=True, name="mechsim_run"
+        )
+
+    def submit(self, spec: RunSpec) -> Any:
+        return self._task.remote(spec.config)
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        ready, _ = self._ray.wait(handles, num_returns=1)
+        return ready
+
+    def result(self, handle: Any) -> dict[str, bytes]:
+        return self._ray.get(handle)
+
+    def cancel(self, handles: list[Any]) -> None:
+        for h in handles:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(h, force=True)
+
+    def shutdown(self) -> None:
+        pass
+
+
+def choose_executor(executor: Executor, address: str | None, n_todo: int, workers: int | None) -> Executor:
+    if executor != "auto":
+        return executor
+    if address is not None:
+        return "ray"
+    with contextlib.suppress(ImportError):
+        import ray
+
+        if ray.is_initialized():
+            return "ray"
+    return "process" if n_todo > 1 and (workers or os.cpu_count() or 1) > 1 else "serial"
+
+
+def make_pool(kind: Executor, workers: int | None, max_retries: int, address: str | None, ship_code: bool) -> Any:
+    """The pool of a chosen (not "auto") executor kind."""
+    if kind == "serial":
+        return SerialPool()
+    if kind == "process":
+        return ProcessPool(workers or os.cpu_count() or 1)
+    return RayPool(max_retries, address, ship_code)
+
+
+# --- the driver ----------------------------------------------------------------------
+
+
+def drive(
+    pool: Any, todo: list[RunSpec], out: Path, manifest: Manifest, max_retries: int, total: int, skipped: int,
+    progress: bool,
+) -> None:
+    """Submit every run, record each as it finishes, resubmit failures up to `max_retries`."""
+    pending: dict[Any, _Task] = {}
+
+    def submit(spec: RunSpec, attempt: int) -> None:
+        task = _Task(spec, attempt)
+        task.handle = pool.submit(spec)
+        pending[task.handle] = task  # futures, Ray ObjectRefs and serial tokens are hashable
+
+    bar = tqdm(total=total, initial=skipped, desc=f"sweep {out.name}", unit="run", disable=not progress)
+    try:
+        for spec in todo:
+            submit(spec, 1)
+        while pending:
+            for handle in pool.wait([t.handle for t in pending.values()]):
+                task = pending.pop(handle)
+                started = time.time()
+                try:
+                    files = pool.result(handle)
+                except Exception as exc:
+                    if not pool.internal_retries and task.attempt <= max_retries:
+                        log.warning("run %s failed (attempt %d), retrying: %s", task.spec.run_id, task.attempt, exc)
+                        submit(task.spec, task.attempt + 1)
+                        continue
+                    attempts = max_retries + 1 if pool.internal_retries else task.attempt
+                    with deferred_sigint():
+                        manifest.append(failure_record(task.spec, exc, attempts))
+                    log.error("run %s %s failed after %d attempts", task.spec.run_id, task.spec.point, attempts)
+                else:
+                    with deferred_sigint():
+                        path = write_run(out, task.spec, files)
+                        manifest.append(success_record(task.spec, files, path.relative_to(out), task.attempt))
+                    log.debug("recorded run %s in %.3f s", task.spec.run_id, time.time() - started)
+                bar.update(1)
+    except BaseException:
+        if isinstance(pool, RayPool):
+            pool.cancel([t.handle for t in pending.values()])
+        pool.shutdown()
+        raise
+    finally:
+        bar.close()
