@@ -1,28 +1,9 @@
 """Unlinked and linked VCG for repeated resource allocation (seed 004, Zhu 2021).
 
-Model (§2): a principal with R durable divisible resources q_bar allocates them each
-date t = 1..T among agents n = 1..N, each privately endowed with divisible projects
-mu_t^n in [0, inf)^I (type i uses theta_i, pays 1); the principal holds unlimited
-last-resort projects of types i <= R. It is common knowledge that each agent's T-date
-average endowment lies in [mu_low^n, mu_high^n]; transfers are >= 0 (limited liability).
-
-Arrays: reports and endowments are (N, T, I) — agent-major like the paper's N x T
-matrix of I-vectors; array row k is the paper's agent n = k + 1 (player 0 is the
-principal). Utilities are in date-1 units: U^n = sum_t beta^(t-1) v(A_t^n, mu_t^n) +
-beta^(T-1) W^n, and the cost is C = beta^(T-1) sum_n W^n (§2).
-
-The Groves base of the linked transfer, min over Omega^n of uW^n([mu]^-n, mu-hat^n)
-(§4), is a non-convex problem: the others' surplus O_t(y) as a function of agent n's
-date-t report is piecewise linear but neither convex nor concave (ord-A hands agent n
-a share clip(alpha_i - H_i, 0, y_i) of an investment alpha that itself moves with y).
-The paper gives no general algorithm: "computing an agent's transfer is
-straightforward" (§1) and a closed form when Properties I and II hold (Lemma 6, §6.2).
-We compute it exactly as a mixed-integer LP (`groves_base`) built on Lemma 1's
-structure: on each date the efficient investment is exhaustive and linear for one of
-finitely many price bases (`knapsack.price_bases`), and within a basis it is an affine
-function of the report; one binary per (date, basis) plus one per contested partial
-type gives an exact disaggregated formulation, solved by `scipy.optimize.milp` (HiGHS)
-and re-evaluated by the knapsack at its minimizer.
+The model (§2) and the transfers (§4) are documented where they live; in short, a
+principal allocates durable divisible resources each date among agents with private
+project endowments, and linking reports to their confidence intervals makes VCG
+weakly cheaper than per-date VCG (Theorem 1).
 
 Layout (this module is the public entry point and re-exports every name below):
 - `mechanisms.linked_model`: the economy (§2), ord-A allocation, the retraction and the
