@@ -21,22 +21,6 @@ from mechanisms.groves_milp import (
     groves_base,
     others_surplus_batch,
 )
-
-# Knapsack names this module has always re-exported (kept importable from here).
-from mechanisms.knapsack import (
-    AMOUNT_TOL,
-    GENERAL_POSITION_MAX_SUBSETS,
-    KnapsackSolution,
-    PriceBasis,
-    check_theta,
-    efficient_by_bases,
-    general_position_violation,
-    knapsack,
-    marginal_player,
-    ord_split,
-    price_bases,
-    solve_knapsack_greedy,
-)
 from mechanisms.linked_design import (
     SmallAgentsDesign,
     believable_conjecture,
@@ -64,40 +48,28 @@ from mechanisms.linked_model import (
 )
 
 __all__ = [
-    "AMOUNT_TOL",
-    "GENERAL_POSITION_MAX_SUBSETS",
     "MILP_REL_GAP",
     "MILP_TIME_LIMIT",
     "DateAllocation",
     "Economy",
     "GrovesBase",
     "IncentiveCheck",
-    "KnapsackSolution",
     "LinkedSettlement",
     "LinkedVCG",
-    "PriceBasis",
     "SmallAgentsDesign",
     "believable_conjecture",
     "c_of_z",
     "check_endowments",
-    "check_theta",
     "delta_of_z",
-    "efficient_by_bases",
-    "general_position_violation",
     "geometric_tau",
     "groves_base",
     "hoeffding_tail",
     "incentive_check",
-    "knapsack",
     "lemma6_transfer",
-    "marginal_player",
     "misreport_candidates",
-    "ord_split",
     "others_surplus_batch",
-    "price_bases",
     "reasonable_truthful",
     "retract_rows",
     "small_agents_design",
-    "solve_knapsack_greedy",
     "utility_batch",
 ]
