@@ -34,6 +34,26 @@ class Cohort:
         return slice(int(self.indices[0]), int(self.indices[-1]) + 1)
 
 
+def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
+    """The [start, stop) agent ranges of the cohorts: every backend uses this one split."""
+    return [(s, min(s + cohort_size, n_agents)) for s in range(0, n_agents, cohort_size)]
+
+
+def cohort_learners(
+    name: str,
+    params: dict[str, Any],
+    budgets: np.ndarray,
+    horizon: int,
+    ranges: list[tuple[int, int]],
+    seeds: list[np.random.SeedSequence],
+) -> list[Learner]:
+    """One learner per agent range, each on its own RNG stream (in process or in a shard)."""
+    return [
+        make_learner(name, b - a, budgets[a:b], horizon, np.random.default_rng(ss), params)
+        for (a, b), ss in zip(ranges, seeds, strict=True)
+    ]
+
+
 def make_cohorts(
     name: str,
     params: dict[str, Any],
@@ -44,15 +64,9 @@ def make_cohorts(
 ) -> list[Cohort]:
     """Split agents 0..n-1 into contiguous cohorts of `cohort_size`, each with its own
     spawned RNG stream, so results do not depend on where the cohorts run."""
-    n = budgets.shape[0]
-    starts = range(0, n, cohort_size)
-    seeds = seed.spawn(len(starts))
-    cohorts = []
-    for s, ss in zip(starts, seeds, strict=True):
-        idx = np.arange(s, min(s + cohort_size, n))
-        learner = make_learner(name, idx.shape[0], budgets[idx], horizon, np.random.default_rng(ss), params)
-        cohorts.append(Cohort(idx, learner))
-    return cohorts
+    plan = cohort_plan(budgets.shape[0], cohort_size)
+    learners = cohort_learners(name, params, budgets, horizon, plan, seed.spawn(len(plan)))
+    return [Cohort(np.arange(a, b), lr) for (a, b), lr in zip(plan, learners, strict=True)]
 
 
 class Backend:
@@ -136,11 +150,6 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_co
     return True
 
 
-def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
-    """The [start, stop) agent ranges of the cohorts `make_cohorts` builds (same split)."""
-    return [(s, min(s + cohort_size, n_agents)) for s in range(0, n_agents, cohort_size)]
-
-
 def assign_shards(plan: list[tuple[int, int]], shards: int) -> list[list[int]]:
     """Contiguous groups of whole cohorts, balanced by agent count; empty groups dropped.
 
@@ -189,10 +198,7 @@ class ShardWorker:
             return
         self.lo, self.hi = ranges[0][0], ranges[-1][1]
         self.ranges = [(a - self.lo, b - self.lo) for a, b in ranges]
-        self.learners = [
-            make_learner(name, b - a, budgets[a:b], horizon, np.random.default_rng(ss), params)
-            for (a, b), ss in zip(ranges, seeds, strict=True)
-        ]
+        self.learners = cohort_learners(name, params, budgets, horizon, ranges, seeds)
         self.alternatives: list[np.ndarray | None] = [None] * len(self.learners)
         self.reports = np.zeros(self.hi - self.lo)
         self.calls = 0  # step() invocations, so tests can check one remote call per round
