@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,21 @@ def figure_title(summary: dict[str, Any], what: str) -> str:
 
 def _smooth(x: pd.Series, window: int) -> pd.Series:
     return x.rolling(window, min_periods=1).mean()
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """A finished run's summary.json; a clear error when `run_dir` is not one."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
+    return json.loads(path.read_text())
+
+
+def output_dir(run_dir: str | Path, out: str | Path | None) -> Path:
+    """Where figures go: `out`, else the run directory itself (created if missing)."""
+    target = Path(out) if out is not None else Path(run_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
@@ -241,12 +257,8 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Write every figure the run's files allow; returns the PNG paths."""
     run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ValueError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
-    summary = json.loads(summary_path.read_text())
-    target = Path(out) if out is not None else run_dir
-    target.mkdir(parents=True, exist_ok=True)
+    summary = read_summary(run_dir)
+    target = output_dir(run_dir, out)
     rounds = _load(run_dir, "rounds")
     table = _load(run_dir, "metrics")
     curve = _load(run_dir, "regret_curve")
@@ -263,8 +275,8 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
         written.append(plot_prices(rounds, summary, target))
     if table is not None:
         written.append(plot_core(table, summary, target))
-    # Scenario-specific panels (voting lottery, matching pair probabilities, ...).
-    panels = getattr(get_scenario(summary["scenario"]), "plot_panels", None)
+    # Scenario-specific panels: a module-level `plot_panels(run_dir, out)` in the scenario's module.
+    panels = getattr(sys.modules[type(get_scenario(summary["scenario"])).__module__], "plot_panels", None)
     if callable(panels):
         written.extend(panels(run_dir, target))
     paths = [p for p in written if p is not None]

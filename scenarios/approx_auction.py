@@ -211,10 +211,6 @@ class ApproxAuctionScenario(Scenario):
         )
 
 
-    def plot_panels(self, result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-        """Scenario-specific figures for `mechsim plot` (see the module-level function)."""
-        return plot_panels(result_dir, out)
-
 
 register_scenario(ApproxAuctionScenario())
 
@@ -315,12 +311,9 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     """`mechsim plot` panel: per mechanism, the welfare ratio achieved on the played bids,
     the worst round with bids in K_i, the worst case the search found, and the theorem's
     guarantee (seed 001, Thms 1-4)."""
-    import json
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
-    from abm.plotting import figure_title, pyplot, save_figure
-
-    result_dir = Path(result_dir)
-    summary = json.loads((result_dir / "summary.json").read_text())
+    summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     by = s["by_mechanism"]
     names = list(by)
@@ -341,6 +334,4 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(figure_title(summary, f"Approximate valuations, delta = {s['delta']}"))
-    target = Path(out) if out is not None else result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    return [save_figure(fig, target / "welfare_vs_guarantee.png")]
+    return [save_figure(fig, output_dir(result_dir, out) / "welfare_vs_guarantee.png")]

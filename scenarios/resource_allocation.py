@@ -421,10 +421,6 @@ class ResourceAllocation(Scenario):
         )
 
 
-    def plot_panels(self, result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-        """Scenario-specific figures for `mechsim plot` (see the module-level function)."""
-        return plot_panels(result_dir, out)
-
 
 register_scenario(ResourceAllocation())
 
@@ -432,12 +428,9 @@ register_scenario(ResourceAllocation())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (seed 004 §4,
     Theorem 1: linked is weakly cheaper) with the Groves base the linking subtracts."""
-    import json
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
-    from abm.plotting import figure_title, pyplot, save_figure
-
-    result_dir = Path(result_dir)
-    summary = json.loads((result_dir / "summary.json").read_text())
+    summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     linked, unlinked = np.asarray(s["transfers_linked"]), np.asarray(s["transfers_unlinked"])
     agents = np.arange(linked.shape[0])
@@ -451,6 +444,4 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     ax.legend(loc="upper center", ncols=2)
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(figure_title(summary, f"Principal's transfers, efficiency {s['efficiency']:.3g}"))
-    target = Path(out) if out is not None else result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    return [save_figure(fig, target / "linked_vs_unlinked.png")]
+    return [save_figure(fig, output_dir(result_dir, out) / "linked_vs_unlinked.png")]

@@ -19,7 +19,6 @@ matrix X-bar with the stable matchings marked.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -143,10 +142,6 @@ class TwoSided(Scenario):
         )
 
 
-    def plot_panels(self, result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-        """Scenario-specific figures for `mechsim plot` (see the module-level function)."""
-        return plot_panels(result_dir, out)
-
 
 register_scenario(TwoSided())
 
@@ -154,17 +149,13 @@ register_scenario(TwoSided())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw the pair-probability matrix X-bar (hospitals x doctors) with the hospital-
     and doctor-proposing stable matchings marked; returns the written PNG paths."""
-    import matplotlib
+    from abm.plotting import output_dir, pyplot, read_summary, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    result_dir = Path(result_dir)
-    summary = json.loads((result_dir / "summary.json").read_text())
+    summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     x = np.asarray(s["pair_probability"])
     m = x.shape[0]
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = pyplot().subplots(figsize=(5.5, 4.5))
     im = ax.imshow(x, cmap="viridis", vmin=0.0, vmax=1.0)
     fig.colorbar(im, ax=ax, label="P(h, d matched)")
     rows = np.arange(m)
@@ -179,10 +170,4 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
         f"utility {metrics['total_utility']:.2f}"
     )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
-    fig.tight_layout()
-    target = Path(out) if out is not None else result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "two_sided_pairs.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, output_dir(result_dir, out) / "two_sided_pairs.png")]

@@ -26,7 +26,6 @@ lottery over time.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -202,10 +201,6 @@ class Voting(Scenario):
         )
 
 
-    def plot_panels(self, result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-        """Scenario-specific figures for `mechsim plot` (see the module-level function)."""
-        return plot_panels(result_dir, out)
-
 
 register_scenario(Voting())
 
@@ -213,16 +208,12 @@ register_scenario(Voting())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw the outcome lottery over time (stacked per-round lottery, and the running mean
     X-bar) from summary.json; returns the written PNG paths."""
-    import matplotlib
+    from abm.plotting import output_dir, pyplot, read_summary, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    result_dir = Path(result_dir)
-    summary = json.loads((result_dir / "summary.json").read_text())
+    summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     rounds = np.asarray(s["trace"]["rounds"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = pyplot().subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, key, title in zip(
         axes, ("outcome", "running_mean"), ("lottery X_t per round", "time average X-bar"), strict=True
     ):
@@ -233,10 +224,4 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("probability")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="alternative")
-    fig.tight_layout()
-    target = Path(out) if out is not None else result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "voting_lottery.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, output_dir(result_dir, out) / "voting_lottery.png")]
