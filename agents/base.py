@@ -132,6 +132,11 @@ class Learner(ABC):
         """(m, K) alternative reports whose menu a full-feedback learner needs; None if bandit."""
         return None
 
+    def alternative_multipliers(self) -> np.ndarray | None:
+        """g (K,) when `alternatives(obs)` is always obs.values[:, None] * g[None, :], else
+        None: a sharded backend then ships g instead of the (m, K) array."""
+        return None
+
     @abstractmethod
     def _act(self, obs: Observation) -> np.ndarray: ...
 

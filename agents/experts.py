@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
@@ -36,6 +37,42 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
     cum = np.cumsum(probs, axis=1)
     u = (1.0 - rng.random(probs.shape[0])) * cum[:, -1]
     return np.minimum((cum < u[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _inverse_cdf(w, u, actions, probs):  # pragma: no cover - compiled
+    K, n = w.shape
+    total = w[0].copy()
+    for k in range(1, K):
+        total += w[k]
+    cum = np.zeros(n, dtype=w.dtype)
+    actions[:] = 0
+    for k in range(K - 1):
+        wk = w[k]
+        for i in range(n):
+            # u * total is in (0, total] (x <= 1 rounds x * total to <= total) and the running
+            # sums add in the same order as total, so the action found exists and has weight > 0.
+            cum[i] += wk[i]
+            actions[i] += cum[i] < u[i] * total[i]
+    for i in range(n):
+        probs[i] = w[actions[i], i] / np.float64(total[i])
+
+
+def sample_columns(w: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One draw per column of non-negative weights w (K, n), actions first: (actions (n,),
+    probability of each drawn action (n,)). One compiled pass over the K actions of all
+    columns (inverse CDF), where a cumsum per column would be n small calls."""
+    n = w.shape[1]
+    u = (1.0 - rng.random(n)).astype(w.dtype)
+    actions = np.empty(n, dtype=np.int64)
+    probs = np.empty(n)
+    _inverse_cdf(w, u, actions, probs)
+    return actions, probs
+
+
+def hedge_eta(k: int, horizon: int) -> float:
+    """Hedge's rate eta = sqrt(8 ln K / T): regret <= sqrt(T ln K / 2) (seed 002 §1.1)."""
+    return float(np.sqrt(8.0 * np.log(max(k, 2)) / horizon))
 
 
 def _collect_state(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -148,7 +185,6 @@ class ExpWeights(GridPolicy):
         # Weights are float32: its exp is SIMD-vectorized (~3x faster than float64's), and a
         # relative error of 1e-7 in sampling probabilities is immaterial; scores stay float64.
         self._zbuf = np.empty((self.k, self.n), dtype=np.float32)
-        self._cumbuf: np.ndarray | None = None
 
     def _eta(self) -> float | np.ndarray:
         return self.eta
@@ -174,17 +210,7 @@ class ExpWeights(GridPolicy):
         if self.gamma > 0 or self.k > _LOOP_SAMPLING_MAX_K:
             return super().sample(rng)
         z, _ = self._z()
-        cum = self._cumbuf if self._cumbuf is not None else np.empty_like(z)
-        self._cumbuf = cum
-        cum[0] = z[0]
-        for k in range(1, self.k):  # inverse CDF over the actions, all learners at once
-            np.add(cum[k - 1], z[k], out=cum[k])
-        total = cum[-1]
-        # u in (0, total] in float32 (x <= 1 rounds x * total to <= total): the first action
-        # with cum >= u exists and has positive weight.
-        u = (1.0 - rng.random(self.n)).astype(np.float32) * total
-        a = (cum < u).sum(axis=0)
-        return a, z[a, np.arange(self.n)] / total.astype(np.float64)
+        return sample_columns(z, rng)
 
     def _recenter(self) -> None:
         self.scores -= self.scores.max(axis=0)
@@ -223,7 +249,7 @@ class HedgePolicy(ExpWeights):
     full_information = True
 
     def __init__(self, n: int, k: int, horizon: int, rng: np.random.Generator, eta: float | None = None):
-        eta = eta if eta is not None else np.sqrt(8.0 * np.log(max(k, 2)) / horizon)
+        eta = eta if eta is not None else hedge_eta(k, horizon)
         super().__init__(n, k, horizon, rng, eta)
 
 
@@ -291,6 +317,8 @@ def policy_factory(name: str, **kwargs: Any) -> Factory:
         return cls(n, k, horizon, rng, **kwargs)
 
     build.full_information = cls.full_information  # type: ignore[attr-defined]
+    # What it builds, so composites can pick a specialized kernel (`agents.swap.swap_factory`).
+    build.policy_cls, build.kwargs = cls, kwargs  # type: ignore[attr-defined]
     return build
 
 
@@ -372,9 +400,11 @@ class GridLearner(Learner):
         return self.intended
 
     def alternatives(self, obs: Observation) -> np.ndarray | None:
-        if self.feedback != "full":
-            return None
-        return obs.values[:, None] * self.grid[None, :]
+        g = self.alternative_multipliers()
+        return None if g is None else obs.values[:, None] * g[None, :]
+
+    def alternative_multipliers(self) -> np.ndarray | None:
+        return self.grid if self.feedback == "full" else None
 
     def _active(self, fb: Feedback) -> np.ndarray:
         had_budget = fb.budget + fb.charge > 0

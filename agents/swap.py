@@ -10,58 +10,38 @@ copy j the gain vector scaled by p_j. Then swap regret <= sum_j regret_j.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import numba
 import numpy as np
 from pydantic import field_validator
 
-from agents.experts import BASE_POLICIES, Factory, GridLearner, GridParams, GridPolicy, policy_factory
-
-#: Residual ||pQ - p||_inf (and negativity) above which a direct solve is redone by least squares.
-STATIONARY_TOL = 1e-9
-
-
-def stationary_distribution(Q: np.ndarray) -> np.ndarray:
-    """Stationary distributions p = p Q of a stack of row-stochastic matrices Q (n, K, K).
-
-    Solves (Q^T - I) p = 0 with one (redundant) equation replaced by sum(p) = 1: one batched
-    LU solve, exact in one step where power iteration may not converge (periodic chains,
-    e.g. permutation matrices). Rows where that system is singular or inaccurate (reducible
-    chains: several closed classes, e.g. Q = I) fall back to the minimum-norm least-squares
-    solution of the augmented system [Q^T - I; 1^T] p = e_{K+1}, which is still stationary
-    and, the closed classes having disjoint supports, non-negative.
-    """
-    Q = np.asarray(Q, dtype=np.float64)
-    if Q.ndim == 2:
-        return stationary_distribution(Q[None])[0]
-    n, k, k2 = Q.shape
-    if k != k2:
-        raise ValueError(f"Q must be (n, K, K), got shape {Q.shape}")
-    A = np.swapaxes(Q, 1, 2) - np.eye(k)
-    A[:, -1, :] = 1.0
-    rhs = np.zeros((n, k, 1))
-    rhs[:, -1, 0] = 1.0
-    try:
-        p = np.linalg.solve(A, rhs)[..., 0]
-        bad = _inaccurate(p, Q)
-    except np.linalg.LinAlgError:
-        p = np.full((n, k), 1.0 / k)
-        bad = np.ones(n, dtype=bool)
-    if bad.any():
-        aug = np.concatenate([np.swapaxes(Q[bad], 1, 2) - np.eye(k), np.ones((int(bad.sum()), 1, k))], axis=1)
-        e = np.zeros(k + 1)
-        e[-1] = 1.0
-        p[bad] = np.linalg.pinv(aug) @ e
-    p = np.clip(p, 0.0, None)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def _inaccurate(p: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(p).all(axis=1)
-    resid = np.abs(np.einsum("nk,nkj->nj", np.where(finite[:, None], p, 0.0), Q) - p).max(axis=1)
-    return ~finite | ~(resid <= STATIONARY_TOL) | (p < -STATIONARY_TOL).any(axis=1)
+from agents.experts import (
+    BASE_POLICIES,
+    Factory,
+    GridLearner,
+    GridParams,
+    GridPolicy,
+    HedgePolicy,
+    hedge_eta,
+    policy_factory,
+    sample_columns,
+)
+from agents.stationary import (
+    KERNEL_OPTIONS,
+    TILE,
+    gth_block,
+    gth_tiles,
+    load_rows,
+    n_tiles,
+    stationary_distribution,
+)
 
 
 class SwapPolicy(GridPolicy):
-    """Blum–Mansour swap-regret policy over K actions built from any base `Factory`.
+    """Blum–Mansour swap-regret policy over K actions built from any base `Factory`
+    (`swap_factory` picks the compiled `HedgeSwapPolicy` for plain Hedge copies).
 
     Guarantee (Blum & Mansour 2007, Thm 5): swap regret <= sum_j R_j, where R_j is copy j's
     external regret on the gains p_j * g; with Hedge copies (eta = sqrt(8 ln K / T)) this
@@ -101,10 +81,148 @@ class SwapPolicy(GridPolicy):
         )
 
 
+#: |x| up to which `exp_small` is exp to double precision.
+EXP_SMALL_MAX = 0.25
+_EXP_DEGREE = 11
+_INV_FACTORIAL = tuple(1.0 / math.factorial(k) for k in range(_EXP_DEGREE + 1))
+
+
+@numba.njit(inline="always", **KERNEL_OPTIONS)
+def exp_small(x):  # pragma: no cover - compiled
+    """exp(x) for |x| <= 1/4 by its degree-11 Taylor polynomial (Horner): the remainder is
+    below 0.25^12 e^0.25 / 12! < 2e-16 relative, so the result is within 2 ulp of exp, and
+    unlike a libm call the polynomial vectorizes. Hedge's factors exp(eta p_j g_a) have
+    |x| <= eta, within range whenever T is not tiny (eta = sqrt(8 ln K / T) <= 1/4 for
+    T >= 128 ln K)."""
+    r = _INV_FACTORIAL[_EXP_DEGREE]
+    for k in range(_EXP_DEGREE - 1, -1, -1):
+        r = r * x + _INV_FACTORIAL[k]
+    return r
+
+
+@numba.njit(**KERNEL_OPTIONS)
+def _hedge_swap_round(W, gains_t, p_t, eta, small, bad):  # pragma: no cover - compiled
+    """One Blum–Mansour round over Hedge copies, tile by tile: W[b, a, j, l] *=
+    exp(eta p_t[j, i] gains_t[a, i]) for agent i = b * TILE + l (copy j's Hedge update on
+    the gains p_j g), then p_t <- the stationary distributions of the updated chains.
+    `small`: every exponent is within EXP_SMALL_MAX, so `exp_small` is exact."""
+    n_t, K, _, B = W.shape
+    n = gains_t.shape[1]
+    Q = np.empty((K, K, B))
+    s = np.empty(B)
+    x = np.empty((K, B))
+    c = np.zeros(B)
+    for b in range(n_t):
+        i0 = b * B
+        L = min(B, n - i0)
+        for j in range(K):
+            pj = p_t[j, i0 : i0 + L]
+            for l in range(L):
+                c[l] = eta * pj[l]
+            for a in range(K):
+                w = W[b, a, j]
+                ga = gains_t[a, i0 : i0 + L]
+                if small:
+                    for l in range(L):
+                        w[l] *= exp_small(c[l] * ga[l])
+                else:
+                    for l in range(L):
+                        w[l] *= np.exp(c[l] * ga[l])
+            load_rows(W, b, j, Q[j], s)
+        gth_block(Q, s, x, p_t, bad, i0, L)
+
+
+class HedgeSwapPolicy(GridPolicy):
+    """Blum–Mansour over K Hedge copies (seed 002 §1.1, eq. 2; [BM07]), one compiled pass.
+
+    The same algorithm as `SwapPolicy(n, k, T, rng, HedgePolicy factory)`, laid out for
+    10^5 agents. State: `weights` (n_tiles, K_a, K_j, TILE), copy j's Hedge weight
+    exp(eta S_ja) of action a up to a per-copy factor (float64, so no float32 rounding of
+    the generic path); `p_t` (K, n), the distribution played. One pass per round, tile by
+    tile (`_hedge_swap_round`): multiply in exp(eta p_j g_a), normalize, and solve the next
+    stationary distribution by GTH (`agents.stationary`) while the tile is in cache.
+
+    Each copy's weights are divided by their maximum only when the accumulated bound on
+    eta * |gains| since the last division would exceed `RESHIFT`, so they stay within
+    exp(+-RESHIFT) of 1, far from overflow; weights below `TINY` of their row maximum
+    (probability < 1e-290) become 0 then, never subnormal (slow on x86).
+
+    Guarantee (Blum & Mansour 2007, Thm 5): swap regret <= (K + 1) sqrt(T ln K / 8) with
+    eta = sqrt(8 ln K / T), for any adaptive gain sequence in [0, 1]^K.
+    """
+
+    full_information = True
+    RESHIFT = 300.0
+    TINY = 1e-290
+
+    def __init__(self, n: int, k: int, horizon: int, rng: np.random.Generator, eta: float | None = None) -> None:
+        super().__init__(n, k, horizon, rng)
+        self.eta = float(eta) if eta is not None else hedge_eta(self.k, self.horizon)
+        if not self.eta > 0:
+            raise ValueError(f"eta must be > 0, got {eta}")
+        self.weights = np.ones((n_tiles(self.n), self.k, self.k, TILE))
+        self.drift = 0.0
+        self.p_t = np.full((self.k, self.n), 1.0 / self.k)
+        self._fresh = False  # whether p_t is the stationary distribution of the weights
+        self._bad = np.zeros(self.n, dtype=np.bool_)
+
+    def probs(self) -> np.ndarray:
+        if not self._fresh:
+            gth_tiles(self.weights, self.p_t, self._bad)
+            self._solved()
+        return self.p_t.T
+
+    def matrix(self, agents: np.ndarray | None = None) -> np.ndarray:
+        """Q (m, K, K) of `agents` (default: all): row j is copy j's proposed distribution."""
+        i = np.arange(self.n) if agents is None else np.asarray(agents)
+        w = self.weights[i // TILE, :, :, i % TILE].transpose(0, 2, 1)
+        return w / w.sum(axis=2, keepdims=True)
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return sample_columns(self.probs().T, rng)
+
+    def update_t(self, gains_t: np.ndarray) -> None:
+        g = np.ascontiguousarray(gains_t, dtype=np.float64)
+        step = self.eta * max(float(g.max(initial=0.0)), -float(g.min(initial=0.0)))
+        if self.drift + step > self.RESHIFT:
+            self._renormalize()
+        self.drift += step
+        _hedge_swap_round(self.weights, g, self.p_t, self.eta, step <= EXP_SMALL_MAX, self._bad)
+        self._solved()
+
+    def update_bandit(self, actions, gains, played_prob, weight=None) -> None:
+        # As `SwapPolicy` over Hedge copies: copy j's score of the played arm drops by p_j
+        # times the importance-weighted loss (`ExpWeights.update_bandit`).
+        loss_hat = (1.0 - gains) / np.maximum(played_prob, 1e-300)
+        if weight is not None:
+            loss_hat = loss_hat * weight
+        i = np.arange(self.n)
+        self.weights[i // TILE, actions, :, i % TILE] *= np.exp(-self.eta * self.p_t * loss_hat).T
+        self._renormalize()
+        self._fresh = False
+
+    def _solved(self) -> None:
+        self._fresh = True
+        if self._bad.any():  # a zero pivot: weights flushed to 0 made a reducible chain
+            self.p_t[:, self._bad] = stationary_distribution(self.matrix(np.flatnonzero(self._bad))).T
+
+    def _renormalize(self) -> None:
+        self.weights /= self.weights.max(axis=1, keepdims=True)
+        self.weights[self.weights < self.TINY] = 0.0
+        self.drift = 0.0
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._fresh = False
+
+
 def swap_factory(base: Factory) -> Factory:
-    """A `Factory` of Blum–Mansour policies over `base` (so swap learners compose too)."""
+    """A `Factory` of Blum–Mansour policies over `base` (so swap learners compose too);
+    over plain Hedge copies, the compiled `HedgeSwapPolicy`."""
 
     def build(n: int, k: int, horizon: int, rng: np.random.Generator) -> GridPolicy:
+        if getattr(base, "policy_cls", None) is HedgePolicy:
+            return HedgeSwapPolicy(n, k, horizon, rng, **base.kwargs)  # type: ignore[attr-defined]
         return SwapPolicy(n, k, horizon, rng, base)
 
     return build
@@ -143,4 +261,4 @@ class BlumMansourSwap(GridLearner):
 
     def make_policy(self) -> GridPolicy:
         base = self._factory or policy_factory(self.params.base, eta=self.params.eta)
-        return SwapPolicy(self.n_agents, self.n_actions, self.horizon, self.rng, base)
+        return swap_factory(base)(self.n_agents, self.n_actions, self.horizon, self.rng)

@@ -7,7 +7,7 @@ import pytest
 import abm
 from agents import BangPerBuck, Exp3, Feedback, LagrangeBwK, Observation, make_learner
 from agents.experts import Exp3Policy
-from agents.swap import SwapPolicy
+from agents.swap import HedgeSwapPolicy
 
 T = 20_000
 MEANS_R = [0.0, 0.3, 0.6, 0.8, 0.35]
@@ -67,7 +67,7 @@ def test_lagrange_bwk_takes_any_primal_factory():
     lb = LagrangeBwK(3, np.ones(3), 50, np.random.default_rng(0), LagrangeBwK.Params(), primal=Exp3.factory(eta=0.1))
     assert isinstance(lb.policy, Exp3Policy) and lb.policy.eta == 0.1 and lb.feedback == "bandit"
     sw = make_learner("lagrange_bwk", 3, np.ones(3), 50, np.random.default_rng(0), {"base": "blum_mansour_hedge"})
-    assert isinstance(sw.policy, SwapPolicy) and sw.feedback == "full"
+    assert isinstance(sw.policy, HedgeSwapPolicy) and sw.feedback == "full"
     with pytest.raises(ValueError, match="base"):
         make_learner("lagrange_bwk", 3, np.ones(3), 50, np.random.default_rng(0), {"base": "thompson"})
     with pytest.raises(ValueError, match="dual"):

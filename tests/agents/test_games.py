@@ -6,7 +6,7 @@ import pytest
 
 from agents.experts import HedgePolicy, policy_factory
 from agents.games import cce_gap, ce_gap, deviation_gains, play_bimatrix
-from agents.swap import SwapPolicy
+from agents.swap import swap_factory
 
 # Chicken, actions (Stop, Go): (S,S)=(4,4), (S,G)=(1,5), (G,S)=(5,1), (G,G)=(0,0).
 CHICKEN_A = np.array([[4.0, 1.0], [5.0, 0.0]])
@@ -54,7 +54,7 @@ def _play(kind, A, B, T=20_000, n=5, seed=0):
     def make():
         if kind == "hedge":
             return HedgePolicy(n, A.shape[0], T, rng)
-        return SwapPolicy(n, A.shape[0], T, rng, policy_factory("hedge"))
+        return swap_factory(policy_factory("hedge"))(n, A.shape[0], T, rng)  # the compiled HedgeSwapPolicy
 
     return play_bimatrix(make(), make(), A, B, T, rng)
 

@@ -3,14 +3,16 @@ swap-regret bound on adversarial sequences."""
 
 import numpy as np
 import pytest
+import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from agents import BlumMansourSwap, Hedge, make_learner
-from agents.experts import HedgePolicy, policy_factory
+from agents.experts import HedgePolicy, policy_factory, sample_categorical
 from agents.games import external_regret, swap_regret
-from agents.swap import SwapPolicy, stationary_distribution
+from agents.stationary import TILE, stationary_distribution
+from agents.swap import EXP_SMALL_MAX, HedgeSwapPolicy, SwapPolicy, exp_small, swap_factory
 
 
 def stochastic(raw: np.ndarray, zero_mask: np.ndarray) -> np.ndarray:
@@ -46,15 +48,31 @@ def test_stationary_distribution_of_hand_chains():
     assert p.sum() == pytest.approx(1.0) and np.all(p >= 0)
 
 
+def generic_bm(n, k, T, rng, eta=None):
+    return SwapPolicy(n, k, T, rng, policy_factory("hedge", eta=eta))
+
+
+def compiled_bm(n, k, T, rng, eta=None):
+    pol = swap_factory(policy_factory("hedge", eta=eta))(n, k, T, rng)
+    assert isinstance(pol, HedgeSwapPolicy)
+    return pol
+
+
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, 2**31), st.integers(2, 5), st.sampled_from(["random", "chase", "switch"]))
-def test_swap_regret_bound_on_adversarial_sequences(seed, k, kind):
+@given(
+    st.integers(0, 2**31),
+    st.integers(2, 5),
+    st.sampled_from(["random", "chase", "switch"]),
+    st.sampled_from([generic_bm, compiled_bm]),
+)
+def test_swap_regret_bound_on_adversarial_sequences(seed, k, kind, make):
     """BM(Hedge): swap regret of the played distributions <= (K + 1) sqrt(T ln K / 8) for any
-    adaptive gain sequence in [0, 1]^K (Blum–Mansour Thm 5 with Hedge's bound per copy)."""
+    adaptive gain sequence in [0, 1]^K (Blum–Mansour Thm 5 with Hedge's bound per copy),
+    for the generic composition and the compiled `HedgeSwapPolicy`."""
     T, n = 600, 2
     rng = np.random.default_rng(seed)
     fixed = rng.random((T, n, k))
-    pol = SwapPolicy(n, k, T, rng, policy_factory("hedge"))
+    pol = make(n, k, T, rng)
     probs, gains = [], []
     for t in range(T):
         p = pol.probs()
@@ -101,8 +119,78 @@ def test_swap_regret_separates_bm_from_hedge():
 def test_blum_mansour_learner_composes_any_factory():
     rng = np.random.default_rng(0)
     a = BlumMansourSwap(3, np.ones(3), 100, rng, BlumMansourSwap.Params(grid_points=4), factory=Hedge.factory(0.3))
-    assert a.feedback == "full" and a.policy.copies.eta == 0.3 and a.policy.copies.n == 12
+    assert a.feedback == "full" and a.policy.eta == 0.3 and a.policy.n == 3
     b = make_learner("blum_mansour_swap", 3, np.ones(3), 100, rng, {"base": "exp3", "grid_points": 4})
     assert b.feedback == "bandit"
     with pytest.raises(ValueError, match="base"):
         make_learner("blum_mansour_swap", 3, np.ones(3), 100, rng, {"base": "ucb"})
+
+
+def test_exp_small_is_exp_to_double_precision():
+    x = np.linspace(-EXP_SMALL_MAX, EXP_SMALL_MAX, 20_001)
+    approx = np.array([exp_small(v) for v in x])
+    assert np.abs(approx / np.exp(x) - 1.0).max() <= 5e-16  # ~2 ulp: Horner's rounding
+
+
+def exact_bm_reference(seq: np.ndarray, eta: float) -> np.ndarray:
+    """BM over Hedge copies in plain float64 from the definition: copy j's scores S_j sum
+    p_j g, its row is softmax(eta S_j), and p is the SVD null vector of Q^T - I."""
+    T, n, k = seq.shape
+    S = np.zeros((n, k, k))
+    out = np.empty((T, n, k))
+    for t in range(T):
+        z = np.exp(eta * (S - S.max(axis=2, keepdims=True)))
+        Q = z / z.sum(axis=2, keepdims=True)
+        for i in range(n):
+            v = scipy.linalg.svd(Q[i].T - np.eye(k))[2][-1]
+            out[t, i] = v / v.sum()
+        S += out[t][:, :, None] * seq[t][:, None, :]
+    return out
+
+
+@pytest.mark.parametrize(("k", "eta", "reshift"), [(2, None, None), (11, None, None), (5, 0.9, 4.0)])
+def test_compiled_bm_follows_the_definition(k, eta, reshift, monkeypatch):
+    """HedgeSwapPolicy against `exact_bm_reference`, n = TILE + 3 agents (a padded tile):
+    the default rate (Taylor exponentials), and eta = 0.9 (libm exponentials) with a low
+    RESHIFT so the weights are renormalized every few rounds."""
+    if reshift is not None:
+        monkeypatch.setattr(HedgeSwapPolicy, "RESHIFT", reshift)
+    T, n = 60, TILE + 3
+    rng = np.random.default_rng(k)
+    seq = rng.random((T, n, k)) ** 2
+    pol = compiled_bm(n, k, 2000, rng, eta)
+    ref = exact_bm_reference(seq, pol.eta)
+    for t in range(T):
+        assert np.abs(pol.probs() - ref[t]).max() < 1e-10, t
+        pol.update(seq[t])
+
+
+def test_compiled_bm_matches_the_generic_composition():
+    """Same gains, full and bandit updates: the compiled policy and SwapPolicy(Hedge) differ
+    only by the generic path's float32 weights."""
+    T, n, k = 200, 70, 6
+    rng = np.random.default_rng(1)
+    a, b = compiled_bm(n, k, T, rng), generic_bm(n, k, T, rng)
+    for t in range(T):
+        pa, pb = a.probs(), b.probs()
+        assert np.abs(pa - pb).max() < 1e-5, t
+        if t % 2:
+            g = rng.random((n, k))
+            a.update(g)
+            b.update(g)
+        else:
+            act = sample_categorical(pa, rng)  # as played: importance weights 1/P(a) stay sane
+            gain, w = rng.random(n), rng.random(n)
+            a.update_bandit(act, gain, pa[np.arange(n), act], w)
+            b.update_bandit(act, gain, pb[np.arange(n), act], w)
+
+
+def test_compiled_bm_falls_back_on_a_reducible_chain():
+    """Weights flushed to zero can leave a copy's row on its own action only (Q = I): the
+    zero pivot is caught and the stationary distribution comes from the fallback."""
+    pol = compiled_bm(3, 4, 100, np.random.default_rng(0))
+    pol.weights[0, :, :, 1] = np.eye(4)  # agent 1: Q = I
+    p = pol.probs()
+    Q = pol.matrix()
+    assert np.allclose(p.sum(axis=1), 1.0) and np.all(p >= 0)
+    assert np.abs(np.einsum("nk,nkj->nj", p, Q) - p).max() < 1e-12
