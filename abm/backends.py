@@ -173,10 +173,26 @@ ObservationMsg = tuple[int, np.ndarray, np.ndarray | None]
 MenuMsg = list[tuple[np.ndarray, np.ndarray] | None]
 
 
+@dataclass(frozen=True)
+class ScaledGrid:
+    """A cohort's alternatives on the wire when they are values[:, None] * multipliers
+    (`Learner.alternative_multipliers`): K floats back instead of an (m, K) array, which
+    the driver rebuilds from the values it sent — the same products, bit for bit."""
+
+    multipliers: np.ndarray
+
+    def materialize(self, values: np.ndarray) -> np.ndarray:
+        return values[:, None] * self.multipliers[None, :]
+
+
+#: What comes back per shard: its reports and, per cohort, alternatives (or None).
+ReplyMsg = tuple[np.ndarray, list[np.ndarray | ScaledGrid | None]]
+
+
 class ShardWorker:
     """The body of one Ray actor: whole cohorts covering agents [lo, hi) of one run.
 
-    `step(feedback, menus, obs)` first lets every cohort observe round t's feedback (when
+    `step((feedback, menus, obs))` first lets every cohort observe round t's feedback (when
     given), then returns the reports of round t+1 and, for full-feedback cohorts, the
     alternatives whose menu they need. The shard keeps its last reports and alternatives,
     so arrays it already has do not travel back (see `FeedbackMsg`)."""
@@ -205,9 +221,9 @@ class ShardWorker:
         self.busy_s = 0.0  # wall and CPU seconds inside step(): CPU < wall means a busy machine
         self.cpu_s = 0.0
 
-    def step(
-        self, feedback: FeedbackMsg | None, menus: MenuMsg | None, obs: ObservationMsg | None
-    ) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
+    def step(self, msg: tuple[FeedbackMsg | None, MenuMsg | None, ObservationMsg | None]) -> ReplyMsg | None:
+        # One argument, so Ray stores one object per call rather than one per large argument.
+        feedback, menus, obs = msg
         self.calls += 1
         wall, cpu = time.perf_counter(), time.process_time()
         try:
@@ -218,7 +234,7 @@ class ShardWorker:
 
     def _step(
         self, feedback: FeedbackMsg | None, menus: MenuMsg | None, obs: ObservationMsg | None
-    ) -> tuple[np.ndarray, list[np.ndarray | None]] | None:
+    ) -> ReplyMsg | None:
         budget = None
         if feedback is not None:
             assert menus is not None
@@ -232,12 +248,16 @@ class ShardWorker:
         t, values, obs_budget = obs
         full = Observation(t, values, budget if obs_budget is None else obs_budget)
         reports = np.empty(self.hi - self.lo)
+        wire: list[np.ndarray | ScaledGrid | None] = []
         for j, ((a, b), learner) in enumerate(zip(self.ranges, self.learners, strict=True)):
             sub = full.take(slice(a, b))
             reports[a:b] = learner.act(sub)
-            self.alternatives[j] = learner.alternatives(sub) if learner.feedback == "full" else None
+            alts = learner.alternatives(sub) if learner.feedback == "full" else None
+            self.alternatives[j] = alts
+            g = None if alts is None else learner.alternative_multipliers()
+            wire.append(alts if g is None else ScaledGrid(np.asarray(g)))
         self.reports = reports
-        return reports, list(self.alternatives)
+        return reports, wire
 
     def states(self) -> list[dict[str, Any]]:
         return [learner.state_dict() for learner in self.learners]
@@ -288,6 +308,7 @@ class RayBackend(Backend):
         self._groups = assign_shards(plan, shards)
         self._bounds = [(plan[g[0]][0], plan[g[-1]][1]) for g in self._groups]
         self.cohort_indices = [np.arange(a, b) for a, b in plan]
+        self._plan = plan
         self._pending: tuple[Feedback, list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]] | None = None
         self._proposed: list[np.ndarray] | None = None  # each shard's last reports, as it returned them
         self._closed = False
@@ -376,12 +397,13 @@ class RayBackend(Backend):
     def act(self, obs: Observation) -> tuple[np.ndarray, list[np.ndarray | None]]:
         if self._closed:
             raise RuntimeError("RayBackend.act called after close()")
-        results = self._call_all("step", self._shard_messages(obs))
+        results = self._call_all("step", [(m,) for m in self._shard_messages(obs)])
         reports = np.empty(self.n_agents)
         alts: list[np.ndarray | None] = []
-        for (lo, hi), (shard_reports, shard_alts) in zip(self._bounds, results, strict=True):
+        for (lo, hi), g, (shard_reports, shard_alts) in zip(self._bounds, self._groups, results, strict=True):
             reports[lo:hi] = shard_reports
-            alts.extend(shard_alts)
+            for i, a in zip(g, shard_alts, strict=True):
+                alts.append(a.materialize(obs.values[slice(*self._plan[i])]) if isinstance(a, ScaledGrid) else a)
         self._proposed = [r for r, _ in results]
         return reports, alts
 
@@ -395,7 +417,7 @@ class RayBackend(Backend):
     def flush(self) -> None:
         """Deliver stored feedback now (one call per shard) instead of with the next act."""
         if self._pending is not None and not self._closed:
-            self._call_all("step", self._shard_messages(None))
+            self._call_all("step", [(m,) for m in self._shard_messages(None)])
 
     def step_calls(self) -> list[int]:
         """How many `step` calls each shard actor has served (counted by the actor)."""

@@ -24,7 +24,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import abm.model
-from abm.backends import LocalBackend, RayBackend, ShardWorker, assign_shards, cohort_plan, make_cohorts
+from abm.backends import (
+    LocalBackend,
+    RayBackend,
+    ScaledGrid,
+    ShardWorker,
+    assign_shards,
+    cohort_plan,
+    make_cohorts,
+)
 from abm.config import RunConfig
 from abm.model import MechanismModel
 from abm.runner import run, write_outputs
@@ -147,7 +155,7 @@ def menu_follower():
     LEARNERS.pop("menu_follower_test", None)
 
 
-@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower"])
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower", "blum_mansour_swap"])
 def test_shard_protocol_matches_local(tmp_path, monkeypatch, menu_follower, learner):
     name = menu_follower if learner == "menu_follower" else learner
     cfg = small_config(rounds=60, shards=3, learner={"name": name})
@@ -158,6 +166,20 @@ def test_shard_protocol_matches_local(tmp_path, monkeypatch, menu_follower, lear
     assert result.model.backend.shards == 3
     write_outputs(result, tmp_path / "sharded")
     assert_same_outputs(tmp_path / "local", tmp_path / "sharded")
+
+
+def test_grid_alternatives_travel_as_multipliers():
+    """A grid learner's alternatives come back as its K multipliers (ScaledGrid); the driver
+    rebuilds exactly the array the learner holds."""
+    n, horizon = 70, 10
+    budgets = np.ones(n)
+    seeds = np.random.SeedSequence(3).spawn(2)
+    worker = ShardWorker("hedge", {"grid_points": 5}, budgets, horizon, [(0, 40), (40, n)], seeds)
+    values = np.random.default_rng(0).random(n)
+    _, wire = worker.step((None, None, (0, values, budgets)))
+    assert all(isinstance(w, ScaledGrid) and w.multipliers.shape == (5,) for w in wire)
+    for (a, b), w, held in zip(worker.ranges, wire, worker.alternatives, strict=True):
+        np.testing.assert_array_equal(w.materialize(values[a:b]), held)
 
 
 def test_feedback_arrives_with_next_act_and_flush(monkeypatch):
