@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Feedback, Learner, Observation
+from agents.base import Feedback, Learner, Observation, scaled_grid
 from agents.registry import make_learner
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class ScaledGrid:
     multipliers: np.ndarray
 
     def materialize(self, values: np.ndarray) -> np.ndarray:
-        return values[:, None] * self.multipliers[None, :]
+        return scaled_grid(values, self.multipliers)
 
 
 #: What comes back per shard: its reports and, per cohort, alternatives (or None).

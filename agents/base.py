@@ -18,6 +18,12 @@ from pydantic import BaseModel, ConfigDict
 FeedbackModel = Literal["bandit", "full"]
 
 
+def scaled_grid(values: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """(m, K) reports values[:, None] * multipliers[None, :]: a grid learner's alternatives.
+    Sharded backends rebuild them with this same function, so bit for bit."""
+    return values[:, None] * multipliers[None, :]
+
+
 class LearnerParams(BaseModel):
     """Base of every learner's validated parameters (unknown keys and NaN are errors)."""
 
@@ -133,8 +139,8 @@ class Learner(ABC):
         return None
 
     def alternative_multipliers(self) -> np.ndarray | None:
-        """g (K,) when `alternatives(obs)` is always obs.values[:, None] * g[None, :], else
-        None: a sharded backend then ships g instead of the (m, K) array."""
+        """g (K,) when `alternatives(obs)` is always `scaled_grid(obs.values, g)`, else None:
+        a sharded backend then ships g instead of the (m, K) array."""
         return None
 
     @abstractmethod

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from agents.base import Feedback, Learner, LearnerParams, Observation
+from agents.base import Feedback, Learner, LearnerParams, Observation, scaled_grid
 
 #: A policy factory: (n learners, K actions, horizon T, rng) -> GridPolicy.
 Factory = Callable[[int, int, int, np.random.Generator], "GridPolicy"]
@@ -68,6 +68,15 @@ def sample_columns(w: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     probs = np.empty(n)
     _inverse_cdf(w, u, actions, probs)
     return actions, probs
+
+
+def importance_weighted_loss(
+    gains: np.ndarray, played_prob: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """l_hat = weight * (1 - g) / P(a) on the played arm: the loss-based estimator of the
+    bandit updates (Lattimore & Szepesvari 2020, ch. 11)."""
+    loss_hat = (1.0 - gains) / np.maximum(played_prob, 1e-300)
+    return loss_hat if weight is None else loss_hat * weight
 
 
 def hedge_eta(k: int, horizon: int) -> float:
@@ -231,9 +240,7 @@ class ExpWeights(GridPolicy):
         played_prob: np.ndarray,
         weight: np.ndarray | None = None,
     ) -> None:
-        loss_hat = (1.0 - gains) / np.maximum(played_prob, 1e-300)
-        if weight is not None:
-            loss_hat = loss_hat * weight
+        loss_hat = importance_weighted_loss(gains, played_prob, weight)
         self._before_bandit(actions, loss_hat)
         self.scores[actions, np.arange(self.n)] -= loss_hat
         self._recenter()
@@ -401,7 +408,7 @@ class GridLearner(Learner):
 
     def alternatives(self, obs: Observation) -> np.ndarray | None:
         g = self.alternative_multipliers()
-        return None if g is None else obs.values[:, None] * g[None, :]
+        return None if g is None else scaled_grid(obs.values, g)
 
     def alternative_multipliers(self) -> np.ndarray | None:
         return self.grid if self.feedback == "full" else None

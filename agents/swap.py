@@ -25,6 +25,7 @@ from agents.experts import (
     GridPolicy,
     HedgePolicy,
     hedge_eta,
+    importance_weighted_loss,
     policy_factory,
     sample_columns,
 )
@@ -193,9 +194,7 @@ class HedgeSwapPolicy(GridPolicy):
     def update_bandit(self, actions, gains, played_prob, weight=None) -> None:
         # As `SwapPolicy` over Hedge copies: copy j's score of the played arm drops by p_j
         # times the importance-weighted loss (`ExpWeights.update_bandit`).
-        loss_hat = (1.0 - gains) / np.maximum(played_prob, 1e-300)
-        if weight is not None:
-            loss_hat = loss_hat * weight
+        loss_hat = importance_weighted_loss(gains, played_prob, weight)
         i = np.arange(self.n)
         self.weights[i // TILE, actions, :, i % TILE] *= np.exp(-self.eta * self.p_t * loss_hat).T
         self._renormalize()
