@@ -4,8 +4,8 @@ from abm.backends import Backend, Cohort, LocalBackend, RayBackend, make_cohorts
 from abm.config import ConfigError, LearnerSpec, RunConfig
 from abm.ledger import BudgetError, Ledger
 from abm.model import BidderAgent, MechanismModel
-from abm.runner import RunResult, resolve_config, run
-from abm.sweep import sweep
+from abm.runs.runner import RunResult, resolve_config, run
+from abm.runs.sweep import sweep
 
 __all__ = [
     "Backend",

@@ -424,7 +424,7 @@ class RayBackend(Backend):
         return self._call_all("step_calls", [()] * len(self._actors))
 
     def __getstate__(self) -> dict[str, Any]:
-        """Checkpoints (`abm.runner`, cloudpickle of the model): the shards' contents come
+        """Checkpoints (`abm.runs.runner`, cloudpickle of the model): the shards' contents come
         back to the driver; actor handles do not survive a crash."""
         if self._closed:
             raise RuntimeError("a closed RayBackend cannot be checkpointed")

@@ -8,9 +8,9 @@ import mesa
 import numpy as np
 
 from abm.backends import Backend, LocalBackend, RayBackend, make_cohorts
-from abm.collectors import MenuRecorder, TraceRecorder, make_datacollector
 from abm.config import RunConfig
 from abm.ledger import Ledger
+from abm.recording import MenuRecorder, TraceRecorder, make_datacollector
 from abm.scenario import get_scenario
 from agents.base import Feedback, Observation
 from mechanisms.base import Reports, RoundResult

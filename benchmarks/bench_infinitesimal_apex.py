@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
+from mechanisms.apex.algorithm2 import InfinitesimalApex
 from mechanisms.base import Reports
-from mechanisms.infinitesimal_apex import InfinitesimalApex
-from mechanisms.voting import SimplexVoting
+from mechanisms.voting.mechanisms import SimplexVoting
 
 
 class OneByOne:

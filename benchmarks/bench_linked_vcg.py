@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mechanisms.knapsack import efficient_by_bases, solve_knapsack, solve_knapsack_greedy
 from mechanisms.linked_vcg import Economy, LinkedVCG, groves_base
+from mechanisms.linked_vcg.knapsack import efficient_by_bases, solve_knapsack, solve_knapsack_greedy
 
 
 def timed(fn, *args):

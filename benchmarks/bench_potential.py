@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from mechanisms.base import Reports
-from mechanisms.potential import Potential, harmonic
+from mechanisms.public_goods.potential import Potential, harmonic
 
 SIZES = (100, 500, 2000, 8000)
 REQUIRED_RATIO = 20.0

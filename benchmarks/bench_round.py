@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 import abm
-from mechanisms.public_goods import GOOD_COST
+from mechanisms.public_goods.monetary import GOOD_COST
 
 
 def naive_rounds(n: int, rounds: int, seed: int = 0) -> float:

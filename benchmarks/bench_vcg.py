@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from mechanisms.assignment import unit_demand_vcg, unit_demand_vcg_naive
+from mechanisms.assignment.vcg import unit_demand_vcg, unit_demand_vcg_naive
 
 SIZES = (25, 50, 100, 200, 400)
 REQUIRED_RATIO = 50.0

@@ -1,46 +1,54 @@
-"""One-round allocation rules and their prices: pure functions of reports (DESIGN.md §2)."""
+"""One-round allocation rules and their prices: pure functions of reports (DESIGN.md §2).
 
-from mechanisms.apex import Apex, ApexProblem, AssignmentProblem, FiniteArgmax, RegularizedAssignment
-from mechanisms.approx_valuations import OptimalApprox, RandomAssignment, SecondPrice
-from mechanisms.artificial_currency import ArtificialCurrency
-from mechanisms.assignment import VCGResult, unit_demand_vcg
-from mechanisms.base import Mechanism, Reports, RoundResult
-from mechanisms.infinitesimal_apex import InfinitesimalApex
-from mechanisms.linked_vcg import Economy, LinkedVCG
-from mechanisms.matching import DeferredAcceptance, TwoSidedMatching, deferred_acceptance
-from mechanisms.potential import Potential, PotentialEnumerator, PotentialMechanism
-from mechanisms.public_goods import Moulin, Proportional, dead_weight_loss
-from mechanisms.voting import Plurality, QuadraticVoting, RandomizedDictatorship, SimplexVoting
+One subpackage per family (`assignment`, `apex`, `voting`, `matching`, `public_goods`,
+`linked_vcg`, `approx_valuations`, `bwk`); `base` holds the interface, `capabilities` the
+optional declared capabilities and `registry` the mechanisms by name and family. The names
+below are imported lazily, so `import mechanisms.base` does not pull in scipy.
+"""
 
-__all__ = [
-    "Apex",
-    "ApexProblem",
-    "ArtificialCurrency",
-    "AssignmentProblem",
-    "DeferredAcceptance",
-    "Economy",
-    "FiniteArgmax",
-    "InfinitesimalApex",
-    "LinkedVCG",
-    "Mechanism",
-    "Moulin",
-    "OptimalApprox",
-    "Plurality",
-    "Potential",
-    "PotentialEnumerator",
-    "PotentialMechanism",
-    "Proportional",
-    "QuadraticVoting",
-    "RandomAssignment",
-    "RandomizedDictatorship",
-    "RegularizedAssignment",
-    "Reports",
-    "RoundResult",
-    "SecondPrice",
-    "SimplexVoting",
-    "TwoSidedMatching",
-    "VCGResult",
-    "dead_weight_loss",
-    "deferred_acceptance",
-    "unit_demand_vcg",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Apex": "mechanisms.apex.algorithm1",
+    "ApexProblem": "mechanisms.apex.algorithm1",
+    "FiniteArgmax": "mechanisms.apex.algorithm1",
+    "InfinitesimalApex": "mechanisms.apex.algorithm2",
+    "AssignmentProblem": "mechanisms.assignment.birkhoff",
+    "RegularizedAssignment": "mechanisms.assignment.birkhoff",
+    "VCGResult": "mechanisms.assignment.vcg",
+    "unit_demand_vcg": "mechanisms.assignment.vcg",
+    "OptimalApprox": "mechanisms.approx_valuations.auctions",
+    "RandomAssignment": "mechanisms.approx_valuations.auctions",
+    "SecondPrice": "mechanisms.approx_valuations.auctions",
+    "ArtificialCurrency": "mechanisms.public_goods.artificial_currency",
+    "Moulin": "mechanisms.public_goods.monetary",
+    "Proportional": "mechanisms.public_goods.monetary",
+    "dead_weight_loss": "mechanisms.public_goods.monetary",
+    "Potential": "mechanisms.public_goods.potential",
+    "PotentialEnumerator": "mechanisms.public_goods.potential",
+    "PotentialMechanism": "mechanisms.public_goods.potential",
+    "Economy": "mechanisms.linked_vcg",
+    "LinkedVCG": "mechanisms.linked_vcg",
+    "DeferredAcceptance": "mechanisms.matching.two_sided",
+    "TwoSidedMatching": "mechanisms.matching.two_sided",
+    "deferred_acceptance": "mechanisms.matching.two_sided",
+    "Plurality": "mechanisms.voting.mechanisms",
+    "QuadraticVoting": "mechanisms.voting.mechanisms",
+    "RandomizedDictatorship": "mechanisms.voting.mechanisms",
+    "SimplexVoting": "mechanisms.voting.mechanisms",
+    "Mechanism": "mechanisms.base",
+    "Reports": "mechanisms.base",
+    "RoundResult": "mechanisms.base",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mechanisms' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

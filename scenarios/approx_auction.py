@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
-from mechanisms.approx_valuations import (
+from mechanisms.approx_valuations.auctions import (
     APPROX_MECHANISMS,
     GUARANTEES,
     ApproxAuction,

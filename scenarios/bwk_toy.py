@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
-from mechanisms.bwk import BanditsWithKnapsacks, hindsight_opt, lp_opt
+from mechanisms.bwk.instances import BanditsWithKnapsacks, hindsight_opt, lp_opt
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ register_scenario(BwKStochastic())
 
 def toy_ratios(learner: str, *, rounds: int = 2000, agents: int = 4, seed: int = 0, params: dict | None = None):
     """Mean ratio ALG / OPT of `learner` in the toy's two scenarios: {2.0: ..., 0.0: ...}."""
-    from abm.runner import run  # the runner imports the scenario registry
+    from abm.runs.runner import run  # the runner imports the scenario registry
 
     out = {}
     for r2 in (2.0, 0.0):

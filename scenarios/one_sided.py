@@ -11,7 +11,7 @@ lambda_{i,t} each round; the learner sees the constant value 1, so adaptive paci
 
 The summary reads the output as §2.1.2 does: X-bar, the average per-round item prices
 (VCG prices of the lambda-scaled market, in tokens), each agent's token spend, and the HZ
-residuals (`mechanisms.hz`) of (X-bar, average prices) at budgets `budget`.
+residuals (`mechanisms.assignment.hz`) of (X-bar, average prices) at budgets `budget`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pydantic import Field
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex import Apex, AssignmentProblem, RegularizedAssignment
-from mechanisms.assignment import unit_demand_vcg
-from mechanisms.hz import hz_residuals
+from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, RegularizedAssignment
+from mechanisms.assignment.hz import hz_residuals
+from mechanisms.assignment.vcg import unit_demand_vcg
 from scenarios.outcome_trace import UnitValues
 
 #: seed 002 §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.

@@ -13,8 +13,8 @@ from pydantic import Field, model_validator
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
-from mechanisms.artificial_currency import ArtificialCurrency
-from mechanisms.public_goods import MONETARY_MECHANISMS
+from mechanisms.public_goods.artificial_currency import ArtificialCurrency
+from mechanisms.public_goods.monetary import MONETARY_MECHANISMS
 
 
 class PublicGoodsParams(ScenarioParams):

@@ -43,7 +43,6 @@ from scipy.stats import binom
 from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.base import Mechanism, Reports, RoundResult
-from mechanisms.knapsack import ord_split
 from mechanisms.linked_vcg import (
     Economy,
     LinkedVCG,
@@ -55,6 +54,7 @@ from mechanisms.linked_vcg import (
     retract_rows,
     small_agents_design,
 )
+from mechanisms.linked_vcg.knapsack import ord_split
 
 #: Rejection sampling of stylized endowments gives up after this many draws per agent.
 STYLIZED_MAX_DRAWS = 10_000

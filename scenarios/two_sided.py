@@ -27,9 +27,9 @@ from pydantic import Field
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
 from mechanisms.base import Mechanism
-from mechanisms.matching import (
+from mechanisms.matching.two_sided import (
     DeferredAcceptance,
     TwoSidedMatching,
     assortative,

@@ -34,10 +34,10 @@ from pydantic import Field, model_validator
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
+from mechanisms.apex.algorithm2 import InfinitesimalApex
 from mechanisms.base import Mechanism
-from mechanisms.infinitesimal_apex import InfinitesimalApex
-from mechanisms.voting import (
+from mechanisms.voting.mechanisms import (
     Plurality,
     QuadraticVoting,
     RandomizedDictatorship,
@@ -45,7 +45,7 @@ from mechanisms.voting import (
     normalize_utilities,
     voting_externalities,
 )
-from mechanisms.voting_rules import (
+from mechanisms.voting.rules import (
     Rule,
     apex_rule,
     dictatorship_rule,

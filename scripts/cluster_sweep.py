@@ -1,4 +1,4 @@
-"""A sweep on a Ray cluster from Python: `abm.sweep(grid) -> DataFrame`, one Ray task per run.
+"""A sweep on a Ray cluster from Python: `abm.runs.sweep(grid) -> DataFrame`, one Ray task per run.
 
 On the head node of a cluster started with `ray start --head` (docs/cluster.md):
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--ship-code", action="store_true", help="send this checkout's packages to the workers")
     args = parser.parse_args()
     grid = {**GRID, "seeds": args.seeds, "overrides": {**GRID["overrides"], "rounds": args.rounds}}
-    frame = abm.sweep(
+    frame = abm.runs.sweep(
         grid,
         out=args.out,
         executor="ray",

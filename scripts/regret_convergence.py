@@ -14,8 +14,8 @@ import argparse
 
 import pandas as pd
 
+from abm.runs.study import parse_horizons, regret_study
 from abm.scenario import SCENARIOS, get_scenario
-from abm.study import parse_horizons, regret_study
 
 LEARNERS = ["bang_per_buck", "lagrange_bwk", "adaptive_pacing"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 import abm
-from abm.cli import parse_sets
+from abm.cli.main import parse_sets
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import abm
-from abm.cli import main
+from abm.cli.main import main
 from abm.plotting import plot_run
 
 

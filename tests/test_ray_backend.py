@@ -35,7 +35,7 @@ from abm.backends import (
 )
 from abm.config import RunConfig
 from abm.model import MechanismModel
-from abm.runner import run, write_outputs
+from abm.runs.runner import run, write_outputs
 from agents.base import Feedback, Learner, Observation
 from agents.registry import LEARNERS, register_learner
 
@@ -360,7 +360,7 @@ def test_cli_joins_running_cluster(ray_session, tmp_path):
     driver process) and writes the same results as a local run."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = ["--agents", "5", "--rounds", "40", "--seed", "3", "--set", "cohort_size=2", "--quiet"]
-    cli = [sys.executable, "-m", "abm.cli", "run", "public-goods"]
+    cli = [sys.executable, "-m", "abm.cli.main", "run", "public-goods"]
     subprocess.run([*cli, *args, "--out", str(tmp_path / "local")], check=True, env=env, timeout=120)
     proc = subprocess.run(
         [*cli, *args, "--backend", "ray", "--address", "auto", "--shards", "2", "--out", str(tmp_path / "ray")],

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from abm.cli import main
+from abm.cli.main import main
 from abm.config import ConfigError
-from abm.runner import run
-from abm.study import geometric_grid, loglog_fit, mean_ci, parse_horizons, regret_study, run_regret
+from abm.runs.runner import run
+from abm.runs.study import geometric_grid, loglog_fit, mean_ci, parse_horizons, regret_study, run_regret
 
 
 def test_geometric_grid():

@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from abm.config import ConfigError
-from abm.runner import run, write_outputs
+from abm.runs.runner import run, write_outputs
+from abm.runs.sweep import MANIFEST, Manifest, SweepSpec, expand, load_sweep, run_id, sweep
 from abm.scenario import SCENARIOS, register_scenario
-from abm.sweep import MANIFEST, Manifest, SweepSpec, expand, load_sweep, run_id, sweep
 from scenarios.public_goods import PublicGoods, PublicGoodsParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def test_expand_grid_and_ids():
 
 
 def test_run_id_ignores_placement_only():
-    from abm.runner import resolve_config
+    from abm.runs.runner import resolve_config
 
     a = resolve_config("public-goods", {"seed": 1})
     assert run_id(a) == run_id(a.model_copy(update={"shards": 7, "address": "auto"}))
@@ -300,7 +300,7 @@ def test_sigint_then_resume_loses_and_repeats_nothing(tmp_path):
         '[axes]\nmechanism = ["proportional", "moulin"]\n'
     )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "abm.cli", "sweep", str(sweep_file), "--out", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "abm.cli.main", "sweep", str(sweep_file), "--out", str(out), "--quiet"]
     cmd += ["--executor", "process", "--workers", "2"]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -407,7 +407,7 @@ def test_cli_sweep_joins_running_cluster(ray_session, tmp_path):
         '[axes]\nmechanism = ["proportional", "moulin"]\n'
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "abm.cli", "sweep", str(sweep_file), "--out", str(tmp_path / "cli"), "--quiet",
+        [sys.executable, "-m", "abm.cli.main", "sweep", str(sweep_file), "--out", str(tmp_path / "cli"), "--quiet",
          "--backend", "ray", "--address", "auto"],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

@@ -139,13 +139,13 @@ def hz_residual_curve(
     budgets: np.ndarray | float,
     horizons: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """HZ equilibrium residuals (seed 002 §3.2; `mechanisms.hz.hz_residuals`) of the running
+    """HZ equilibrium residuals (seed 002 §3.2; `mechanisms.assignment.hz.hz_residuals`) of the running
     outcome X-bar_t and running mean item prices at each horizon t.
 
     utilities: (n, m); outcomes: (T, n*m) or (T, n, m) per-round allocations; prices: (T, m)
     per-round item prices; budgets: per-round tokens (HZ's equal incomes: B_i / T).
     Returns arrays (H,) `clearing_error`, `budget_violation`, `best_response_gain`."""
-    from mechanisms.hz import hz_residuals
+    from mechanisms.assignment.hz import hz_residuals
 
     u = np.asarray(utilities, dtype=np.float64)
     n, m = u.shape

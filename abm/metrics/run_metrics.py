@@ -1,4 +1,4 @@
-"""End-of-run metrics of one finished `MechanismModel`: what `abm.runner.run` adds to
+"""End-of-run metrics of one finished `MechanismModel`: what `abm.runs.runner.run` adds to
 metrics.parquet (one row per agent), rounds.parquet (per-round series), summary.json and
 extra tables (regret_curve.parquet, trace.parquet). Each metric is a pure function in its
 own module; this file only feeds them the recorded arrays (DESIGN.md §3 "Collectors").
@@ -33,8 +33,8 @@ from abm.metrics.regret import (
     swap_regret,
 )
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
-from mechanisms.artificial_currency import ArtificialCurrency
 from mechanisms.base import Reports
+from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 
 log = logging.getLogger(__name__)
 

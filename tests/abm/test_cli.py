@@ -2,7 +2,7 @@
 
 import json
 
-from abm.cli import main
+from abm.cli.main import main
 from abm.scenario import SCENARIOS
 
 

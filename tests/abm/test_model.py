@@ -117,7 +117,7 @@ def test_learner_alternation_enforced():
 def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, monkeypatch):
     """Nothing lost: a run that dies at round 250 resumes from its round-200 checkpoint
     and ends with exactly the outputs of an uninterrupted run."""
-    import abm.runner as runner
+    import abm.runs.runner as runner
 
     cfg = small(rounds=300, checkpoint_every=100)
     abm.run(cfg, out=tmp_path / "ref", progress=False)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from agents import Exp3, Feedback, Hedge, Observation, make_learner
 from agents.experts import Exp3Policy, HedgePolicy, policy_factory, sample_categorical
 from agents.games import external_regret
-from mechanisms.bwk import BanditsWithKnapsacks
+from mechanisms.bwk.instances import BanditsWithKnapsacks
 
 
 def run_full(policy, gain_fn, T):

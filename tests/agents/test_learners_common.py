@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import abm
 from agents import LEARNERS, AlternationError, Feedback, Observation, make_learner
-from mechanisms.bwk import BanditsWithKnapsacks
+from mechanisms.bwk.instances import BanditsWithKnapsacks
 
 NAMES = sorted(LEARNERS)
 MEANS_R = [0.0, 0.3, 0.6, 0.8]

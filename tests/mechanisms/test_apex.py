@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import minimize
 
-from mechanisms.apex import Apex, AssignmentProblem, FiniteArgmax, RegularizedAssignment
+from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, FiniteArgmax, RegularizedAssignment
 from mechanisms.base import Reports
 
 TOL = 1e-9

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mechanisms.approx_valuations import (
+from mechanisms.approx_valuations.auctions import (
     OptimalApprox,
     RandomAssignment,
     SecondPrice,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from mechanisms.assignment import (
+from mechanisms.assignment.vcg import (
     VCGResult,
     assignments_without_each,
     unit_demand_vcg,

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from mechanisms.base import Reports
-from mechanisms.bwk import BanditsWithKnapsacks, hindsight_opt, lp_opt
+from mechanisms.bwk.instances import BanditsWithKnapsacks, hindsight_opt, lp_opt
 
 R = np.array([0.0, 0.3, 0.6, 0.8, 0.35])
 C = np.array([0.0, 0.1, 0.5, 0.9, 0.4])

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mechanisms.apex import Apex, AssignmentProblem
-from mechanisms.assignment import unit_demand_vcg
+from mechanisms.apex.algorithm1 import Apex, AssignmentProblem
+from mechanisms.assignment.hz import best_affordable_utility, hz_residuals
+from mechanisms.assignment.vcg import unit_demand_vcg
 from mechanisms.base import Reports
-from mechanisms.hz import best_affordable_utility, hz_residuals
 
 U = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
 P1 = np.array([1.1, 0.9, 2.0, 0.0])

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
+from mechanisms.apex.algorithm2 import InfinitesimalApex, quadratic_forms, restricted_hessian
 from mechanisms.base import Reports
-from mechanisms.infinitesimal_apex import InfinitesimalApex, quadratic_forms, restricted_hessian
-from mechanisms.simplex import tangent_basis
-from mechanisms.voting import QuadraticPrincipal, SimplexVoting
+from mechanisms.voting.mechanisms import QuadraticPrincipal, SimplexVoting
+from mechanisms.voting.simplex import tangent_basis
 
 
 def exact_charge(prob: SimplexVoting, lam: np.ndarray, i: int) -> float:
@@ -154,7 +154,7 @@ def test_not_positive_definite_raises_a_clear_error():
 
 
 def test_problem_without_hessian_is_rejected():
-    from mechanisms.apex import FiniteArgmax
+    from mechanisms.apex.algorithm1 import FiniteArgmax
 
     with pytest.raises(ValueError, match="gradients"):
         InfinitesimalApex(FiniteArgmax(np.eye(2)))

@@ -17,15 +17,6 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from mechanisms.knapsack import (
-    check_theta,
-    efficient_by_bases,
-    general_position_violation,
-    marginal_player,
-    ord_split,
-    solve_knapsack,
-    solve_knapsack_greedy,
-)
 from mechanisms.linked_vcg import (
     Economy,
     LinkedVCG,
@@ -42,6 +33,15 @@ from mechanisms.linked_vcg import (
     retract_rows,
     small_agents_design,
     utility_batch,
+)
+from mechanisms.linked_vcg.knapsack import (
+    check_theta,
+    efficient_by_bases,
+    general_position_violation,
+    marginal_player,
+    ord_split,
+    solve_knapsack,
+    solve_knapsack_greedy,
 )
 
 SEEDS = st.integers(0, 2**32 - 1)

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment, minimize
 
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
+from mechanisms.assignment.sinkhorn import matrix_entropy, sinkhorn
 from mechanisms.base import Reports
-from mechanisms.matching import (
+from mechanisms.matching.two_sided import (
     DeferredAcceptance,
     TwoSidedMatching,
     assortative,
@@ -26,7 +27,6 @@ from mechanisms.matching import (
     permutation_matrix,
     player_utilities,
 )
-from mechanisms.sinkhorn import matrix_entropy, sinkhorn
 
 
 # --- brute force references ------------------------------------------------------------

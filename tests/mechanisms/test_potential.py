@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mechanisms.base import Reports
-from mechanisms.potential import (
+from mechanisms.public_goods.monetary import MONETARY_MECHANISMS, Moulin, dead_weight_loss
+from mechanisms.public_goods.potential import (
     CardinalityCost,
     CoverageCost,
     PerGoodCost,
@@ -25,7 +26,6 @@ from mechanisms.potential import (
     single_good_potential,
     single_good_thresholds,
 )
-from mechanisms.public_goods import MONETARY_MECHANISMS, Moulin, dead_weight_loss
 
 TOL = 1e-9
 
@@ -326,7 +326,7 @@ def test_registered_for_public_goods():
 
 
 def test_public_goods_run_with_potential_end_to_end(tmp_path):
-    from abm.runner import run
+    from abm.runs.runner import run
 
     res = run(
         "public-goods",

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mechanisms import Moulin, Proportional, Reports, dead_weight_loss
-from mechanisms.public_goods import moulin_thresholds
+from mechanisms.public_goods.monetary import moulin_thresholds
 
 RNG = np.random.default_rng(0)
 values_st = st.lists(st.floats(0.0, 1.5, allow_nan=False), min_size=1, max_size=8).map(np.array)

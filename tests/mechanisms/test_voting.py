@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from mechanisms.apex import Apex
+from mechanisms.apex.algorithm1 import Apex
 from mechanisms.base import Mechanism, Reports
-from mechanisms.simplex import entropy, log_sum_exp, mirror_ascent, softmax, tangent_basis
-from mechanisms.voting import (
+from mechanisms.voting.mechanisms import (
     LinearPrincipal,
     Plurality,
     QuadraticPrincipal,
@@ -22,7 +21,7 @@ from mechanisms.voting import (
     normalize_utilities,
     voting_externalities,
 )
-from mechanisms.voting_rules import (
+from mechanisms.voting.rules import (
     apex_equilibrium,
     apex_rule,
     dictatorship_rule,
@@ -31,6 +30,7 @@ from mechanisms.voting_rules import (
     quadratic_rule,
     truthfulness_check,
 )
+from mechanisms.voting.simplex import entropy, log_sum_exp, mirror_ascent, softmax, tangent_basis
 
 RNG = np.random.default_rng(7)
 

@@ -71,7 +71,7 @@ def test_hz_curve_evaluates_running_averages() -> None:
     """Two agents, two items, both prefer item 0 (seed 002 §3.2.3's utilities). Rounds
     alternate the two permutations with prices (1, 0): X-bar_2 = [[.5, .5], [.5, .5]], every
     agent spends 0.5 of a budget of 1 per round; at t = 1 agent 0 holds item 0 (spend 1)."""
-    hz = pytest.importorskip("mechanisms.hz")
+    hz = pytest.importorskip("mechanisms.assignment.hz")
     from abm.metrics.convergence import hz_residual_curve
 
     u = np.array([[1.0, 0.0], [1.0, 0.0]])

@@ -13,7 +13,7 @@ from scipy.optimize import linprog, minimize_scalar
 
 from abm.metrics.core import coalition_gamma, core_factor, ex_ante_core, halfspace_gamma
 from mechanisms.base import Reports
-from mechanisms.public_goods import Moulin
+from mechanisms.public_goods.monetary import Moulin
 
 
 def top_fraction(x: np.ndarray, cap: float) -> float:

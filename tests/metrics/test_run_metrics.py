@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 import abm
-from abm.collectors import MenuRecorder
 from abm.metrics.depletion import budget_depletion
 from abm.metrics.strong_regret import strong_regret
+from abm.recording import MenuRecorder
 from mechanisms.base import Reports
-from mechanisms.public_goods import Proportional
+from mechanisms.public_goods.monetary import Proportional
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +115,10 @@ def test_finite_outcome_hook_reports_externalities_and_pareto() -> None:
     outcomes, so the hook must reproduce `externalities` / `pareto_check` on it."""
     from types import SimpleNamespace
 
-    from abm.collectors import TraceRecorder
     from abm.metrics.externality import externalities, pareto_check
     from abm.metrics.run_metrics import _finite_outcome_metrics
-    from mechanisms.apex import Apex, FiniteArgmax
+    from abm.recording import TraceRecorder
+    from mechanisms.apex.algorithm1 import Apex, FiniteArgmax
 
     f = np.array([[1.0, 0.0], [0.0, 1.0], [0.4, 0.4]])  # (outcomes, players)
     mech = Apex(FiniteArgmax(f))

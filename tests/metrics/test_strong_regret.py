@@ -16,7 +16,7 @@ from abm.metrics.strong_regret import (
     prefix_budgets,
     strong_regret,
 )
-from mechanisms.assignment import unit_demand_vcg
+from mechanisms.assignment.vcg import unit_demand_vcg
 
 
 def primal_lp(u: np.ndarray, c: np.ndarray, budget: float) -> float:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from abm.config import ConfigError
-from abm.runner import run
-from mechanisms.approx_valuations import optimal_guarantee, second_price_guarantee
+from abm.runs.runner import run
+from mechanisms.approx_valuations.auctions import optimal_guarantee, second_price_guarantee
 from mechanisms.base import Reports
 from scenarios.approx_auction import ApproxKnowledgeValues, delta_sweep, plot_delta_sweep
 

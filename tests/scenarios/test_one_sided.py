@@ -1,4 +1,4 @@
-"""The one-sided scenario (seed 002 §3.2) end to end through `abm.runner.run`."""
+"""The one-sided scenario (seed 002 §3.2) end to end through `abm.runs.runner.run`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from abm.config import ConfigError
-from abm.runner import run
-from mechanisms.assignment import unit_demand_vcg
-from mechanisms.hz import hz_residuals
+from abm.runs.runner import run
+from mechanisms.assignment.hz import hz_residuals
+from mechanisms.assignment.vcg import unit_demand_vcg
 from scenarios.one_sided import PAPER_4X4, make_utilities, normalize
 
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import binom
 
 from abm.config import ConfigError
-from abm.runner import run
+from abm.runs.runner import run
 from mechanisms.base import Reports
 from mechanisms.linked_vcg import Economy, LinkedVCG
 from scenarios.resource_allocation import BinomialEndowments, ResourceAllocationRound
@@ -128,7 +128,7 @@ def test_adapter_menu_matches_replaying_the_date():
 
 
 def test_end_to_end_truthful_run():
-    """`abm.runner.run` on the scenario: linked cost <= unlinked cost, efficient, and the
+    """`abm.runs.runner.run` on the scenario: linked cost <= unlinked cost, efficient, and the
     ex-post incentive check passes for truthful agents inside their intervals."""
     result = run("resource-allocation", overrides={"rounds": 4, "agents": 3, "misreports": 8}, progress=False)
     s = result.summary["scenario_summary"]

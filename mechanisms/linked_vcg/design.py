@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.knapsack import marginal_player
-from mechanisms.linked_model import Economy, LinkedVCG
+from mechanisms.linked_vcg.knapsack import marginal_player
+from mechanisms.linked_vcg.model import Economy, LinkedVCG
 
 # --------------------------------------------------------------------------- Lemma 6 / §6.2
 

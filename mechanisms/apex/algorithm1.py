@@ -32,8 +32,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.birkhoff import AssignmentProblem, RegularizedAssignment
 
 __all__ = ["Apex", "ApexProblem", "AssignmentProblem", "FiniteArgmax", "RegularizedAssignment"]
 

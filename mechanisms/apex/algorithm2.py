@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.apex import Apex, ApexProblem
+from mechanisms.apex.algorithm1 import Apex, ApexProblem
 from mechanisms.base import Reports
 
 

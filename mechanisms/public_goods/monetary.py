@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.potential import Potential
+from mechanisms.public_goods.potential import Potential
 
 #: Cost of the single good (seed 000 normalizes c = 1).
 GOOD_COST = 1.0

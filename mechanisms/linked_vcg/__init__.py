@@ -6,22 +6,15 @@ project endowments, and linking reports to their confidence intervals makes VCG
 weakly cheaper than per-date VCG (Theorem 1).
 
 Layout (this module is the public entry point and re-exports every name below):
-- `mechanisms.linked_model`: the economy (§2), ord-A allocation, the retraction and the
+- `mechanisms.linked_vcg.model`: the economy (§2), ord-A allocation, the retraction and the
   (un)linked VCG mechanism with its settlement (§4);
-- `mechanisms.groves_milp`: the Groves base min over Omega^n as an exact MILP (§4);
-- `mechanisms.linked_incentives`: the ex-post incentive check by misreport search (§4);
-- `mechanisms.linked_design`: Lemma 6's closed form (§6.2), the eps-ex-post conjecture
+- `mechanisms.linked_vcg.groves_milp`: the Groves base min over Omega^n as an exact MILP (§4);
+- `mechanisms.linked_vcg.incentives`: the ex-post incentive check by misreport search (§4);
+- `mechanisms.linked_vcg.design`: Lemma 6's closed form (§6.2), the eps-ex-post conjecture
   and reasonable truth-telling (§5), and the small-agents design (§6.3).
 """
 
-from mechanisms.groves_milp import (
-    MILP_REL_GAP,
-    MILP_TIME_LIMIT,
-    GrovesBase,
-    groves_base,
-    others_surplus_batch,
-)
-from mechanisms.linked_design import (
+from mechanisms.linked_vcg.design import (
     SmallAgentsDesign,
     believable_conjecture,
     c_of_z,
@@ -32,13 +25,20 @@ from mechanisms.linked_design import (
     reasonable_truthful,
     small_agents_design,
 )
-from mechanisms.linked_incentives import (
+from mechanisms.linked_vcg.groves_milp import (
+    MILP_REL_GAP,
+    MILP_TIME_LIMIT,
+    GrovesBase,
+    groves_base,
+    others_surplus_batch,
+)
+from mechanisms.linked_vcg.incentives import (
     IncentiveCheck,
     incentive_check,
     misreport_candidates,
     utility_batch,
 )
-from mechanisms.linked_model import (
+from mechanisms.linked_vcg.model import (
     DateAllocation,
     Economy,
     LinkedSettlement,

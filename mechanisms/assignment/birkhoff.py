@@ -1,7 +1,7 @@
 """APEX outcome spaces over the Birkhoff polytope (seed 002 §3.2): one-sided allocation
 with the exact assignment heuristic (APEX = repeated unit-demand VCG on lambda-scaled
 utilities, §3.2.1) and with Theorem 13's regularizer F_0(x) = -beta * sum_ij 1/x_ij.
-Both implement `mechanisms.apex.ApexProblem`; the VCG machinery is `mechanisms.assignment`.
+Both implement `mechanisms.apex.algorithm1.ApexProblem`; the VCG machinery is `mechanisms.assignment.vcg`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import floyd_warshall
 
-from mechanisms.assignment import (
+from mechanisms.assignment.vcg import (
     assignments_without_each,
     check_values,
     minimal_prices,

@@ -18,7 +18,7 @@ bang-per-buck strategy (seed 002 Claim 2):
 - APEX (Algorithm 2's competitive equilibrium): weights lambda_i with quadratic price
   lambda_i^2 / 4 * grad f_i^T H^{-1} grad f_i = b at the outcome they produce. For the
   entropy regularizer that price is lambda_i^2 Var_p(u_i) / (2 eta) (see
-  `mechanisms.infinitesimal_apex`), so lambda_i = sqrt(2 eta b / Var_p(u_i)) and
+  `mechanisms.apex.algorithm2`), so lambda_i = sqrt(2 eta b / Var_p(u_i)) and
   p = softmax(sqrt(2 b / eta) * sum_i u_i / sd_p(u_i)): each vote is the voter's utility
   standardized under the outcome itself — the outcome-dependent normalization §3.1 asks
   for in the u_1 = (12, 11, -23) example.
@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import root
 
-from mechanisms.simplex import softmax
-from mechanisms.voting import (
+from mechanisms.voting.mechanisms import (
     INDIFFERENCE_TOL,
     check_utilities,
     dictatorship_lottery,
@@ -42,6 +41,7 @@ from mechanisms.voting import (
     plurality_lottery,
     quadratic_directions,
 )
+from mechanisms.voting.simplex import softmax
 
 Rule = Callable[[np.ndarray], np.ndarray]
 
@@ -74,7 +74,7 @@ def dictatorship_rule(profile: np.ndarray) -> np.ndarray:
 
 
 def quadratic_rule(eta: float, budget: float) -> Rule:
-    """Quadratic voting on the simplex (`mechanisms.voting.QuadraticVoting`) with every
+    """Quadratic voting on the simplex (`mechanisms.voting.mechanisms.QuadraticVoting`) with every
     voter spending `budget` per round: p = softmax(sqrt(2 budget / eta) * sum_i d_i)."""
     _check_positive(eta=eta, budget=budget)
 

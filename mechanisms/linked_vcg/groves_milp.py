@@ -30,7 +30,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 if TYPE_CHECKING:
     # Annotations only: linked_model imports this module at run time.
-    from mechanisms.linked_model import LinkedVCG
+    from mechanisms.linked_vcg.model import LinkedVCG
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ beta^(T-1) W^n, and the cost is C = beta^(T-1) sum_n W^n (§2).
 This module holds the economy (`Economy`), the per-date ord-A allocation
 (`DateAllocation`), the retraction [.] of §4 (`retract_rows`) and the mechanism
 (`LinkedVCG`) with its settlement; the Groves base of the linked transfer is computed in
-`mechanisms.groves_milp`.
+`mechanisms.linked_vcg.groves_milp`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mechanisms.groves_milp import groves_base
-from mechanisms.knapsack import (
+from mechanisms.linked_vcg.groves_milp import groves_base
+from mechanisms.linked_vcg.knapsack import (
     AMOUNT_TOL,
     GENERAL_POSITION_MAX_SUBSETS,
     KnapsackSolution,

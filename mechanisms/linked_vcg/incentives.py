@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.groves_milp import others_surplus_batch
-from mechanisms.linked_model import LinkedVCG, retract_rows
+from mechanisms.linked_vcg.groves_milp import others_surplus_batch
+from mechanisms.linked_vcg.model import LinkedVCG, retract_rows
 
 
 def misreport_candidates(mech: LinkedVCG, truth_k: np.ndarray, k: int, rng: np.random.Generator,

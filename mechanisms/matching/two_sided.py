@@ -10,7 +10,7 @@ The outcome is a doubly stochastic X (X_hd = probability that h and d are matche
 Birkhoff–von Neumann a lottery over perfect matchings). Player utilities are linear:
 f_h(X) = sum_d X_hd uh[h, d], f_d(X) = sum_h X_hd ud[d, h], so F = sum_{h,d} X_hd
 (lambda_h uh[h, d] + lambda_d ud[d, h]) + eta H(X) and the heuristic is Sinkhorn.
-Token charges are Algorithm 1's, via `mechanisms.apex.Apex`.
+Token charges are Algorithm 1's, via `mechanisms.apex.algorithm1.Apex`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from mechanisms.assignment.sinkhorn import matrix_entropy, sinkhorn
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.sinkhorn import matrix_entropy, sinkhorn
-from mechanisms.voting import INDIFFERENCE_TOL
+from mechanisms.voting.mechanisms import INDIFFERENCE_TOL
 
 Side = Literal["hospitals", "doctors"]
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
-from abm.manifest import Manifest, RunSpec, deferred_sigint, failure_record, success_record, write_run
+from abm.runs.manifest import Manifest, RunSpec, deferred_sigint, failure_record, success_record, write_run
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ Executor = Literal["auto", "serial", "process", "ray"]
 
 def execute_run(config: dict[str, Any]) -> dict[str, bytes]:
     """Run one config in this (worker) process; return the output files' bytes by name."""
-    from abm.runner import run
+    from abm.runs.runner import run
 
     with tempfile.TemporaryDirectory(prefix="mechsim-run-") as tmp:
         run(config, out=tmp, progress=False)

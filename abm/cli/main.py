@@ -17,7 +17,7 @@ from abm.config import ConfigError, parse_value
 from abm.scenario import SCENARIOS, get_scenario
 
 #: Modules that add subcommands through `register_cli(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("abm.sweep", "abm.plotting", "abm.study")
+COMMAND_MODULES: tuple[str, ...] = ("abm.runs.sweep", "abm.plotting", "abm.runs.study")
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from abm.runner import resolve_config, run
+    from abm.runs.runner import resolve_config, run
 
     cfg = resolve_config(args.target, run_overrides(args))
     out = Path(args.out) if args.out else Path("results") / f"{cfg.scenario}-{cfg.seed}"

@@ -14,14 +14,14 @@ every run, `[axes]` whose cartesian product, times `seeds`, is the grid:
 
 Runs execute serially, in a process pool, or as Ray tasks (`ray.wait`-driven). Each
 finished run is written at once by the driver — its own directory `runs/<run_id>/` with
-the files `abm.runner.write_outputs` produces (the worker writes them to a scratch
+the files `abm.runs.runner.write_outputs` produces (the worker writes them to a scratch
 directory and returns the bytes, so cluster nodes need no shared filesystem) — and then a
 line is appended to `manifest.jsonl`. A run's id is a hash of its resolved config, so
 re-running the same sweep skips finished runs (resume). A failing run is retried up to
 `max_retries` times, then recorded with its config, seed and traceback; the sweep goes on.
 
 This module parses sweeps, expands the grid and holds the public entry point (`sweep`, the
-`mechsim sweep` command); `abm.executors` runs the tasks with retries and `abm.manifest`
+`mechsim sweep` command); `abm.runs.executors` runs the tasks with retries and `abm.runs.manifest`
 keeps the results on disk (run ids, manifest lines, resume). Their public names are
 re-exported here.
 """
@@ -39,7 +39,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
 from abm.config import ConfigError, StrictModel, format_validation_error, load_toml
-from abm.executors import (
+from abm.runs.executors import (
     Executor,
     ProcessPool,
     RayPool,
@@ -49,7 +49,7 @@ from abm.executors import (
     execute_run,
     make_pool,
 )
-from abm.manifest import (
+from abm.runs.manifest import (
     MANIFEST,
     PLACEMENT_FIELDS,
     RUNS_DIR,
@@ -62,7 +62,7 @@ from abm.manifest import (
     summary_scalars,
     write_run,
 )
-from abm.runner import resolve_config
+from abm.runs.runner import resolve_config
 from abm.scenario import get_scenario
 
 __all__ = [
@@ -269,7 +269,7 @@ def register_cli(subparsers: Any) -> None:
 
 
 def cmd_sweep(args: Any) -> int:
-    from abm.cli import parse_sets
+    from abm.cli.main import parse_sets
 
     executor = args.executor or ("ray" if args.backend == "ray" else "auto")
     if args.backend == "local" and args.executor is None:

@@ -7,8 +7,8 @@ is R(p) = eta * H(p) (entropy), so the APEX heuristic H is the exact maximizer
 p = softmax(s / eta) of the linear score s plus entropy, or mirror ascent when the
 principal utility f_0 is not linear.
 
-`SimplexVoting` is the APEX problem (outcome space + heuristic) for `mechanisms.apex.Apex`
-(Algorithm 1) and `mechanisms.infinitesimal_apex.InfinitesimalApex` (Algorithm 2). The
+`SimplexVoting` is the APEX problem (outcome space + heuristic) for `mechanisms.apex.algorithm1.Apex`
+(Algorithm 1) and `mechanisms.apex.algorithm2.InfinitesimalApex` (Algorithm 2). The
 baselines — plurality (majority for k = 2), randomized dictatorship and quadratic voting
 on the simplex — are mechanisms of their own, run on the same fixed utilities.
 """
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.simplex import check_lottery, entropy, mirror_ascent, softmax, tangent_basis
+from mechanisms.voting.simplex import check_lottery, entropy, mirror_ascent, softmax, tangent_basis
 
 #: Probabilities are floored here in the Hessian of the entropy (see `neg_hessian`).
 HESSIAN_PROB_FLOOR = 1e-12

@@ -1,7 +1,7 @@
 """Regret-convergence study: strong regret vs the horizon T, on log-log axes.
 
 For a scenario, horizons T on a geometric grid and S seeds per T (and optionally several
-learners), every (learner, T, seed) is one run of a sweep (`abm.sweep`: parallel,
+learners), every (learner, T, seed) is one run of a sweep (`abm.runs.sweep`: parallel,
 resumable). Each run's per-agent strong regret (seed 002 Definition 3, computed by
 `abm.metrics` into metrics.parquet) is averaged over agents (or its max taken: Lemma 4's
 epsilon is a max over players), giving one number per run. Per T: mean and a 95%
@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from abm.config import ConfigError
+from abm.runs.sweep import Executor, sweep
 from abm.scenario import get_scenario
-from abm.sweep import Executor, sweep
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def register_cli(subparsers: Any) -> None:
 
 
 def cmd_study_regret(args: Any) -> int:
-    from abm.cli import parse_sets
+    from abm.cli.main import parse_sets
 
     overrides = parse_sets(args.set or [])
     if args.agents is not None:
