@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from abm.config import SINGLE_GROUP, GroupPlan
+from abm.streams import Streams
 from agents.base import Feedback, Learner, Observation, scaled_grid
 from agents.registry import make_learner
 
@@ -23,10 +25,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Cohort:
-    """Agents `indices` (contiguous, sorted global ids) all run `learner`."""
+    """Agents `indices` (contiguous, sorted global ids) all run `learner`; `group` is the
+    population group they belong to."""
 
     indices: np.ndarray
     learner: Learner
+    group: str = SINGLE_GROUP
 
     @property
     def span(self) -> slice:
@@ -34,24 +38,76 @@ class Cohort:
         return slice(int(self.indices[0]), int(self.indices[-1]) + 1)
 
 
+@dataclass(frozen=True)
+class CohortSpec:
+    """What builds one cohort anywhere (in process or in a Ray shard): agents [start, stop)
+    of population group `group`, its learner and params, and its own RNG stream."""
+
+    group: str
+    start: int
+    stop: int
+    learner: str
+    params: dict[str, Any]
+    seed: np.random.SeedSequence
+
+
 def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
-    """The [start, stop) agent ranges of the cohorts: every backend uses this one split."""
+    """The [start, stop) agent ranges of the cohorts of one group of `n_agents`."""
     return [(s, min(s + cohort_size, n_agents)) for s in range(0, n_agents, cohort_size)]
 
 
-def cohort_learners(
-    name: str,
-    params: dict[str, Any],
-    budgets: np.ndarray,
-    horizon: int,
-    ranges: list[tuple[int, int]],
-    seeds: list[np.random.SeedSequence],
-) -> list[Learner]:
-    """One learner per agent range, each on its own RNG stream (in process or in a shard)."""
+def group_cohorts(
+    group: str, start: int, stop: int, learner: str, params: dict[str, Any],
+    seed: np.random.SeedSequence, cohort_size: int,
+) -> list[CohortSpec]:
+    """A group's agents [start, stop) split into cohorts of `cohort_size`; the k-th cohort
+    draws from child k of the group's own stream, so other groups never shift it."""
+    plan = cohort_plan(stop - start, cohort_size)
     return [
-        make_learner(name, b - a, budgets[a:b], horizon, np.random.default_rng(ss), params)
-        for (a, b), ss in zip(ranges, seeds, strict=True)
+        CohortSpec(group, start + a, start + b, learner, params, ss)
+        for (a, b), ss in zip(plan, seed.spawn(len(plan)), strict=True)
     ]
+
+
+def population_cohorts(
+    groups: list[GroupPlan],
+    streams: Streams,
+    cohort_size: int,
+    defaults: dict[str, dict[str, Any]] | None = None,
+) -> list[CohortSpec]:
+    """Every group's cohorts in agent order. `defaults` (the scenario's learner defaults,
+    by learner name) are merged under each group's own params."""
+    defaults = defaults or {}
+    return [
+        spec
+        for g in groups
+        for spec in group_cohorts(
+            g.name, g.start, g.stop, g.learner, {**defaults.get(g.learner, {}), **g.params},
+            streams.group(g.name), cohort_size,
+        )
+    ]
+
+
+def cohort_learners(specs: list[CohortSpec], budgets: np.ndarray, horizon: int) -> list[Learner]:
+    """One learner per spec, each on its own RNG stream (in process or in a shard)."""
+    return [
+        make_learner(
+            s.learner, s.stop - s.start, budgets[s.start : s.stop], horizon, np.random.default_rng(s.seed), s.params
+        )
+        for s in specs
+    ]
+
+
+def build_cohorts(specs: list[CohortSpec], budgets: np.ndarray, horizon: int) -> list[Cohort]:
+    learners = cohort_learners(specs, budgets, horizon)
+    return [Cohort(np.arange(s.start, s.stop), lr, s.group) for s, lr in zip(specs, learners, strict=True)]
+
+
+def single_group_cohorts(
+    name: str, params: dict[str, Any], n_agents: int, seed: np.random.SeedSequence, cohort_size: int
+) -> list[CohortSpec]:
+    """All `n_agents` in one group running learner `name`, cohorts on `seed`'s children."""
+    return group_cohorts(SINGLE_GROUP, 0, n_agents, name, params, seed, cohort_size)
 
 
 def make_cohorts(
@@ -62,11 +118,9 @@ def make_cohorts(
     seed: np.random.SeedSequence,
     cohort_size: int,
 ) -> list[Cohort]:
-    """Split agents 0..n-1 into contiguous cohorts of `cohort_size`, each with its own
-    spawned RNG stream, so results do not depend on where the cohorts run."""
-    plan = cohort_plan(budgets.shape[0], cohort_size)
-    learners = cohort_learners(name, params, budgets, horizon, plan, seed.spawn(len(plan)))
-    return [Cohort(np.arange(a, b), lr) for (a, b), lr in zip(plan, learners, strict=True)]
+    """Split agents 0..n-1 into contiguous cohorts of `cohort_size` running one learner,
+    each with its own spawned RNG stream, so results do not depend on where they run."""
+    return build_cohorts(single_group_cohorts(name, params, budgets.shape[0], seed, cohort_size), budgets, horizon)
 
 
 class Backend:
@@ -199,12 +253,9 @@ class ShardWorker:
 
     def __init__(
         self,
-        name: str,
-        params: dict[str, Any],
-        budgets: np.ndarray,
+        specs: list[CohortSpec],
+        budgets: np.ndarray | None,
         horizon: int,
-        ranges: list[tuple[int, int]],
-        seeds: list[np.random.SeedSequence],
         snapshot: dict[str, Any] | None = None,
     ) -> None:
         import agents  # noqa: F401  (fills the learner registry in this worker)
@@ -212,9 +263,10 @@ class ShardWorker:
         if snapshot is not None:  # a checkpointed shard (`snapshot()`), learners and caches whole
             self.__dict__.update(snapshot)
             return
-        self.lo, self.hi = ranges[0][0], ranges[-1][1]
-        self.ranges = [(a - self.lo, b - self.lo) for a, b in ranges]
-        self.learners = cohort_learners(name, params, budgets, horizon, ranges, seeds)
+        assert budgets is not None
+        self.lo, self.hi = specs[0].start, specs[-1].stop
+        self.ranges = [(c.start - self.lo, c.stop - self.lo) for c in specs]
+        self.learners = cohort_learners(specs, budgets, horizon)
         self.alternatives: list[np.ndarray | None] = [None] * len(self.learners)
         self.reports = np.zeros(self.hi - self.lo)
         self.calls = 0  # step() invocations, so tests can check one remote call per round
@@ -277,9 +329,9 @@ class ShardWorker:
 class RayBackend(Backend):
     """Cohorts sharded over K Ray actors (num_cpus=1 each), DESIGN.md §3.
 
-    The cohorts, their agents and their RNG streams are exactly those of `make_cohorts`
-    (same split, same SeedSequence children), so a run gives the same results as with
-    `LocalBackend`. Per round there is exactly one remote call per shard: `observe` only
+    The cohorts, their agents and their RNG streams are given as `CohortSpec`s — the very
+    specs `LocalBackend`'s cohorts are built from — so a run gives the same results as
+    with `LocalBackend`. Per round there is exactly one remote call per shard: `observe` only
     stores round t's feedback, and the next `act` sends it together with round t+1's
     observation; the last feedback is flushed before `learner_states()` and `close()`.
     Budgets go to the actors once through the object store.
@@ -287,12 +339,10 @@ class RayBackend(Backend):
 
     def __init__(
         self,
-        name: str,
-        params: dict[str, Any],
+        specs: list[CohortSpec],
         budgets: np.ndarray,
         horizon: int,
-        seed: np.random.SeedSequence,
-        cohort_size: int,
+        *,
         shards: int = 2,
         address: str | None = None,
         ship_code: bool = False,
@@ -300,11 +350,10 @@ class RayBackend(Backend):
         budgets = np.asarray(budgets, dtype=np.float64)
         if budgets.ndim != 1 or budgets.shape[0] < 1:
             raise ValueError(f"budgets must be a non-empty 1-d array, got shape {budgets.shape}")
-        if cohort_size < 1:
-            raise ValueError(f"cohort_size must be >= 1, got {cohort_size}")
+        if not specs or specs[0].start != 0 or specs[-1].stop != budgets.shape[0]:
+            raise ValueError(f"cohort specs must cover agents 0..{budgets.shape[0] - 1} in order")
         self.n_agents = budgets.shape[0]
-        plan = cohort_plan(self.n_agents, cohort_size)
-        seeds = seed.spawn(len(plan))  # the children make_cohorts draws, in the same order
+        plan = [(c.start, c.stop) for c in specs]
         self._groups = assign_shards(plan, shards)
         self._bounds = [(plan[g[0]][0], plan[g[-1]][1]) for g in self._groups]
         self.cohort_indices = [np.arange(a, b) for a, b in plan]
@@ -312,14 +361,14 @@ class RayBackend(Backend):
         self._pending: tuple[Feedback, list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]] | None = None
         self._proposed: list[np.ndarray] | None = None  # each shard's last reports, as it returned them
         self._closed = False
-        self._specs = [(name, params, [plan[i] for i in g], [seeds[i] for i in g]) for g in self._groups]
+        self._specs = [[specs[i] for i in g] for g in self._groups]
         self._horizon, self._address, self._ship_code = horizon, address, ship_code
         self._actors = self._start_actors(self._specs, budgets, horizon, address, ship_code)
         log.info("RayBackend: %d cohorts over %d shards %s", len(plan), len(self._groups), self._bounds)
 
     def _start_actors(
         self,
-        specs: list[tuple[str, dict[str, Any], list[tuple[int, int]], list[np.random.SeedSequence]]],
+        specs: list[list[CohortSpec]],
         budgets: np.ndarray,
         horizon: int,
         address: str | None,
@@ -338,14 +387,28 @@ class RayBackend(Backend):
         actor_cls = ray.remote(ShardWorker).options(num_cpus=1, max_restarts=0)
         if snapshots is not None:
             return [
-                actor_cls.remote(name, params, None, horizon, ranges, seeds, snapshot=snap)
-                for (name, params, ranges, seeds), snap in zip(specs, snapshots, strict=True)
+                actor_cls.remote(shard, None, horizon, snapshot=snap)
+                for shard, snap in zip(specs, snapshots, strict=True)
             ]
         budgets_ref = ray.put(budgets)  # once, shared by every actor
-        return [
-            actor_cls.remote(name, params, budgets_ref, horizon, ranges, seeds)
-            for name, params, ranges, seeds in specs
-        ]
+        return [actor_cls.remote(shard, budgets_ref, horizon) for shard in specs]
+
+    @classmethod
+    def single_group(
+        cls,
+        name: str,
+        params: dict[str, Any],
+        budgets: np.ndarray,
+        horizon: int,
+        seed: np.random.SeedSequence,
+        cohort_size: int,
+        **kwargs: Any,
+    ) -> RayBackend:
+        """Every agent running learner `name`: the cohorts of `make_cohorts`, sharded."""
+        if cohort_size < 1:
+            raise ValueError(f"cohort_size must be >= 1, got {cohort_size}")
+        specs = single_group_cohorts(name, params, np.asarray(budgets).shape[0], seed, cohort_size)
+        return cls(specs, budgets, horizon, **kwargs)
 
     def _call_all(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         """One remote call of `method` per shard, in parallel; their results in shard order."""

@@ -8,10 +8,11 @@ validated by the scenario's own `Params` model.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -24,6 +25,11 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     for e in exc.errors():
         loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
         got = e.get("input")
+        if e["type"] == "value_error":
+            # Our own validators' messages already name their field and value.
+            msg = str(e.get("ctx", {}).get("error", e["msg"]))
+            lines.append(msg if not loc or isinstance(got, dict) else f"{loc}: {msg}")
+            continue
         lines.append(f"{loc or '<root>'}: {e['msg']} (got {got!r})")
     return "; ".join(lines)
 
@@ -35,10 +41,76 @@ class StrictModel(BaseModel):
 
 
 class LearnerSpec(StrictModel):
-    """Which learner the agents run (a name from `agents.LEARNERS`) and its parameters."""
+    """Which learner the agents run (a name from `agents.LEARNERS`) and its parameters.
+
+    With a `[[population]]` this is the default learner of the groups that name none."""
 
     name: str = "adaptive_pacing"
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+#: Population group names: they name RNG streams, `group` columns and `--set population.<name>.*`.
+GROUP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+
+
+class PopulationGroup(StrictModel):
+    """One group of a mixed population (DESIGN.md §3 "Population"): `count` agents, or a
+    `fraction` of the agents not in count groups, all running `learner` with `params`.
+
+    `budget` (tokens per agent) and `share` (alpha_i per agent) override the scenario's
+    where the scenario declares that override (`Scenario.group_overrides`)."""
+
+    name: str = Field(pattern=GROUP_NAME)
+    count: int | None = Field(default=None, ge=1)
+    fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    learner: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    budget: float | None = Field(default=None, ge=0.0)
+    share: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _size(self) -> PopulationGroup:
+        if (self.count is None) == (self.fraction is None):
+            raise ValueError(f"population.{self.name}: give exactly one of count or fraction")
+        return self
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """A population group resolved for a run: agents [start, stop), learner and params."""
+
+    name: str
+    start: int
+    stop: int
+    learner: str
+    params: dict[str, Any]
+    budget: float | None = None
+    share: float | None = None
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def span(self) -> slice:
+        return slice(self.start, self.stop)
+
+
+#: The group name of a run configured by a single `[learner]` table.
+SINGLE_GROUP = "all"
+
+
+def largest_remainder(weights: list[float], total: int) -> list[int]:
+    """Non-negative integers proportional to `weights` that sum to `total` (Hamilton's
+    method; ties go to the earlier group, so the split is deterministic)."""
+    w = [max(0.0, x) for x in weights]
+    s = sum(w)
+    quotas = [total * x / s for x in w]
+    out = [int(q) for q in quotas]
+    order = sorted(range(len(w)), key=lambda i: (-(quotas[i] - out[i]), i))
+    for i in order[: total - sum(out)]:
+        out[i] += 1
+    return out
 
 
 class RunConfig(StrictModel):
@@ -62,7 +134,80 @@ class RunConfig(StrictModel):
     #: Write a resumable checkpoint of the whole model every this many rounds (0 = never).
     checkpoint_every: int = Field(default=0, ge=0)
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
+    #: Mixed population: ordered groups (agents numbered group by group). None = one group
+    #: of `agents` agents running `learner`.
+    population: list[PopulationGroup] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agents_from_counts(cls, data: Any) -> Any:
+        """A population of count groups only has exactly sum(count) agents."""
+        if isinstance(data, dict) and isinstance(data.get("population"), list) and data["population"]:
+            groups = data["population"]
+            counts = [g.get("count") if isinstance(g, dict) else None for g in groups]
+            fractions = [g.get("fraction") if isinstance(g, dict) else None for g in groups]
+            if all(isinstance(c, int) and not isinstance(c, bool) for c in counts) and not any(fractions):
+                data = {**data, "agents": sum(counts)}
+        return data
+
+    @model_validator(mode="after")
+    def _check_population(self) -> RunConfig:
+        if self.population is not None:
+            if not self.population:
+                raise ValueError("population must list at least one group")
+            names = [g.name for g in self.population]
+            dup = sorted({x for x in names if names.count(x) > 1})
+            if dup:
+                raise ValueError(f"population: group names must be unique, got {dup[0]!r} twice")
+            fixed = sum(g.count or 0 for g in self.population)
+            has_fraction = any(g.fraction is not None for g in self.population)
+            if fixed > self.agents or (has_fraction and fixed == self.agents):
+                raise ValueError(
+                    f"population: count groups hold {fixed} agents, leaving none of agents = {self.agents} "
+                    "for the fraction groups" if has_fraction else
+                    f"population: count groups hold {fixed} agents but agents = {self.agents}"
+                )
+            total_fraction = sum(g.fraction or 0.0 for g in self.population)
+            if total_fraction > 1.0 + 1e-9:
+                raise ValueError(f"population: fractions must sum to <= 1, got {total_fraction:g}")
+        for where, learner, params in self.learner_choices():
+            check_learner(where, learner, params)
+        if self.population is not None:
+            for plan in self.groups():
+                if plan.size < 1:
+                    raise ValueError(
+                        f"population.{plan.name}: its fraction of the {self.agents} agents rounds to 0 agents"
+                    )
+        return self
+
+    def learner_choices(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(config path, learner name, params) of every group, for validation and plans."""
+        if self.population is None:
+            return [("learner", self.learner.name, dict(self.learner.params))]
+        out = []
+        for g in self.population:
+            if g.learner is None or g.learner == self.learner.name:
+                out.append((f"population.{g.name}", self.learner.name, {**self.learner.params, **g.params}))
+            else:
+                out.append((f"population.{g.name}", g.learner, dict(g.params)))
+        return out
+
+    def groups(self) -> list[GroupPlan]:
+        """The population resolved to contiguous agent ranges, in config order. Fraction
+        groups split the agents not in count groups in proportion to their fractions."""
+        if self.population is None:
+            return [GroupPlan(SINGLE_GROUP, 0, self.agents, self.learner.name, dict(self.learner.params))]
+        free = self.agents - sum(g.count or 0 for g in self.population)
+        frac = [g for g in self.population if g.fraction is not None]
+        split = largest_remainder([g.fraction or 0.0 for g in frac], free) if frac else []
+        sizes = {g.name: k for g, k in zip(frac, split, strict=True)}
+        plans, start = [], 0
+        for g, (_, learner, params) in zip(self.population, self.learner_choices(), strict=True):
+            size = g.count if g.count is not None else sizes[g.name]
+            plans.append(GroupPlan(g.name, start, start + size, learner, params, g.budget, g.share))
+            start += size
+        return plans
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> RunConfig:
@@ -70,6 +215,23 @@ class RunConfig(StrictModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"invalid config: {format_validation_error(exc)}") from None
+
+
+def check_learner(where: str, name: str, params: dict[str, Any]) -> None:
+    """Validate a learner choice at config time (before any round or worker): the name is
+    registered and `params` pass its `Params` model; errors name `where`."""
+    import agents  # noqa: F401  (fills the learner registry)
+    from agents.registry import LEARNERS
+
+    key = name.replace("-", "_").lower()
+    cls = LEARNERS.get(key)
+    if cls is None:
+        field = f"{where}.learner" if where.startswith("population.") else f"{where}.name"
+        raise ValueError(f"{field}: unknown learner {name!r}; available: {', '.join(sorted(LEARNERS))}")
+    try:
+        cls.Params(**params)
+    except ValidationError as exc:
+        raise ValueError(format_validation_error(exc, f"{where}.params")) from None
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -100,14 +262,31 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
         parts = key.split(".")
         if parts[0] not in RunConfig.model_fields:
             parts = ["params", *parts]
-        node = out
+        node: Any = out
         for p in parts[:-1]:
+            if isinstance(node, list):  # `population.<group name>.<field>`
+                node = _group_table(node, p, key)
+                continue
             node = node.setdefault(p, {})
-            if not isinstance(node, dict):
+            if not isinstance(node, dict | list):
                 raise ConfigError(f"--set {key}: {p!r} is not a table")
+        if isinstance(node, list):
+            raise ConfigError(f"--set {key}: name a field of the group, e.g. {key}.count=2")
         node[parts[-1]] = value
     return out
 
 
-def _deep_copy(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in d.items()}
+def _group_table(groups: list[Any], name: str, key: str) -> dict[str, Any]:
+    for g in groups:
+        if isinstance(g, dict) and g.get("name") == name:
+            return g
+    names = [str(g.get("name")) for g in groups if isinstance(g, dict)]
+    raise ConfigError(f"--set {key}: no population group named {name!r}; groups: {', '.join(names) or 'none'}")
+
+
+def _deep_copy(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _deep_copy(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_deep_copy(v) for v in d]
+    return d

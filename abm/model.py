@@ -7,11 +7,13 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm.backends import Backend, LocalBackend, RayBackend, make_cohorts
-from abm.config import RunConfig
+from abm.backends import Backend, LocalBackend, RayBackend, build_cohorts, population_cohorts
+from abm.config import ConfigError, GroupPlan, RunConfig
 from abm.ledger import Ledger
 from abm.recording import MenuRecorder, TraceRecorder, make_datacollector
+from abm.resolve import resolve_config
 from abm.scenario import get_scenario
+from abm.streams import Streams
 from agents.base import Feedback, Observation
 from mechanisms.base import Reports, RoundResult
 
@@ -58,43 +60,59 @@ class MechanismModel(mesa.Model):
     observation -> backend.act -> mechanism.run_round -> ledger.charge ->
     backend.observe -> datacollector.collect.
 
-    Randomness: SeedSequence(config.seed) is spawned into independent streams for the
-    scenario, the values, the mechanism, the learner cohorts and Mesa's own `rng`.
+    Build it from a `RunConfig` (or its dict), or from keyword parameters as Mesa's
+    `batch_run` does: `MechanismModel(scenario="public-goods", agents=8, rounds=500, seed=3,
+    mechanism="moulin")` — keys that are not run fields are scenario parameters.
+
+    Clock: Mesa's `steps` counts the rounds played; inside `step()` the round being played
+    is `steps - 1` (0-based, like `depletion_round`). `running` turns False at the horizon
+    T and a `step()` past it plays nothing. The DataCollector collects once at
+    construction (step 0: the initial state) and after every round, so model and agent
+    reporters of Mesa step s both describe the state after s rounds.
+
+    Randomness: named streams of `Streams(config.seed)` (`scenario`, `values`,
+    `mechanism`, `model`, `population/<group>`), never positional spawns.
     """
 
-    def __init__(self, config: RunConfig | dict[str, Any], backend: Backend | None = None) -> None:
-        self.config = config if isinstance(config, RunConfig) else RunConfig.from_mapping(config)
+    def __init__(
+        self,
+        config: RunConfig | dict[str, Any] | None = None,
+        backend: Backend | None = None,
+        **parameters: Any,
+    ) -> None:
+        self.config = _model_config(config, parameters)
         cfg = self.config
-        ss_scenario, ss_values, ss_mech, ss_learners, ss_model = np.random.SeedSequence(cfg.seed).spawn(5)
-        super().__init__(rng=np.random.default_rng(ss_model))
+        self.streams = Streams(cfg.seed)
+        super().__init__(rng=self.streams.generator("model"))
         self.scenario = get_scenario(cfg.scenario)
         self.params = self.scenario.parse_params(cfg.params)
-        self.instance = self.scenario.build(cfg, self.params, ss_scenario)
+        self.groups = cfg.groups()
+        self.scenario.check_group_overrides(self.groups)
+        self.instance = self.scenario.build(cfg, self.params, self.streams.seed("scenario"))
         self.mechanism = self.instance.mechanism
-        n = self.instance.budgets.shape[0]
+        budgets = group_budgets(self.instance.budgets, self.groups)
+        n = budgets.shape[0]
+        if n != cfg.agents:
+            raise ConfigError(f"scenario {cfg.scenario!r} built {n} agents but agents = {cfg.agents}")
         self.n_agents = n
-        self.ledger = Ledger(self.instance.budgets, p_max=self.mechanism.p_max)
-        self.values_rng = np.random.default_rng(ss_values)
-        self.mechanism_rng = np.random.default_rng(ss_mech)
+        #: Population group of each agent (index into `groups`).
+        self.agent_group = np.repeat(np.arange(len(self.groups)), [g.size for g in self.groups])
+        self.ledger = Ledger(budgets, p_max=self.mechanism.p_max)
+        self.values_rng = self.streams.generator("values")
+        self.mechanism_rng = self.streams.generator("mechanism")
         if backend is None:
-            learner_params = {**self.instance.learner_defaults.get(cfg.learner.name, {}), **cfg.learner.params}
+            specs = population_cohorts(self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults)
             if cfg.backend == "ray":
-                backend = RayBackend(
-                    cfg.learner.name, learner_params, self.ledger.initial, cfg.rounds, ss_learners,
-                    cfg.cohort_size, shards=cfg.shards, address=cfg.address,
-                )
+                backend = RayBackend(specs, self.ledger.initial, cfg.rounds, shards=cfg.shards, address=cfg.address)
             else:
-                cohorts = make_cohorts(
-                    cfg.learner.name, learner_params, self.ledger.initial, cfg.rounds, ss_learners, cfg.cohort_size
-                )
-                backend = LocalBackend(cohorts, n)
+                backend = LocalBackend(build_cohorts(specs, self.ledger.initial, cfg.rounds), n)
         self.backend = backend
-        self.t = 0
         self.last_reports = np.zeros(n)
         self.last_charges = np.zeros(n)
         self.last_utilities = np.zeros(n)
         self.cum_utility = np.zeros(n)
         self.last_result: RoundResult | None = None
+        self.last_allocated = False
         self.goods_allocated = 0
         for i in range(n):
             BidderAgent(self, i)
@@ -106,6 +124,18 @@ class MechanismModel(mesa.Model):
             cfg.agent_records == "auto" and n * cfg.rounds <= AUTO_AGENT_RECORDS
         )
         self.datacollector = make_datacollector(agent_records)
+        self.running = cfg.rounds > 0
+        self.datacollector.collect(self)
+
+    @property
+    def t(self) -> int:
+        """Rounds played so far (Mesa's `steps`)."""
+        return int(self.steps)
+
+    @property
+    def group_names(self) -> np.ndarray:
+        """(n,) the population group name of each agent."""
+        return np.asarray([g.name for g in self.groups], dtype=object)[self.agent_group]
 
     def observation(self, t: int) -> Observation:
         """This round's private values and every agent's remaining budget."""
@@ -113,9 +143,13 @@ class MechanismModel(mesa.Model):
         return Observation(t, values, self.ledger.remaining)
 
     def step(self) -> None:
-        if self.t >= self.config.rounds:
-            raise RuntimeError(f"the horizon T = {self.config.rounds} is reached")
-        t = self.t
+        """Play round `steps - 1` (Mesa has already advanced `steps`)."""
+        if not self.running or self.steps > self.config.rounds:
+            # Past the horizon: no round is played and the clock stays at T.
+            self.steps = self.config.rounds
+            self.running = False
+            return
+        t = self.steps - 1
         obs = self.observation(t)
         bids, alternatives = self.backend.act(obs)
         bids = self.mechanism.enforce_budget(bids, self.ledger.remaining)
@@ -133,10 +167,34 @@ class MechanismModel(mesa.Model):
         self.last_charges = result.charges
         self.last_utilities = result.utilities
         self.cum_utility += result.utilities
-        self.goods_allocated += int(result.allocated)
+        self.last_allocated = bool(result.allocated)
+        self.goods_allocated += int(self.last_allocated)
         self.last_result = result
         if self.menus is not None:
             self.menus.record(t, reports)
         self.trace.record(t, obs.values, bids, result)
-        self.t += 1
+        if self.steps >= self.config.rounds:
+            self.running = False
         self.datacollector.collect(self)
+
+
+def _model_config(config: RunConfig | dict[str, Any] | None, parameters: dict[str, Any]) -> RunConfig:
+    """The run config from a RunConfig / dict, or from keyword parameters (a scenario name
+    plus overrides, as `mesa.batch_run` passes them)."""
+    if config is None:
+        if "scenario" not in parameters:
+            raise ConfigError("MechanismModel needs a config or scenario=NAME (plus keyword overrides)")
+        parameters = dict(parameters)
+        return resolve_config(parameters.pop("scenario"), parameters)
+    if parameters:
+        return resolve_config(config, parameters)
+    return config if isinstance(config, RunConfig) else RunConfig.from_mapping(config)
+
+
+def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:
+    """The scenario's initial budgets with each group's `budget` override applied."""
+    out = np.array(budgets, dtype=np.float64)
+    for g in groups:
+        if g.budget is not None:
+            out[g.span] = g.budget
+    return out

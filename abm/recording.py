@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 MENU_MAX_AGENTS = 256
 
 MODEL_REPORTERS = {
-    "allocated": lambda m: bool(m.last_result.allocated),
+    "allocated": lambda m: m.last_allocated,
     "total_charged": lambda m: float(m.last_charges.sum()),
     "total_utility": lambda m: float(m.last_utilities.sum()),
     "mean_report": lambda m: float(m.last_reports.mean()),

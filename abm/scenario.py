@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from abm.config import ConfigError, RunConfig, format_validation_error
+from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
 from mechanisms.base import Mechanism
 
 
@@ -59,6 +59,21 @@ class Scenario(ABC):
     Params: ClassVar[type[ScenarioParams]] = ScenarioParams
     #: The TOML with this scenario's defaults (scenarios/<module>.toml).
     toml: ClassVar[Path]
+    #: Per-group overrides a `[[population]]` group may set: `budget` (tokens per agent,
+    #: applied by the model to the scenario's budgets) and, where the scenario has shares
+    #: and applies them in `build` (`RunConfig.groups()`), `share`.
+    group_overrides: ClassVar[frozenset[str]] = frozenset({"budget"})
+
+    def check_group_overrides(self, groups: list[GroupPlan]) -> None:
+        """Refuse an override this scenario does not have, naming the group and field."""
+        for g in groups:
+            for key, value in (("budget", g.budget), ("share", g.share)):
+                if value is not None and key not in self.group_overrides:
+                    allowed = ", ".join(sorted(self.group_overrides)) or "none"
+                    raise ConfigError(
+                        f"population.{g.name}.{key}: scenario {self.name!r} has no per-agent {key}s; "
+                        f"overrides it accepts: {allowed}"
+                    )
 
     def parse_params(self, raw: dict[str, Any]) -> ScenarioParams:
         try:

@@ -117,7 +117,9 @@ def measure(case: Case, rounds: int, warmup: int, repeats: int) -> tuple[float, 
         t_local = min(t_local, time_backend(local, values, budgets, warmup))
         del local
         gc.collect()
-        sharded = RayBackend(case.learner, case.params, budgets, HORIZON, np.random.SeedSequence(1), size, shards=2)
+        sharded = RayBackend.single_group(
+            case.learner, case.params, budgets, HORIZON, np.random.SeedSequence(1), size, shards=2
+        )
         try:
             t = time_backend(sharded, values, budgets, warmup)
             if t < t_ray:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 from mechanisms.public_goods.monetary import MONETARY_MECHANISMS
@@ -90,6 +90,8 @@ class PublicGoods(Scenario):
     name = "public-goods"
     Params = PublicGoodsParams
     toml = Path(__file__).with_name("public_goods.toml")
+    # Budgets are alpha_i * T (Algorithm 1, line 1): a group sets its share, not its budget.
+    group_overrides = frozenset({"share"})
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n = config.agents
@@ -104,6 +106,12 @@ class PublicGoods(Scenario):
             else:
                 shares = np.full(n, params.alpha / n)
             values = UniformValues(n) if params.values == "uniform" else CommonShockValues(n, params.correlation)
+        shares = shares.copy()
+        for g in config.groups():
+            if g.share is not None:
+                shares[g.span] = g.share
+        if shares.sum() > 1.0 + 1e-12:
+            raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
         mechanism = ArtificialCurrency(MONETARY_MECHANISMS[params.mechanism](), shares)
         return ScenarioInstance(
             mechanism=mechanism,

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import abm.model
 from abm.backends import (
+    CohortSpec,
     LocalBackend,
     RayBackend,
     ScaledGrid,
@@ -136,9 +137,9 @@ class PickledShards(RayBackend):
 
     def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):
         if snapshots is not None:
-            return [ShardWorker(n, p, None, horizon, r, s, snapshot=snap) for (n, p, r, s), snap in zip(
+            return [ShardWorker(shard, None, horizon, snapshot=snap) for shard, snap in zip(
                 specs, pickle.loads(pickle.dumps(snapshots)), strict=True)]
-        return [ShardWorker(n, p, budgets.copy(), horizon, r, s) for n, p, r, s in specs]
+        return [ShardWorker(pickle.loads(pickle.dumps(shard)), budgets.copy(), horizon) for shard in specs]
 
     def _call_all(self, method, args):
         out = [getattr(w, method)(*pickle.loads(pickle.dumps(a))) for w, a in zip(self._actors, args, strict=True)]
@@ -168,13 +169,40 @@ def test_shard_protocol_matches_local(tmp_path, monkeypatch, menu_follower, lear
     assert_same_outputs(tmp_path / "local", tmp_path / "sharded")
 
 
+THREE_GROUPS = [
+    {"name": "pacers", "count": 4, "learner": "adaptive_pacing"},
+    {"name": "hedgers", "count": 3, "learner": "hedge"},  # full feedback: menus travel
+    {"name": "random", "count": 2, "learner": "uniform_random"},
+]
+
+
+def test_three_group_population_sharded_matches_local(tmp_path, monkeypatch):
+    cfg = small_config(rounds=60, shards=3, cohort_size=2, population=THREE_GROUPS)
+    write_outputs(run(cfg, progress=False), tmp_path / "local")
+    monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
+    result = run({**cfg, "backend": "ray"}, progress=False)
+    assert [c.group for c in make_specs(cfg)] == ["pacers"] * 2 + ["hedgers"] * 2 + ["random"]
+    write_outputs(result, tmp_path / "sharded")
+    assert_same_outputs(tmp_path / "local", tmp_path / "sharded")
+
+
+def make_specs(cfg: dict) -> list[CohortSpec]:
+    from abm.backends import population_cohorts
+    from abm.streams import Streams
+
+    rc = RunConfig.from_mapping(cfg)
+    return population_cohorts(rc.groups(), Streams(rc.seed), rc.cohort_size)
+
+
 def test_grid_alternatives_travel_as_multipliers():
     """A grid learner's alternatives come back as its K multipliers (ScaledGrid); the driver
     rebuilds exactly the array the learner holds."""
     n, horizon = 70, 10
     budgets = np.ones(n)
     seeds = np.random.SeedSequence(3).spawn(2)
-    worker = ShardWorker("hedge", {"grid_points": 5}, budgets, horizon, [(0, 40), (40, n)], seeds)
+    ranges = [(0, 40), (40, n)]
+    specs = [CohortSpec("all", a, b, "hedge", {"grid_points": 5}, ss) for (a, b), ss in zip(ranges, seeds, strict=True)]
+    worker = ShardWorker(specs, budgets, horizon)
     values = np.random.default_rng(0).random(n)
     _, wire = worker.step((None, None, (0, values, budgets)))
     assert all(isinstance(w, ScaledGrid) and w.multipliers.shape == (5,) for w in wire)
@@ -212,7 +240,7 @@ def test_altered_reports_and_budget_top_ups_reach_the_shards(menu_follower, lear
     n, horizon = 11, 30
     budgets = np.linspace(0.2, 1.0, n)
     local = LocalBackend(make_cohorts(name, {}, budgets, horizon, np.random.SeedSequence(5), 3), n)
-    sharded = PickledShards(name, {}, budgets, horizon, np.random.SeedSequence(5), 3, shards=2)
+    sharded = PickledShards.single_group(name, {}, budgets, horizon, np.random.SeedSequence(5), 3, shards=2)
     rng = np.random.default_rng(0)
     remaining = budgets.copy()
     for t in range(horizon):
@@ -301,6 +329,17 @@ def test_ray_outputs_equal_local(ray_session, tmp_path, learner):
     assert isinstance(result.model.backend, RayBackend) and result.model.backend.shards == 2
     write_outputs(result, tmp_path / "ray")
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+
+
+@pytest.mark.ray
+def test_ray_three_group_population_equals_local(ray_session, tmp_path):
+    cfg = small_config(rounds=60, cohort_size=2, population=THREE_GROUPS)
+    write_outputs(run(cfg, progress=False), tmp_path / "local")
+    result = run({**cfg, "backend": "ray"}, progress=False)
+    assert isinstance(result.model.backend, RayBackend)
+    write_outputs(result, tmp_path / "ray")
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+    assert pd.read_parquet(tmp_path / "ray" / "metrics.parquet")["group"].nunique() == 3
 
 
 @pytest.mark.ray

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from abm.config import ConfigError, RunConfig, apply_overrides, load_toml
+from abm.config import ConfigError, RunConfig
 from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
-from abm.scenario import get_scenario
+from abm.resolve import resolve_config
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +39,6 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def resolve_config(
-    target: str | Path | dict[str, Any] | RunConfig, overrides: dict[str, Any] | None = None
-) -> RunConfig:
-    """A scenario name (its TOML defaults), a TOML path, a dict or a RunConfig, plus
-    dotted overrides (`rounds`, `learner.name`, `mechanism` = `params.mechanism`, ...)."""
-    if isinstance(target, RunConfig):
-        data = target.model_dump()
-    elif isinstance(target, dict):
-        data = target
-    else:
-        text = str(target)
-        path = Path(text)
-        data = load_toml(path if text.endswith(".toml") or path.is_file() else get_scenario(text).toml)
-    return RunConfig.from_mapping(apply_overrides(data, overrides or {}))
-
-
 def agent_table(model: MechanismModel) -> pd.DataFrame:
     """One row per agent: initial budget, spend ratio, utility, depletion round, plus the
     scenario's per-agent info (e.g. share alpha_i)."""
@@ -64,6 +48,8 @@ def agent_table(model: MechanismModel) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "agent": np.arange(model.n_agents),
+            "group": model.group_names,
+            "learner": np.asarray([g.learner for g in model.groups], dtype=object)[model.agent_group],
             **{k: np.asarray(v) for k, v in model.instance.agent_info.items()},
             "budget": ledger.initial,
             "spent": ledger.spent,
@@ -73,6 +59,23 @@ def agent_table(model: MechanismModel) -> pd.DataFrame:
         }
     )
     return table
+
+
+def round_frames(model: MechanismModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The DataCollector's series as per-round tables. Mesa step s >= 1 is the state after
+    round s - 1 (rounds are 0-based like `depletion_round`); step 0, the initial state
+    collected at construction, is not a round and is left out."""
+    dc = model.datacollector
+    rounds = dc.get_model_vars_dataframe().iloc[1:].reset_index(drop=True)
+    rounds.insert(0, "round", np.arange(len(rounds)))
+    agents = dc.get_agent_vars_dataframe() if dc.agent_reporters else pd.DataFrame()
+    if len(agents):
+        agents = agents.reset_index().rename(columns={"Step": "round", "AgentID": "agent"})
+        agents = agents[agents["round"] >= 1].reset_index(drop=True)
+        agents["round"] -= 1
+        agents["agent"] -= 1  # Mesa unique_ids start at 1; agent ids are array indices
+        agents.insert(2, "group", model.group_names[agents["agent"].to_numpy()])
+    return rounds, agents
 
 
 def run(
@@ -95,8 +98,8 @@ def run(
         model = MechanismModel(cfg)
     try:
         bar = tqdm(
-            range(model.t, cfg.rounds),
-            initial=model.t,
+            range(model.steps, cfg.rounds),
+            initial=model.steps,
             total=cfg.rounds,
             desc=f"{cfg.scenario} seed={cfg.seed}",
             disable=not progress,
@@ -104,21 +107,13 @@ def run(
         )
         for _ in bar:
             model.step()
-            if ckpt is not None and model.t % cfg.checkpoint_every == 0 and model.t < cfg.rounds:
+            if ckpt is not None and model.running and model.steps % cfg.checkpoint_every == 0:
                 save_checkpoint(model, ckpt)
     finally:
         model.backend.close()
     model.ledger.check_invariants()
     elapsed = time.perf_counter() - started
-    rounds = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    rounds.insert(0, "round", np.arange(len(rounds)))
-    agents = (
-        model.datacollector.get_agent_vars_dataframe() if model.datacollector.agent_reporters else pd.DataFrame()
-    )
-    if len(agents):
-        agents = agents.reset_index().rename(columns={"Step": "round", "AgentID": "agent"})
-        agents["round"] -= 1  # Mesa counts steps from 1; rounds are 0-based like depletion_round
-        agents["agent"] -= 1  # Mesa unique_ids start at 1; agent ids are array indices
+    rounds, agents = round_frames(model)
     table = agent_table(model)
     metrics = end_of_run_metrics(model)
     table = table.merge(metrics.agent_columns, on="agent", how="left")
@@ -129,7 +124,8 @@ def run(
         "rounds": cfg.rounds,
         "agents": model.n_agents,
         "mechanism": model.mechanism.name,
-        "learner": cfg.learner.name,
+        "learner": cfg.learner.name if cfg.population is None else "population",
+        "population": [{"group": g.name, "learner": g.learner, "agents": g.size} for g in model.groups],
         "runtime_s": round(elapsed, 3),
         "rounds_per_s": round(cfg.rounds / max(elapsed, 1e-9), 1),
         "total_utility": float(model.cum_utility.sum()),
@@ -145,10 +141,42 @@ def run(
     if model.instance.summarize is not None:
         summary["scenario_summary"] = model.instance.summarize(model)
     summary["metrics"] = metrics.summary
+    summary["groups"] = group_summary(table)
     result = RunResult(cfg, rounds, agents, table, summary, model, metrics.tables)
     if out is not None:
         write_outputs(result, Path(out))
     return result
+
+
+#: Per-agent columns summarized per population group: (column, aggregations).
+GROUP_COLUMNS = (
+    ("utility", ("mean", "min", "max")),
+    ("spend_ratio", ("mean",)),
+    ("strong_regret_per_round", ("mean", "max")),
+    ("spend_rate_error_final", ("mean", "max")),
+)
+
+
+def group_summary(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per population group: agents, depleted agents, and utility, spend ratio, strong
+    regret per round and spend-rate error (over the agents those metrics cover: strong
+    regret and spend rates are computed for the traced agents only)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, rows in table.groupby("group", sort=False):
+        entry: dict[str, Any] = {
+            "learner": str(rows["learner"].iloc[0]),
+            "agents": len(rows),
+            "n_depleted": int((rows["depletion_round"] >= 0).sum()),
+        }
+        for col, aggs in GROUP_COLUMNS:
+            if col not in rows:
+                continue
+            values = rows[col].dropna()
+            entry[f"{col}_agents"] = len(values)
+            for agg in aggs:
+                entry[f"{col}_{agg}"] = float(values.agg(agg)) if len(values) else None
+        out[str(name)] = entry
+    return out
 
 
 #: File name of a run's resumable checkpoint inside its output directory.
