@@ -81,7 +81,10 @@ class Learner(ABC):
     counterfactual utility/cost they want to see). `Params` validates their parameters.
     """
 
-    feedback: ClassVar[FeedbackModel] = "bandit"
+    #: A class default; composite learners set it per instance from the policy they build.
+    feedback: FeedbackModel = "bandit"
+    #: Subclasses set `Params = TheirParams` and declare `params: TheirParams` beside it (the
+    #: type `__init__` enforces at run time), so the type checker knows their fields.
     Params: ClassVar[type[LearnerParams]] = LearnerParams
 
     def __init__(
@@ -151,7 +154,7 @@ class Learner(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Every array and scalar of the cohort's state, plus the RNG state (checkpoints)."""
-        state = {
+        state: dict[str, Any] = {
             k: (v.copy() if isinstance(v, np.ndarray) else v)
             for k, v in vars(self).items()
             if isinstance(v, np.ndarray | int | float | bool | np.floating | np.integer)

@@ -26,6 +26,7 @@ class FixedBid(Learner):
     guarantee: the "best fixed lambda in hindsight" comparator of seed 002 eq. 1/15."""
 
     Params = FixedBidParams
+    params: FixedBidParams
 
     def _act(self, obs: Observation) -> np.ndarray:
         return np.full(self.n_agents, self.params.bid)
@@ -47,6 +48,7 @@ class GreedyUntilDepleted(Learner):
     when the second half pays 2)."""
 
     Params = GreedyParams
+    params: GreedyParams
 
     def _act(self, obs: Observation) -> np.ndarray:
         return obs.values * self.params.multiplier
@@ -73,6 +75,7 @@ class UniformRandom(Learner):
     Bandit feedback, no learning: the no-information baseline."""
 
     Params = UniformRandomParams
+    params: UniformRandomParams
 
     def _act(self, obs: Observation) -> np.ndarray:
         p = self.params

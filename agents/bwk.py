@@ -74,9 +74,19 @@ class LagrangeBwK(GridLearner):
     """
 
     Params = DualParams
+    params: DualParams
     feedback = "bandit"  # with the default Exp3 primal; per instance it follows the primal
 
-    def __init__(self, n_agents, budgets, horizon, rng, params=None, *, primal: Factory | None = None) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+        *,
+        primal: Factory | None = None,
+    ) -> None:
         self._primal = primal
         super().__init__(n_agents, budgets, horizon, rng, params)
         p = self.params
@@ -148,9 +158,17 @@ class BangPerBuck(ScalingLearner):
     """
 
     Params = BangPerBuckParams
+    params: BangPerBuckParams
     feedback = "bandit"
 
-    def __init__(self, n_agents, budgets, horizon, rng, params=None) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+    ) -> None:
         super().__init__(n_agents, budgets, horizon, rng, params)
         p = self.params
         if p.r_min > p.r_max:

@@ -17,10 +17,11 @@ Two layers:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field, field_validator, model_validator
 
 from agents.base import Feedback, Learner, LearnerParams, Observation, scaled_grid
@@ -40,7 +41,9 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _inverse_cdf(w, u, actions, probs):  # pragma: no cover - compiled
+def _inverse_cdf(  # pragma: no cover - compiled
+    w: NDArray[np.floating], u: NDArray[np.floating], actions: NDArray[np.int64], probs: NDArray[np.float64]
+) -> None:
     K, n = w.shape
     total = w[0].copy()
     for k in range(1, K):
@@ -62,7 +65,7 @@ def sample_columns(w: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     """One draw per column of non-negative weights w (K, n), actions first: (actions (n,),
     probability of each drawn action (n,)). One compiled pass over the K actions of all
     columns (inverse CDF), where a cumsum per column would be n small calls."""
-    n = w.shape[1]
+    n: int = w.shape[1]
     u = (1.0 - rng.random(n)).astype(w.dtype)
     actions = np.empty(n, dtype=np.int64)
     probs = np.empty(n)
@@ -119,8 +122,9 @@ class GridPolicy:
     or zero weight leaves a row unchanged, which is how callers mask rows.
     """
 
-    #: Whether the policy's guarantee needs the full gain vector.
-    full_information: ClassVar[bool] = True
+    #: Whether the policy's guarantee needs the full gain vector (a class default; composite
+    #: policies set it per instance from the policies they are built from).
+    full_information: bool = True
 
     def __init__(self, n: int, k: int, horizon: int, rng: np.random.Generator) -> None:
         if n < 1 or k < 1 or horizon < 1:
@@ -380,8 +384,16 @@ class GridLearner(Learner):
     """
 
     Params = GridParams
+    params: GridParams
 
-    def __init__(self, n_agents, budgets, horizon, rng, params=None) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+    ) -> None:
         super().__init__(n_agents, budgets, horizon, rng, params)
         self.grid = self.params.make_grid()
         self.policy = self.make_policy()
@@ -442,6 +454,8 @@ class GridLearner(Learner):
         active = self._active(fb)
         if self.feedback == "full":
             # Menus arrive (m, K); the policies keep actions first, so transpose once here.
+            # (`Learner.observe` has checked that full feedback carries a menu.)
+            assert fb.menu_utility is not None and fb.menu_cost is not None
             gains_t = self._gain(fb.menu_utility.T, fb.menu_cost.T)
             if not active.all():
                 gains_t *= active
@@ -493,6 +507,7 @@ class Exp3(GridLearner):
     u - cost_weight * c (seed 002 §1.1, bandit setting); ignores the budget otherwise."""
 
     Params = Exp3Params
+    params: Exp3Params
     feedback = "bandit"
 
     def make_policy(self) -> GridPolicy:

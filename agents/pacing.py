@@ -69,8 +69,16 @@ class AdaptivePacing(ScalingLearner):
     """
 
     Params = PacingParams
+    params: PacingParams
 
-    def __init__(self, n_agents, budgets, horizon, rng, params=None) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+    ) -> None:
         super().__init__(n_agents, budgets, horizon, rng, params)
         p = self.params
         if p.mu_min > p.mu_max:
@@ -99,6 +107,7 @@ class ValueScaling(ScalingLearner):
     learning: the strategy class in which Theorem 3.5's equilibria live."""
 
     Params = ValueScalingParams
+    params: ValueScalingParams
 
     @property
     def beta(self) -> np.ndarray:

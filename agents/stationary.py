@@ -17,8 +17,15 @@ in call and copy overhead, the kernel about 0.15 us.
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 import numba
 import numpy as np
+from numpy.typing import NDArray
+
+#: The kernels' array arguments: float64 arrays and boolean masks.
+F64Array = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 #: Chains per tile: 64 doubles per row keep a K=11 tile's 121 rows (62 KB) in L2.
 TILE = 64
@@ -26,12 +33,24 @@ TILE = 64
 #: Residual ||pQ - p||_inf (and negativity) above which a row is re-solved by least squares.
 STATIONARY_TOL = 1e-9
 
+
+class KernelOptions(TypedDict):
+    """The `numba.njit` options of the kernels here and in `agents/swap.py`."""
+
+    nogil: bool
+    cache: bool
+    error_model: Literal["python", "numpy"]
+    fastmath: set[str]
+
+
 # No fastmath "nnan"/"ninf": the non-finite test below is how reducible chains are caught.
-KERNEL_OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": {"contract", "arcp"}}
+KERNEL_OPTIONS: KernelOptions = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": {"contract", "arcp"}}
 
 
 @numba.njit(**KERNEL_OPTIONS)
-def gth_block(Q, s, x, p, bad, i0, L):  # pragma: no cover - compiled
+def gth_block(  # pragma: no cover - compiled
+    Q: F64Array, s: F64Array, x: F64Array, p: F64Array, bad: BoolArray, i0: int, L: int
+) -> None:
     """GTH on one tile, in place: Q (K_j, K_a, TILE) row-stochastic chains, one per lane;
     s (TILE,) and x (K, TILE) scratch. Writes the first L lanes' distributions to
     p[:, i0 : i0 + L] and bad[i0 : i0 + L] (True: a zero pivot, i.e. a reducible chain)."""
@@ -78,7 +97,7 @@ def gth_block(Q, s, x, p, bad, i0, L):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL_OPTIONS)
-def load_rows(W, b, j, q, t):  # pragma: no cover - compiled
+def load_rows(W: F64Array, b: int, j: int, q: F64Array, t: F64Array) -> None:  # pragma: no cover - compiled
     """q = W[b, :, j] / sum_a W[b, a, j] lane by lane: row j of every chain in tile b,
     normalized into q (K_a, TILE); t (TILE,) scratch. (Rows are indexed one action at a
     time: W[b, a, j] is contiguous, so the lane loops vectorize; W[b, :, j] is not.)"""
@@ -98,7 +117,7 @@ def load_rows(W, b, j, q, t):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL_OPTIONS)
-def gth_tiles(W, p, bad):  # pragma: no cover - compiled
+def gth_tiles(W: F64Array, p: F64Array, bad: BoolArray) -> None:  # pragma: no cover - compiled
     """GTH stationary distributions of tiled weights W (n_tiles, K_a, K_j, TILE), row j of
     each chain being W[:, :, j] (any positive scale). Writes p (K, n) and bad (n,)."""
     n_tiles, K, _, B = W.shape

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from pydantic import field_validator
 
+from agents.base import LearnerParams
 from agents.experts import (
     BASE_POLICIES,
     Factory,
@@ -32,6 +33,8 @@ from agents.experts import (
 from agents.stationary import (
     KERNEL_OPTIONS,
     TILE,
+    BoolArray,
+    F64Array,
     gth_block,
     gth_tiles,
     load_rows,
@@ -73,7 +76,13 @@ class SwapPolicy(GridPolicy):
         np.multiply(gains_t[:, :, None], self.p[None, :, :], out=self._buf)
         self.copies.update_t(self._buf.reshape(self.k, self.n * self.k))
 
-    def update_bandit(self, actions, gains, played_prob, weight=None) -> None:
+    def update_bandit(
+        self,
+        actions: np.ndarray,
+        gains: np.ndarray,
+        played_prob: np.ndarray,
+        weight: np.ndarray | None = None,
+    ) -> None:
         # Copy j sees the importance-weighted estimate of the gain vector, scaled by p_j.
         w = self.p if weight is None else self.p * weight[:, None]
         k = self.k
@@ -89,7 +98,7 @@ _INV_FACTORIAL = tuple(1.0 / math.factorial(k) for k in range(_EXP_DEGREE + 1))
 
 
 @numba.njit(inline="always", **KERNEL_OPTIONS)
-def exp_small(x):  # pragma: no cover - compiled
+def exp_small(x: float) -> float:  # pragma: no cover - compiled
     """exp(x) for |x| <= 1/4 by its degree-11 Taylor polynomial (Horner): the remainder is
     below 0.25^12 e^0.25 / 12! < 2e-16 relative, so the result is within 2 ulp of exp, and
     unlike a libm call the polynomial vectorizes. Hedge's factors exp(eta p_j g_a) have
@@ -102,7 +111,9 @@ def exp_small(x):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL_OPTIONS)
-def _hedge_swap_round(W, gains_t, p_t, eta, small, bad):  # pragma: no cover - compiled
+def _hedge_swap_round(  # pragma: no cover - compiled
+    W: F64Array, gains_t: F64Array, p_t: F64Array, eta: float, small: bool, bad: BoolArray
+) -> None:
     """One Blum–Mansour round over Hedge copies, tile by tile: W[b, a, j, l] *=
     exp(eta p_t[j, i] gains_t[a, i]) for agent i = b * TILE + l (copy j's Hedge update on
     the gains p_j g), then p_t <- the stationary distributions of the updated chains.
@@ -191,7 +202,13 @@ class HedgeSwapPolicy(GridPolicy):
         _hedge_swap_round(self.weights, g, self.p_t, self.eta, step <= EXP_SMALL_MAX, self._bad)
         self._solved()
 
-    def update_bandit(self, actions, gains, played_prob, weight=None) -> None:
+    def update_bandit(
+        self,
+        actions: np.ndarray,
+        gains: np.ndarray,
+        played_prob: np.ndarray,
+        weight: np.ndarray | None = None,
+    ) -> None:
         # As `SwapPolicy` over Hedge copies: copy j's score of the played arm drops by p_j
         # times the importance-weighted loss (`ExpWeights.update_bandit`).
         loss_hat = importance_weighted_loss(gains, played_prob, weight)
@@ -252,9 +269,19 @@ class BlumMansourSwap(GridLearner):
     """
 
     Params = SwapParams
+    params: SwapParams
     feedback = "full"  # with the default Hedge copies; per instance it follows the base
 
-    def __init__(self, n_agents, budgets, horizon, rng, params=None, *, factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+        *,
+        factory: Factory | None = None,
+    ) -> None:
         self._factory = factory
         super().__init__(n_agents, budgets, horizon, rng, params)
 

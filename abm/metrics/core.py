@@ -149,6 +149,7 @@ def core_factor(
     v, u, a = _check(values, utility, shares)
     n = v.shape[1]
     singles = np.array([coalition_gamma(v, u, a, [i]) for i in range(n)])
+    best_s: tuple[int, ...]
     best_g, best_s = float(singles.max()), (int(singles.argmax()),)
     affordable = exact_max_work is None or (2**n - n - 1) * v.shape[0] <= exact_max_work
     if n <= exact_max_agents and affordable:

@@ -157,7 +157,9 @@ def optimal_win_probabilities(bids: np.ndarray, delta: float) -> np.ndarray:
     return optimal_allocation(bids, delta).prob
 
 
-def _segment_integral(coef, a, s, winner, lo, hi):
+def _segment_integral(
+    coef: np.ndarray, a: np.ndarray, s: np.ndarray, winner: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """int_lo^hi coef (a - s/z) dz on winner pieces (0 elsewhere); s = 0 when lo = 0."""
     lin = coef * a * (hi - lo)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -331,10 +333,12 @@ class RandomAssignment(ApproxAuction):
         z = _as_profiles(bids)
         return np.full(z.shape, 1.0 / z.shape[-1])
 
-    def expected_payments(self, bids, agents, alternatives, win_prob):
+    def expected_payments(
+        self, bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, win_prob: np.ndarray
+    ) -> np.ndarray:
         return np.zeros(alternatives.shape)
 
-    def payment_if_win(self, winner, bids, prob):
+    def payment_if_win(self, winner: int, bids: np.ndarray, prob: np.ndarray) -> float:
         return 0.0
 
 
@@ -349,13 +353,15 @@ class SecondPrice(ApproxAuction):
     def win_probabilities(self, bids: np.ndarray) -> np.ndarray:
         return second_price_win_probabilities(self.clip(bids))
 
-    def expected_payments(self, bids, agents, alternatives, win_prob):
+    def expected_payments(
+        self, bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, win_prob: np.ndarray
+    ) -> np.ndarray:
         top = np.array([np.delete(bids, i).max(initial=0.0) for i in agents])[:, None]
         n_tied = np.array([np.sum(np.delete(bids, i) == top[r, 0]) for r, i in enumerate(agents)])[:, None]
         win = np.where(alternatives > top, 1.0, np.where(alternatives == top, 1.0 / (n_tied + 1), 0.0))
         return win * top
 
-    def payment_if_win(self, winner, bids, prob):
+    def payment_if_win(self, winner: int, bids: np.ndarray, prob: np.ndarray) -> float:
         others = np.delete(bids, winner)
         return float(others.max(initial=0.0))
 
@@ -377,10 +383,12 @@ class OptimalApprox(ApproxAuction):
     def win_probabilities(self, bids: np.ndarray) -> np.ndarray:
         return optimal_win_probabilities(self.clip(bids), self.delta)
 
-    def expected_payments(self, bids, agents, alternatives, win_prob):
+    def expected_payments(
+        self, bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, win_prob: np.ndarray
+    ) -> np.ndarray:
         return optimal_expected_payments(bids, agents, alternatives, self.delta, win_prob)
 
-    def payment_if_win(self, winner, bids, prob):
+    def payment_if_win(self, winner: int, bids: np.ndarray, prob: np.ndarray) -> float:
         expected = optimal_expected_payment(winner, bids, self.delta)[0]
         return float(min(expected / prob[winner], bids[winner]))
 

@@ -44,7 +44,7 @@ def geometric_tau(mech: LinkedVCG, reports: np.ndarray, k: int) -> list[list[int
             out.append(list(range(1, mech.horizon + 1)))
             continue
         top = col.max()
-        out.append([t + 1 for t in np.flatnonzero(np.isclose(col, top, rtol=1e-9, atol=0.0))])
+        out.append([int(t) + 1 for t in np.flatnonzero(np.isclose(col, top, rtol=1e-9, atol=0.0))])
     return out
 
 
