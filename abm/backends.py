@@ -294,17 +294,24 @@ class ShardWorker:
             fb = Feedback(t, self.reports if reports is None else reports, utility, charge, budget)
             for (a, b), learner, alts, menu in zip(self.ranges, self.learners, self.alternatives, menus, strict=True):
                 sub = fb.take(slice(a, b))
-                learner.observe(sub if menu is None else sub.with_menu(alts, *menu))
+                if menu is None:
+                    learner.observe(sub)
+                else:
+                    assert alts is not None  # a menu answers the alternatives this shard proposed
+                    learner.observe(sub.with_menu(alts, *menu))
         if obs is None:
             return None
         t, values, obs_budget = obs
-        full = Observation(t, values, budget if obs_budget is None else obs_budget)
+        if obs_budget is None:
+            assert budget is not None, "an observation without budgets must follow feedback"
+            obs_budget = budget
+        full = Observation(t, values, obs_budget)
         reports = np.empty(self.hi - self.lo)
         wire: list[np.ndarray | ScaledGrid | None] = []
         for j, ((a, b), learner) in enumerate(zip(self.ranges, self.learners, strict=True)):
-            sub = full.take(slice(a, b))
-            reports[a:b] = learner.act(sub)
-            alts = learner.alternatives(sub) if learner.feedback == "full" else None
+            view = full.take(slice(a, b))
+            reports[a:b] = learner.act(view)
+            alts = learner.alternatives(view) if learner.feedback == "full" else None
             self.alternatives[j] = alts
             g = None if alts is None else learner.alternative_multipliers()
             wire.append(alts if g is None else ScaledGrid(np.asarray(g)))
@@ -449,7 +456,7 @@ class RayBackend(Backend):
                 utility, charge = feedback.utility[lo:hi], feedback.charge[lo:hi]
                 fb_msg = (feedback.t, None if same else reports, utility, charge, budget)
                 # The shard kept the alternatives it proposed; only utility and cost travel back.
-                menus = [None if all_menus[i] is None else all_menus[i][1:] for i in g]
+                menus = [None if (menu := all_menus[i]) is None else (menu[1], menu[2]) for i in g]
             if obs is not None:
                 ob = obs.budget[lo:hi]
                 obs_msg = (obs.t, obs.values[lo:hi], None if budget is not None and np.array_equal(ob, budget) else ob)

@@ -74,6 +74,9 @@ class MechanismModel(mesa.Model):
     `mechanism`, `model`, `population/<group>`), never positional spawns.
     """
 
+    steps: int  # Mesa's step counter (set by mesa.Model)
+    running: bool
+
     def __init__(
         self,
         config: RunConfig | dict[str, Any] | None = None,
@@ -144,12 +147,13 @@ class MechanismModel(mesa.Model):
 
     def step(self) -> None:
         """Play round `steps - 1` (Mesa has already advanced `steps`)."""
-        if not self.running or self.steps > self.config.rounds:
+        steps = self.steps
+        if not self.running or steps > self.config.rounds:
             # Past the horizon: no round is played and the clock stays at T.
             self.steps = self.config.rounds
             self.running = False
             return
-        t = self.steps - 1
+        t = steps - 1
         obs = self.observation(t)
         bids, alternatives = self.backend.act(obs)
         bids = self.mechanism.enforce_budget(bids, self.ledger.remaining)
@@ -173,7 +177,7 @@ class MechanismModel(mesa.Model):
         if self.menus is not None:
             self.menus.record(t, reports)
         self.trace.record(t, obs.values, bids, result)
-        if self.steps >= self.config.rounds:
+        if steps >= self.config.rounds:
             self.running = False
         self.datacollector.collect(self)
 
