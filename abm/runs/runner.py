@@ -4,15 +4,12 @@ bar, collect, and write `rounds.parquet`, `agents.parquet`, `metrics.parquet`,
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -21,6 +18,8 @@ from abm.config import ConfigError, RunConfig
 from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
 from abm.resolve import resolve_config
+from abm.runs.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from abm.runs.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -179,58 +178,14 @@ def group_summary(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-#: File name of a run's resumable checkpoint inside its output directory.
-CHECKPOINT = "checkpoint.pkl"
-
-
-def save_checkpoint(model: MechanismModel, path: Path) -> None:
-    """Pickle the whole model (learners, ledger, RNG states, records) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        cloudpickle.dump(model, fh)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path, cfg: RunConfig) -> MechanismModel | None:
-    """The checkpointed model if `path` holds one for this very config, else None."""
-    if not path.is_file():
-        return None
-    with path.open("rb") as fh:
-        model = cloudpickle.load(fh)
-    if model.config != cfg:
-        log.warning("ignoring %s: it was written for a different config", path)
-        return None
-    log.info("resuming %s from round %d", cfg.scenario, model.t)
-    return model
-
-
-def write_outputs(result: RunResult, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    result.rounds.to_parquet(out / "rounds.parquet", index=False)
-    result.agents.to_parquet(out / "agents.parquet", index=False)
-    result.agent_table.to_parquet(out / "metrics.parquet", index=False)
-    for name, frame in result.tables.items():
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-    if result.model.menus is not None:
-        result.model.menus.save(str(out / "menus.npz"))
-    (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
-    (out / CHECKPOINT).unlink(missing_ok=True)
-    log.info("wrote results to %s", out)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
-
-
-__all__ = ["ConfigError", "RunResult", "agent_table", "resolve_config", "run", "write_outputs"]
+__all__ = [
+    "CHECKPOINT",
+    "ConfigError",
+    "RunResult",
+    "agent_table",
+    "load_checkpoint",
+    "resolve_config",
+    "run",
+    "save_checkpoint",
+    "write_outputs",
+]
