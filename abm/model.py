@@ -123,7 +123,7 @@ class MechanismModel(mesa.Model):
         result = self.mechanism.run_round(reports, self.mechanism_rng)
         self.ledger.charge(result.charges, t)
         menus = [
-            None if alts is None else (alts, *self.mechanism.menu_all(alts, reports, idx))
+            None if alts is None else (alts, *self.mechanism.menu_all(alts, reports, idx, state=result.state))
             for alts, idx in zip(alternatives, self.backend.cohort_indices, strict=True)
         ]
         self.backend.observe(
@@ -136,7 +136,7 @@ class MechanismModel(mesa.Model):
         self.goods_allocated += int(result.allocated)
         self.last_result = result
         if self.menus is not None:
-            self.menus.record(t, reports)
+            self.menus.record(t, reports, result)
         self.trace.record(t, obs.values, bids, result)
         self.t += 1
         self.datacollector.collect(self)
