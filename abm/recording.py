@@ -11,7 +11,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult
+from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage
 from mechanisms.capabilities import ExactMenu, OutcomeAverage
 
 #: Menus are recorded for at most this many agents (the first ones), to bound memory.
@@ -74,14 +74,15 @@ class MenuRecorder:
         if isinstance(self.mechanism, ExactMenu):
             extra = np.asarray(self.mechanism.menu_breakpoints(reports, self.agents, state=state), dtype=np.float64)
             u, c = self.mechanism.menu_all(extra, reports, self.agents, state=state)
-            if self.exact_utility is None:
+            if self.exact_utility is None or self.exact_cost is None:
                 self.exact_utility = np.zeros((self.utility.shape[0], *u.shape))
                 self.exact_cost = np.zeros((self.utility.shape[0], *u.shape))
-            self.exact_utility[t], self.exact_cost[t] = u, c
+            self.exact_utility[t] = u
+            self.exact_cost[t] = c
 
     def all_menus(self) -> tuple[np.ndarray, np.ndarray]:
         """(utility, cost) over every recorded alternative: grid, played, exact breakpoints."""
-        if self.exact_utility is None:
+        if self.exact_utility is None or self.exact_cost is None:
             return self.utility, self.cost
         return (
             np.concatenate([self.utility, self.exact_utility], axis=2),
@@ -89,8 +90,8 @@ class MenuRecorder:
         )
 
     def save(self, path: str) -> None:
-        extra = {}
-        if self.exact_utility is not None:
+        extra: dict[str, Any] = {}
+        if self.exact_utility is not None and self.exact_cost is not None:
             extra = {"exact_utility": self.exact_utility, "exact_cost": self.exact_cost}
         np.savez(
             path, agents=self.agents, grid=self.grid, utility=self.utility, cost=self.cost, played=self.played, **extra
@@ -131,10 +132,10 @@ class OutcomePath:
         self.horizon = max(int(rounds), 1)
         self.t = 0
         self.recorded = True
-        self.outcome_sum: np.ndarray | None = None
-        self.bid_sum: np.ndarray | None = None
-        self.price_sum: np.ndarray | None = None
-        self.price_rounds = 0
+        #: The running sums behind X-bar, the mean bids and the mean item prices.
+        self.outcome = TimeAverage("x_bar")
+        self.bids = TimeAverage("mean_bids")
+        self.prices = TimeAverage("mean_item_prices")
         self.last_outcome: np.ndarray | None = None
         #: (T, size) outcomes of every round, or None when too large (or not traced).
         self.outcomes: np.ndarray | None = None
@@ -151,58 +152,50 @@ class OutcomePath:
         return None
 
     def record(self, t: int, bids: np.ndarray, result: RoundResult) -> None:
-        bids = np.asarray(bids, dtype=np.float64)
-        self.bid_sum = bids.copy() if self.bid_sum is None else self.bid_sum + bids
+        self.bids.add(bids)
         if result.item_prices is not None:
             prices = np.asarray(result.item_prices, dtype=np.float64).ravel()
-            if self.price_sum is None or self.price_sum.shape == prices.shape:
-                self.price_sum = prices.copy() if self.price_sum is None else self.price_sum + prices
-                self.price_rounds += 1
+            if self.prices.total is None or self.prices.total.shape == prices.shape:
+                self.prices.add(prices)
         self.t = t + 1
         if not self.recorded:
             return
         x = self._vector(result.outcome)
-        if x is None or (self.outcome_sum is not None and x.shape != self.outcome_sum.shape):
-            self.recorded, self.outcome_sum, self.outcomes, self.last_outcome = False, None, None, None
+        if x is None or (self.outcome.total is not None and x.shape != self.outcome.total.shape):
+            self.recorded, self.outcome, self.outcomes, self.last_outcome = False, TimeAverage("x_bar"), None, None
             return
-        if self.outcome_sum is None:
-            self.outcome_sum = x.copy()
-            if x.size * self.horizon <= TRACE_OUTCOME_MAX and x.size <= TRACE_OUTCOME_SIZE:
-                self.outcomes = np.zeros((self.horizon, x.size))
-        else:
-            self.outcome_sum += x
+        if self.outcome.total is None and x.size * self.horizon <= TRACE_OUTCOME_MAX and x.size <= TRACE_OUTCOME_SIZE:
+            self.outcomes = np.zeros((self.horizon, x.size))
+        self.outcome.add(x)
         self.last_outcome = x
         if self.outcomes is not None and t < self.outcomes.shape[0]:
             self.outcomes[t] = x
         elif t in self._live and x.size * OUTCOME_PATH_POINTS <= TRACE_OUTCOME_MAX:
             self._live_rounds.append(t)
             self._live_outcomes.append(x.copy())
-            self._live_means.append(self.outcome_sum / (t + 1))
+            self._live_means.append(self.outcome.mean)
 
     @property
     def x_bar(self) -> np.ndarray:
-        """Time-average outcome vector over the rounds played (§2.1.2, eq. 16)."""
-        if self.outcome_sum is None:
-            raise ValueError("x_bar: no outcome has been recorded (no round run, or outcomes not traced)")
-        return self.outcome_sum / self.t
+        """Time-average outcome vector over the rounds played (§2.1.2, eq. 16); a ValueError
+        if no outcome was recorded (no round run, or outcomes not traced)."""
+        return self.outcome.mean
 
     @property
     def mean_bids(self) -> np.ndarray:
         """(n,) every agent's mean (budget-feasible) bid over the rounds played."""
-        if self.bid_sum is None:
-            raise ValueError("mean_bids: no round has been run yet")
-        return self.bid_sum / self.t
+        return self.bids.mean
 
     @property
     def mean_item_prices(self) -> np.ndarray | None:
         """Mean over rounds of `RoundResult.item_prices` (None if the mechanism has none)."""
-        return None if self.price_sum is None else self.price_sum / self.price_rounds
+        return None if self.prices.total is None else self.prices.mean
 
     def trace(self, points: int, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
         """JSON-ready checkpoints — `rounds` (0-based), the `outcome` at each and the
         `running_mean` X-bar at each — at min(points, T) rounds spread over the horizon T
         (of those played); outcomes reshaped to `shape` if given."""
-        if self.outcome_sum is None:
+        if self.outcome.total is None:
             raise ValueError("trace: no outcome has been recorded")
         if self.outcomes is not None:
             rounds = [int(r) for r in checkpoints(self.horizon, points) if r < self.t]

@@ -54,6 +54,33 @@ class RoundResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+class TimeAverage:
+    """Running sum of equally shaped float arrays and its mean: the one accumulator behind
+    every time average X-bar_T = (1/T) sum_t X_t (Braverman §2.1.2, eq. 16), mean bids and
+    mean item prices. `name` labels the error raised when nothing was added yet."""
+
+    def __init__(self, name: str = "mean") -> None:
+        self.name = name
+        self.total: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, x: Any) -> None:
+        arr = np.asarray(x, dtype=np.float64)
+        if self.total is None:
+            self.total = arr.copy()
+        elif arr.shape != self.total.shape:
+            raise ValueError(f"{self.name}: shape {arr.shape} differs from the earlier {self.total.shape}")
+        else:
+            self.total = self.total + arr
+        self.count += 1
+
+    @property
+    def mean(self) -> np.ndarray:
+        if self.total is None:
+            raise ValueError(f"{self.name}: no round has been run yet")
+        return self.total / self.count
+
+
 def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True) -> np.ndarray:
     """Validate a per-agent float vector, raising a ValueError that names the field."""
     arr = np.asarray(x, dtype=np.float64)

@@ -160,8 +160,10 @@ class DepletionStep:
 def payoff_bound(mechanism: Mechanism, utility: np.ndarray) -> tuple[float, str]:
     """M of Definition 3: the mechanism's declared `PayoffBound`, else 1 (DESIGN.md §5:
     utilities in [0, 1]); raised to the largest recorded menu utility if that exceeds it."""
-    declared = isinstance(mechanism, PayoffBound)
-    bound = float(mechanism.payoff_bound) if declared else 1.0
+    declared = False
+    bound = 1.0
+    if isinstance(mechanism, PayoffBound):
+        declared, bound = True, float(mechanism.payoff_bound)
     seen = float(np.abs(utility).max()) if utility.size else 0.0
     if seen > bound * (1 + 1e-9):
         log.warning("menu utilities reach %.4g > payoff bound %.4g; using the observed maximum", seen, bound)
@@ -319,8 +321,8 @@ class FiniteOutcomeStep:
         f = np.asarray(records.mechanism.outcome_utilities)
         path = records.trace.outcome_path
         return (
-            path.outcome_sum is not None
-            and path.outcome_sum.shape == (f.shape[0],)
+            path.outcome.total is not None
+            and path.outcome.total.shape == (f.shape[0],)
             and f.ndim == 2
             and f.shape[1] == records.n_agents
         )

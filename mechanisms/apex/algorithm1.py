@@ -45,7 +45,7 @@ from mechanisms.apex.hooks import (
     utility_span,
 )
 from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
-from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector
 
 __all__ = [
     "Apex",
@@ -177,8 +177,8 @@ class Apex(Mechanism):
         self.n = int(problem.n)
         self.x = problem.initial()
         self.rounds = 0
-        self._x_sum: np.ndarray | None = None
-        self._price_sum: np.ndarray | None = None
+        self._x_avg = TimeAverage("x_bar")
+        self._price_avg = TimeAverage("mean_item_prices")
         self.last_item_prices: np.ndarray | None = None
 
     # -- Algorithm 1 -------------------------------------------------------------------
@@ -264,25 +264,23 @@ class Apex(Mechanism):
 
     def _record(self, x_next: Any, prices: np.ndarray | None) -> None:
         arr = self._as_array(x_next)
-        self._x_sum = arr.copy() if self._x_sum is None else self._x_sum + arr
+        self._x_avg.add(arr)
         if prices is not None:
             prices = np.asarray(prices, dtype=np.float64)
             self.last_item_prices = prices
-            self._price_sum = prices.copy() if self._price_sum is None else self._price_sum + prices
+            self._price_avg.add(prices)
         self.rounds += 1
 
     # -- reading the output (§2.1.2) -------------------------------------------------------
     @property
     def x_bar(self) -> np.ndarray:
         """Time average of X_1..X_T (a bistochastic matrix for allocation), §2.1.2 eq. (16)."""
-        if self._x_sum is None:
-            raise ValueError("x_bar: no round has been run yet")
-        return self._x_sum / self.rounds
+        return self._x_avg.mean
 
     @property
     def mean_item_prices(self) -> np.ndarray | None:
         """Average over rounds of the per-round item prices (None if the problem has none)."""
-        return None if self._price_sum is None else self._price_sum / self.rounds
+        return None if self._price_avg.total is None else self._price_avg.mean
 
     # -- budgets -------------------------------------------------------------------------
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
@@ -388,4 +386,6 @@ class FiniteApex(Apex):
     @property
     def outcome_utilities(self) -> np.ndarray:
         """(K, n) f_j(outcome k) of the problem."""
-        return np.asarray(self.problem.outcome_utilities, dtype=np.float64)
+        problem = self.problem
+        assert isinstance(problem, FiniteOutcomeProblem)
+        return np.asarray(problem.outcome_utilities, dtype=np.float64)

@@ -82,6 +82,7 @@ class InfinitesimalApex(Apex):
             raise ValueError(
                 "problem needs ['gradients', 'neg_hessian'] for Algorithm 2 (gradients and the Hessian of -F)"
             )
+        self.quadratic: QuadraticPriceProblem = problem
 
     def _basis(self, x: Any, d: int) -> np.ndarray:
         p = self.problem
@@ -89,9 +90,9 @@ class InfinitesimalApex(Apex):
 
     def forms(self, weights: np.ndarray, x: Any) -> np.ndarray:
         """(n,) grad f_i(x)^T H_t^{-1} grad f_i(x) with H_t = -Hess F / 2 on the tangent space."""
-        g = np.asarray(self.problem.gradients(x), dtype=np.float64).reshape(self.n, -1)
+        g = np.asarray(self.quadratic.gradients(x), dtype=np.float64).reshape(self.n, -1)
         basis = self._basis(x, g.shape[1])
-        h = restricted_hessian(self.problem.neg_hessian(weights, x), basis)
+        h = restricted_hessian(self.quadratic.neg_hessian(weights, x), basis)
         return quadratic_forms(h, g @ basis)
 
     def _charges(self, lam: np.ndarray, start: Any, x_next: Any) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -130,7 +131,7 @@ class InfinitesimalApex(Apex):
             x = p.menu_outcomes(lam, agents, alts, start)  # (m, K, ...)
             g = np.asarray(p.agent_gradients(agents, x), dtype=np.float64)  # (m, K, d)
             basis = self._basis(x, g.shape[-1])
-            h = restricted_hessian(p.neg_hessian(lam, x), basis)  # (m, K, r, r)
+            h = restricted_hessian(self.quadratic.neg_hessian(lam, x), basis)  # (m, K, r, r)
             q = quadratic_forms(h, (g @ basis)[..., None, :])[..., 0]
             if isinstance(p, AgentUtilities):
                 util = np.asarray(p.agent_utilities(agents, x), dtype=np.float64)

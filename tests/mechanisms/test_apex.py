@@ -205,12 +205,12 @@ def test_exact_menu_matches_rerunning(seed, ties):
     before = copy.deepcopy(apex)
     lam = rng.random(n) * 2
     played = apex.run_round(reports(lam), rng)
-    x_after, sum_after, rounds_after = apex.x.copy(), apex._x_sum.copy(), apex.rounds
+    x_after, sum_after, rounds_after = apex.x.copy(), apex._x_avg.total.copy(), apex.rounds
     alts = np.sort(rng.random((n, 12)) * 4, axis=1)
     alts[:, 0] = 0.0
     util, cost = apex.menu_all(alts, reports(lam), state=played.state)
     np.testing.assert_array_equal(apex.x, x_after)  # warm-start state untouched
-    np.testing.assert_array_equal(apex._x_sum, sum_after)
+    np.testing.assert_array_equal(apex._x_avg.total, sum_after)
     assert apex.rounds == rounds_after
     for i in range(n):
         for k in range(alts.shape[1]):
