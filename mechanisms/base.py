@@ -4,6 +4,10 @@ A mechanism is a pure function of this round's reports: it never learns and neve
 touches Mesa. Reports are scalars per agent (a reported value for public goods, a
 bid intensity lambda_i for APEX); true values travel beside them only so the
 mechanism can score the utility each agent actually derived.
+
+Everything else a caller may read from a mechanism is a declared capability
+(`mechanisms.capabilities`: ExactMenu, OutcomeAverage, PayoffBound, FiniteOutcomes,
+BudgetRule, Currencies) or a typed `RoundResult` field.
 """
 
 from __future__ import annotations
