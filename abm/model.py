@@ -161,7 +161,7 @@ class MechanismModel(mesa.Model):
         result = self.mechanism.run_round(reports, self.mechanism_rng)
         self.ledger.charge(result.charges, t)
         menus = [
-            None if alts is None else (alts, *self.mechanism.menu_all(alts, reports, idx))
+            None if alts is None else (alts, *self.mechanism.menu_all(alts, reports, idx, state=result.state))
             for alts, idx in zip(alternatives, self.backend.cohort_indices, strict=True)
         ]
         self.backend.observe(
@@ -175,7 +175,7 @@ class MechanismModel(mesa.Model):
         self.goods_allocated += int(self.last_allocated)
         self.last_result = result
         if self.menus is not None:
-            self.menus.record(t, reports)
+            self.menus.record(t, reports, result)
         self.trace.record(t, obs.values, bids, result)
         if steps >= self.config.rounds:
             self.running = False

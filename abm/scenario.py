@@ -13,13 +13,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
 from mechanisms.base import Mechanism
+
+if TYPE_CHECKING:
+    from abm.metrics.pipeline import MetricStep
 
 
 class ScenarioParams(BaseModel):
@@ -42,6 +45,8 @@ class ScenarioInstance:
     agent_info: per-agent columns for the summary table (e.g. share alpha_i).
     learner_defaults: parameters merged *under* the user's learner params.
     summarize: extra end-of-run summary entries, given the finished `MechanismModel`.
+    metric_steps: scenario-specific end-of-run metric steps (`abm.metrics.pipeline.MetricStep`),
+        run after the generic ones (e.g. the core factor of public goods, HZ residuals).
     """
 
     mechanism: Mechanism
@@ -50,6 +55,7 @@ class ScenarioInstance:
     agent_info: dict[str, np.ndarray] = field(default_factory=dict)
     learner_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     summarize: Callable[[Any], dict[str, Any]] | None = None
+    metric_steps: list[MetricStep] = field(default_factory=list)
 
 
 class Scenario(ABC):

@@ -14,6 +14,9 @@ from typing import Any
 _LAZY = {
     "Apex": "mechanisms.apex.algorithm1",
     "ApexProblem": "mechanisms.apex.algorithm1",
+    "ApexRoundState": "mechanisms.apex.algorithm1",
+    "ExactMenuApex": "mechanisms.apex.algorithm1",
+    "FiniteApex": "mechanisms.apex.algorithm1",
     "FiniteArgmax": "mechanisms.apex.algorithm1",
     "InfinitesimalApex": "mechanisms.apex.algorithm2",
     "AssignmentProblem": "mechanisms.assignment.birkhoff",
@@ -24,6 +27,7 @@ _LAZY = {
     "RandomAssignment": "mechanisms.approx_valuations.auctions",
     "SecondPrice": "mechanisms.approx_valuations.auctions",
     "ArtificialCurrency": "mechanisms.public_goods.artificial_currency",
+    "ExactMenuArtificialCurrency": "mechanisms.public_goods.artificial_currency",
     "Moulin": "mechanisms.public_goods.monetary",
     "Proportional": "mechanisms.public_goods.monetary",
     "dead_weight_loss": "mechanisms.public_goods.monetary",
@@ -42,6 +46,13 @@ _LAZY = {
     "Mechanism": "mechanisms.base",
     "Reports": "mechanisms.base",
     "RoundResult": "mechanisms.base",
+    "TimeAverage": "mechanisms.base",
+    "BudgetRule": "mechanisms.capabilities",
+    "Currencies": "mechanisms.capabilities",
+    "ExactMenu": "mechanisms.capabilities",
+    "FiniteOutcomes": "mechanisms.capabilities",
+    "OutcomeAverage": "mechanisms.capabilities",
+    "PayoffBound": "mechanisms.capabilities",
 }
 
 __all__ = sorted(_LAZY)

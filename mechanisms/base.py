@@ -4,6 +4,10 @@ A mechanism is a pure function of this round's reports: it never learns and neve
 touches Mesa. Reports are scalars per agent (a reported value for public goods, a
 bid intensity lambda_i for APEX); true values travel beside them only so the
 mechanism can score the utility each agent actually derived.
+
+Everything else a caller may read from a mechanism is a declared capability
+(`mechanisms.capabilities`: ExactMenu, OutcomeAverage, PayoffBound, FiniteOutcomes,
+BudgetRule, Currencies) or a typed `RoundResult` field.
 """
 
 from __future__ import annotations
@@ -32,17 +36,53 @@ class Reports:
 
 @dataclass(frozen=True, slots=True)
 class RoundResult:
-    """Outcome of one round: utilities each agent derived and tokens charged (>= 0)."""
+    """Outcome of one round (DESIGN.md §3): every field `abm` reads is typed here.
+
+    outcome: the mechanism's outcome (an allocation, a lottery, an arm, ...).
+    utilities: (n,) utility each agent derived. charges: (n,) or (n, d) tokens, >= 0.
+    allocated: whether anything was allocated this round (set by the mechanism).
+    item_prices: per-round item prices when the mechanism has them (APEX on assignment,
+        Braverman §2.1.2 "Prices"), else None.
+    state: the round state a counterfactual menu of this round needs (APEX: lambda, X_t,
+        X_{t+1}, F^{-i}(X^{-i}) and the problem's per-round cache); pass it back as
+        `menu_all(..., state=result.state)`. None for stateless mechanisms.
+    extras: diagnostics for tests and scenarios; `abm` never reads them.
+    """
 
     outcome: Any
     utilities: np.ndarray
     charges: np.ndarray
+    allocated: bool
+    item_prices: np.ndarray | None = None
+    state: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+
+class TimeAverage:
+    """Running sum of equally shaped float arrays and its mean: the one accumulator behind
+    every time average X-bar_T = (1/T) sum_t X_t (Braverman §2.1.2, eq. 16), mean bids and
+    mean item prices. `name` labels the error raised when nothing was added yet."""
+
+    def __init__(self, name: str = "mean") -> None:
+        self.name = name
+        self.total: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, x: Any) -> None:
+        arr = np.asarray(x, dtype=np.float64)
+        if self.total is None:
+            self.total = arr.copy()
+        elif arr.shape != self.total.shape:
+            raise ValueError(f"{self.name}: shape {arr.shape} differs from the earlier {self.total.shape}")
+        else:
+            self.total = self.total + arr
+        self.count += 1
+
     @property
-    def allocated(self) -> bool:
-        """Whether anything was allocated this round (`outcome` truthiness by default)."""
-        return bool(self.extras.get("allocated", np.any(self.outcome)))
+    def mean(self) -> np.ndarray:
+        if self.total is None:
+            raise ValueError(f"{self.name}: no round has been run yet")
+        return self.total / self.count
 
 
 def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True) -> np.ndarray:
@@ -75,10 +115,17 @@ class Mechanism(ABC):
         """Allocate and charge for one round."""
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self,
+        alternatives: np.ndarray,
+        reports: Reports,
+        agents: np.ndarray | None = None,
+        *,
+        state: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counterfactual (utility, cost), each (m, K): agent agents[r] reports
-        alternatives[r, k], everyone else as in `reports` (agents defaults to all n).
+        alternatives[r, k], everyone else as in `reports` (agents defaults to all n), in the
+        round `state` refers to (`RoundResult.state` of that round; stateless mechanisms
+        ignore it, stateful ones recompute it from their current state when None).
 
         This generic version re-runs the round per alternative; mechanisms override it
         with an exact vectorized form where their structure allows (DESIGN.md §3)."""
@@ -96,9 +143,11 @@ class Mechanism(ABC):
                 c[r, j] = res.charges[i]
         return u, c
 
-    def menu(self, i: int, alternatives: np.ndarray, reports: Reports) -> tuple[np.ndarray, np.ndarray]:
+    def menu(
+        self, i: int, alternatives: np.ndarray, reports: Reports, *, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`menu_all` for one agent: (utility, cost) arrays of shape (K,)."""
-        u, c = self.menu_all(np.asarray(alternatives, dtype=float)[None, :], reports, np.array([i]))
+        u, c = self.menu_all(np.asarray(alternatives, dtype=float)[None, :], reports, np.array([i]), state=state)
         return u[0], c[0]
 
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:

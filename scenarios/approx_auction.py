@@ -135,7 +135,7 @@ class ApproxKnowledgeAuction(Mechanism):
         return res
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.inner.menu_all(alternatives, self._truth(reports), agents)
 

@@ -27,23 +27,14 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from abm.config import RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.bwk.instances import BanditsWithKnapsacks, hindsight_opt, lp_opt
+from scenarios.values import UnitValues
 
 log = logging.getLogger(__name__)
 
 #: No algorithm beats this worst-case ratio on the toy instance (seed 002 §2.3.3).
 TOY_RATIO_BOUND = 2.0 / 3.0
-
-
-class UnitValues(ValueModel):
-    """V_i[t] = 1: the player's utility function is fixed, only the bid varies (APEX)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def sample(self, t: int, rng: np.random.Generator) -> np.ndarray:
-        return np.ones(self.n)
 
 
 class BwKToyParams(ScenarioParams):

@@ -23,11 +23,12 @@ import numpy as np
 from pydantic import Field
 
 from abm.config import RunConfig
+from abm.metrics.pipeline import HZResidualStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, RegularizedAssignment
 from mechanisms.assignment.hz import hz_residuals
 from mechanisms.assignment.vcg import unit_demand_vcg
-from scenarios.outcome_trace import UnitValues
+from scenarios.values import UnitValues
 
 #: seed 002 §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
 PAPER_4X4 = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
@@ -75,9 +76,10 @@ def make_utilities(kind: str, n: int, correlation: float, rng: np.random.Generat
 def summarize(model: Any, u: np.ndarray, budget: float, hz_tol: float) -> dict[str, Any]:
     """X-bar, average item prices, token spend and the HZ residuals of (X-bar, prices)."""
     apex: Apex = model.mechanism
+    path = model.trace.outcome_path
     n = u.shape[0]
-    x_bar = apex.x_bar
-    prices = apex.mean_item_prices
+    x_bar = path.x_bar.reshape(n, n)
+    prices = path.mean_item_prices
     rounds = max(model.t, 1)
     spend = model.ledger.spent
     report = hz_residuals(u, x_bar, prices, budget, tol=hz_tol)
@@ -122,6 +124,8 @@ class OneSided(Scenario):
             # lambda = 1 / (1 + mu) up to 10: a budget-bound agent may need lambda > 1.
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
             summarize=lambda model: summarize(model, u, params.budget, params.hz_tol),
+            # HZ residuals of (X-bar_t, mean prices) over time (Braverman §3.2).
+            metric_steps=[HZResidualStep(u)],
         )
 
 

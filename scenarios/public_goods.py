@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
+from abm.metrics.pipeline import CoreFactorStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 from mechanisms.public_goods.monetary import MONETARY_MECHANISMS
@@ -125,6 +126,8 @@ class PublicGoods(Scenario):
                 "goods_allocated": int(model.goods_allocated),
                 "goods_bound_alpha_T": float(shares.sum() * config.rounds),
             },
+            # Ex-post core factor (Definition 2.1) and the ex-ante core (Lemma 4.2).
+            metric_steps=[CoreFactorStep(shares)],
         )
 
 

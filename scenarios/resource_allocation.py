@@ -41,7 +41,7 @@ from pydantic import Field, model_validator
 from scipy.stats import binom
 
 from abm.config import ConfigError, RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.base import Mechanism, Reports, RoundResult
 from mechanisms.linked_vcg import (
     Economy,
@@ -55,6 +55,7 @@ from mechanisms.linked_vcg import (
     small_agents_design,
 )
 from mechanisms.linked_vcg.knapsack import ord_split
+from scenarios.values import UnitValues
 
 #: Rejection sampling of stylized endowments gives up after this many draws per agent.
 STYLIZED_MAX_DRAWS = 10_000
@@ -176,16 +177,6 @@ class BinomialEndowments:
         return 1.0 - np.prod(np.clip(p_in, 0.0, 1.0), axis=2)
 
 
-class UnitValues(ValueModel):
-    """The observed 'value' is the scale of the agent's own endowment: always 1."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def sample(self, t: int, rng: np.random.Generator) -> np.ndarray:
-        return np.ones(self.n)
-
-
 class ResourceAllocationRound(Mechanism):
     """Date-by-date adapter of (un)linked VCG to the one-round interface. Stateful: each
     `run_round` call commits the next date; `menu_all` answers counterfactuals for the
@@ -228,8 +219,8 @@ class ResourceAllocationRound(Mechanism):
             outcome=invested,
             utilities=payoff + accrual,
             charges=np.zeros(eff.shape[0]),
+            allocated=True,
             extras={
-                "allocated": True,
                 "date": t + 1,
                 "payoff": payoff,
                 "accrual": accrual,
@@ -240,7 +231,7 @@ class ResourceAllocationRound(Mechanism):
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counterfactual date utility (payoff + accrual) of each alternative scaling for
         the date just committed, the agent's earlier reports and everyone else fixed."""

@@ -41,7 +41,7 @@ from mechanisms.matching.two_sided import (
     permutation_matrix,
     player_utilities,
 )
-from scenarios.outcome_trace import OutcomeTrace, UnitValues
+from scenarios.values import UnitValues
 
 INSTANCES = ("random", "correlated", "33", "34", "assortative")
 
@@ -98,10 +98,11 @@ def outcome_metrics(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> dict[str, 
     }
 
 
-def summarize(model: Any, uh_raw: np.ndarray, ud_raw: np.ndarray) -> dict[str, Any]:
-    trace: OutcomeTrace = model.mechanism
+def summarize(model: Any, uh_raw: np.ndarray, ud_raw: np.ndarray, points: int) -> dict[str, Any]:
+    path = model.trace.outcome_path
     uh, ud = normalize_rows(uh_raw), normalize_rows(ud_raw)
-    x_bar = trace.x_bar
+    m = uh.shape[0]
+    x_bar = path.x_bar.reshape(m, m)
     da = {side: deferred_acceptance(uh, ud, side) for side in ("hospitals", "doctors")}
     return {
         "hospitals": int(uh.shape[0]),
@@ -111,9 +112,9 @@ def summarize(model: Any, uh_raw: np.ndarray, ud_raw: np.ndarray) -> dict[str, A
         "outcome": outcome_metrics(uh, ud, x_bar),
         "da_hospitals": outcome_metrics(uh, ud, permutation_matrix(da["hospitals"])),
         "da_doctors": outcome_metrics(uh, ud, permutation_matrix(da["doctors"])),
-        "mean_bid_hospitals": float(trace.mean_bids[: uh.shape[0]].mean()),
-        "mean_bid_doctors": float(trace.mean_bids[uh.shape[0] :].mean()),
-        "trace": trace.trace(),
+        "mean_bid_hospitals": float(path.mean_bids[:m].mean()),
+        "mean_bid_doctors": float(path.mean_bids[m:].mean()),
+        "trace": path.trace(points, shape=(m, m)),
     }
 
 
@@ -130,7 +131,7 @@ class TwoSided(Scenario):
             raise ValueError(f"agents must be even (m hospitals + m doctors), got {n}")
         m = n // 2
         uh, ud = make_market(params.instance, m, params.correlation, np.random.default_rng(seed))
-        mechanism = OutcomeTrace(make_mechanism(params.mechanism, uh, ud, params.eta), T, params.trace_points)
+        mechanism = make_mechanism(params.mechanism, uh, ud, params.eta)
         side = np.array(["hospital"] * m + ["doctor"] * m)
         return ScenarioInstance(
             mechanism=mechanism,
@@ -138,7 +139,7 @@ class TwoSided(Scenario):
             values=UnitValues(n),
             agent_info={"side": side, "index": np.concatenate([np.arange(m), np.arange(m)])},
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
-            summarize=lambda model: summarize(model, uh, ud),
+            summarize=lambda model: summarize(model, uh, ud, params.trace_points),
         )
 
 

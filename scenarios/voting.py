@@ -53,7 +53,7 @@ from mechanisms.voting.rules import (
     quadratic_rule,
     truthfulness_check,
 )
-from scenarios.outcome_trace import OutcomeTrace, UnitValues
+from scenarios.values import UnitValues
 
 #: §3.1's "A >= C >> B" and "B >= C >> A" voters (alternatives A, B, C).
 COMPROMISE_TYPES = np.array([[1.0, 0.0, 0.9], [0.0, 1.0, 0.9]])
@@ -132,9 +132,9 @@ def reference_rules(eta_total: float, per_voter_budget: float) -> dict[str, Rule
 def summarize(
     model: Any, params: VotingParams, raw: np.ndarray, eta_total: float, b: float, seed: np.random.SeedSequence
 ) -> dict[str, Any]:
-    trace: OutcomeTrace = model.mechanism
+    path = model.trace.outcome_path
     u = normalize_utilities(raw)
-    x_bar = trace.x_bar
+    x_bar = path.x_bar
     ext = voting_externalities(u, x_bar)
     rules = reference_rules(eta_total, b)
     sincere = {}
@@ -147,13 +147,13 @@ def summarize(
         "eta_total": eta_total,
         "budget_per_voter_round": b,
         "lottery_mean": x_bar.tolist(),
-        "lottery_last": trace.snapshots[-1].tolist(),
+        "lottery_last": path.last_outcome.tolist(),
         "welfare": float((u @ x_bar).mean()),
         "externality_mean": float(ext.mean()),
         "externality_max": float(ext.max()),
-        "mean_bid": float(trace.mean_bids.mean()),
+        "mean_bid": float(path.mean_bids.mean()),
         "sincere_rules": sincere,
-        "trace": trace.trace(),
+        "trace": path.trace(params.trace_points),
     }
     if params.truth_voters > 0:
         rng = np.random.default_rng(seed)
@@ -189,7 +189,7 @@ class Voting(Scenario):
         raw = make_profile(params.profile, n, params.k, np.random.default_rng(ss_profile))
         eta_total = params.eta * n
         b = params.budget / n
-        mechanism = OutcomeTrace(make_mechanism(params.mechanism, raw, eta_total), T, params.trace_points)
+        mechanism = make_mechanism(params.mechanism, raw, eta_total)
         u = normalize_utilities(raw)
         return ScenarioInstance(
             mechanism=mechanism,

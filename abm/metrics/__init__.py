@@ -1,7 +1,7 @@
 """Metrics over recorded arrays (DESIGN.md §3 "Collectors"; SPEC.md §C, §G): strong regret,
 external and swap regret, budget depletion, equilibrium convergence, core factor, Pareto
-and externalities. Each is a pure function in its own module; `end_of_run_metrics` feeds
-them a finished model's records."""
+and externalities. Each is a pure function in its own module; `end_of_run_metrics` runs
+them as a pipeline of steps (`abm.metrics.pipeline`) over a finished model's records."""
 
 from abm.metrics.convergence import (
     RegretCurve,
@@ -14,16 +14,29 @@ from abm.metrics.convergence import (
 from abm.metrics.core import CoreResult, coalition_gamma, core_factor, ex_ante_core, halfspace_gamma
 from abm.metrics.depletion import DepletionResult, budget_depletion
 from abm.metrics.externality import ParetoResult, externalities, pareto_check
+from abm.metrics.pipeline import (
+    CoreFactorStep,
+    HZResidualStep,
+    MetricStep,
+    RunRecords,
+    StepOutput,
+    run_pipeline,
+)
 from abm.metrics.regret import cce_gap, ce_gap, external_regret, swap_regret
 from abm.metrics.run_metrics import RunMetrics, end_of_run_metrics
 from abm.metrics.strong_regret import StrongRegretAccumulator, StrongRegretResult, menu_envelope, strong_regret
 
 __all__ = [
+    "CoreFactorStep",
     "CoreResult",
     "DepletionResult",
+    "HZResidualStep",
+    "MetricStep",
     "ParetoResult",
     "RegretCurve",
     "RunMetrics",
+    "RunRecords",
+    "StepOutput",
     "StrongRegretAccumulator",
     "StrongRegretResult",
     "bid_drift",
@@ -42,6 +55,7 @@ __all__ = [
     "menu_envelope",
     "outcome_distance",
     "pareto_check",
+    "run_pipeline",
     "strong_regret",
     "strong_regret_curve",
     "swap_regret",

@@ -11,31 +11,52 @@ warm-started at X_t). Each round, with bids lambda_{j,t} >= 0 as weights,
 The printed line 9 of Algorithm 1 reads F^{-i}(X^{-i}) - F^{-i}(X^{-i}) (identically 0);
 the formula above is the one the proofs of Claim 2 and Lemma 4 use (SPEC.md §A).
 
-Optional fast paths a problem may define (duck-typed, checked with `hasattr`):
-- `argmax_without_each(weights, start) -> sequence of X^{-i}` (instead of n calls of H);
-- `externalities(weights, start, x_next) -> (charges (n,), extras dict)` when C_{i,t} has
-  a closed form (the assignment problem: unit-demand VCG payments, no re-solves);
-- `menu_all(weights, start, x_next, alternatives, agents, cache) -> (utility, cost)`:
-  the exact per-round menu of `Apex.menu_all` (see there); `cache` is a per-round dict,
-  holding "opt_minus" = F^{-i}(X^{-i}_{t+1}) (n,) unless `externalities` was used;
-- `item_prices(weights, x_next) -> (m,)` per-round prices for reading the output (§2.1.2);
-- `as_array(x) -> np.ndarray`: the outcome as a distribution, for the time average X-bar;
-- `utility_span` (float, default 1): an upper bound on max f_i - min f_i;
-- `tolerance` (float, default 0): how far H may stop short of a maximizer of F.
-Charges (and menu costs) are projected onto [0, lambda_i * utility_span] (the upper bound
-only if `utility_span` is declared), the range an exact H guarantees (`Apex._clamp`).
+Optional fast paths and declarations a problem may implement are the runtime-checkable
+Protocols of `mechanisms.apex.hooks` (closed-form externalities, all X^{-i} at once, exact
+menus and menu breakpoints, item prices, the outcome as an array, `utility_span`,
+`tolerance`), tested with `isinstance`. Charges (and menu costs) are projected onto
+[0, lambda_i * utility_span] (the upper bound only if `utility_span` is declared), the
+range an exact H guarantees (`Apex._clamp`).
+
+Round state is explicit: `run_round` returns an `ApexRoundState` (lambda, X_t, X_{t+1},
+F^{-i}(X^{-i}_{t+1}) and the problem's per-round cache) in `RoundResult.state`, and
+`menu_all(..., state=...)` / `menu_breakpoints(..., state=...)` answer for that round
+whenever they are called; without a state they refer to the round `reports` would play
+from the current X_t.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from mechanisms.apex.hooks import (
+    ArgmaxWithoutEach,
+    ClosedFormExternalities,
+    DeclaredSpan,
+    FiniteOutcomeProblem,
+    OutcomeAsArray,
+    ProblemItemPrices,
+    ProblemMenu,
+    ProblemMenuBreakpoints,
+    tolerance,
+    utility_span,
+)
 from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
-from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector
 
-__all__ = ["Apex", "ApexProblem", "AssignmentProblem", "FiniteArgmax", "RegularizedAssignment"]
+__all__ = [
+    "Apex",
+    "ApexProblem",
+    "ApexRoundState",
+    "AssignmentProblem",
+    "ExactMenuApex",
+    "FiniteApex",
+    "FiniteArgmax",
+    "RegularizedAssignment",
+]
 
 
 @runtime_checkable
@@ -104,10 +125,24 @@ class FiniteArgmax:
         return np.argmax(total[:, None] - self.outcome_utilities * weights[None, :], axis=0)
 
 
-def _round_state(lam: np.ndarray, start: Any, x_next: Any, opt_minus: np.ndarray) -> dict[str, Any]:
-    """What a menu needs about one round; `cache` holds per-round work of the problem's hook."""
-    cache = {} if np.isnan(opt_minus).any() else {"opt_minus": opt_minus}
-    return {"lam": lam, "start": start, "x_next": x_next, "opt_minus": opt_minus, "cache": cache}
+@dataclass(frozen=True)
+class ApexRoundState:
+    """What a counterfactual menu needs about one round of Algorithm 1 (`RoundResult.state`).
+
+    lam: (n,) the bids lambda_{i,t}; start: X_t (the warm start of H); x_next: X_{t+1};
+    opt_minus: (n,) F^{-i}(X^{-i}_{t+1}) (NaN when the charges came in closed form);
+    cache: per-round work of the problem's menu hooks (filled lazily, e.g. personal prices)."""
+
+    lam: np.ndarray
+    start: Any
+    x_next: Any
+    opt_minus: np.ndarray
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lam: np.ndarray, start: Any, x_next: Any, opt_minus: np.ndarray) -> ApexRoundState:
+        cache = {} if np.isnan(opt_minus).any() else {"opt_minus": opt_minus}
+        return cls(lam, start, x_next, opt_minus, cache)
 
 
 class Apex(Mechanism):
@@ -121,6 +156,17 @@ class Apex(Mechanism):
 
     p_max = np.inf
 
+    def __new__(cls, problem: Any = None, *args: Any, **kwargs: Any) -> Apex:
+        """`Apex(problem)` is an `ExactMenuApex` when the problem has closed-form menu
+        breakpoints and a `FiniteApex` when its outcome set is finite, so the mechanism's
+        declared capabilities follow from the problem's (subclasses are kept as given)."""
+        if cls is Apex:
+            if isinstance(problem, ProblemMenuBreakpoints):
+                cls = ExactMenuApex
+            elif isinstance(problem, FiniteOutcomeProblem):
+                cls = FiniteApex
+        return super().__new__(cls)
+
     def __init__(self, problem: ApexProblem, *, name: str = "apex") -> None:
         if not isinstance(problem, ApexProblem):
             raise ValueError(
@@ -131,13 +177,9 @@ class Apex(Mechanism):
         self.n = int(problem.n)
         self.x = problem.initial()
         self.rounds = 0
-        self._x_sum: np.ndarray | None = None
-        self._price_sum: np.ndarray | None = None
+        self._x_avg = TimeAverage("x_bar")
+        self._price_avg = TimeAverage("mean_item_prices")
         self.last_item_prices: np.ndarray | None = None
-        self._last: dict[str, Any] | None = None
-        if hasattr(problem, "menu_breakpoints"):
-            # Piecewise-constant menus: recorders add these bids so regret sees every piece.
-            self.menu_breakpoints = self._menu_breakpoints
 
     # -- Algorithm 1 -------------------------------------------------------------------
     def _weighted(self, weights: np.ndarray, x: Any) -> tuple[float, np.ndarray]:
@@ -148,11 +190,11 @@ class Apex(Mechanism):
     def _charges(self, lam: np.ndarray, start: Any, x_next: Any) -> tuple[np.ndarray, np.ndarray, dict]:
         """C_{i,t} (raw, before clamping), F^{-i}(X^{-i}) per i, and problem extras."""
         p = self.problem
-        if hasattr(p, "externalities"):
+        if isinstance(p, ClosedFormExternalities):
             charges, extras = p.externalities(lam, start, x_next)
             return np.asarray(charges, dtype=np.float64), np.full(self.n, np.nan), dict(extras)
         f_next_total, f_next = self._weighted(lam, x_next)
-        if hasattr(p, "argmax_without_each"):
+        if isinstance(p, ArgmaxWithoutEach):
             without = p.argmax_without_each(lam, start)
         else:
             without = []
@@ -174,22 +216,34 @@ class Apex(Mechanism):
         raw, opt_minus, extras = self._charges(lam, start, x_next)
         charges = self._clamp(raw, lam)
         utilities = np.asarray(self.problem.utilities(x_next), dtype=np.float64).copy()
-        prices = extras.get("item_prices")
-        if prices is None and hasattr(self.problem, "item_prices"):
+        prices = extras.pop("item_prices", None)
+        if prices is None and isinstance(self.problem, ProblemItemPrices):
             prices = self.problem.item_prices(lam, x_next)
-        self._record(x_next, prices)
-        self._last = _round_state(lam, start, x_next, opt_minus)
-        self.x = x_next
-        extras = {**extras, "min_raw_charge": float(raw.min()), "allocated": True}
         if prices is not None:
-            extras["item_prices"] = prices
-        return RoundResult(outcome=x_next, utilities=utilities, charges=charges, extras=extras)
+            prices = np.asarray(prices, dtype=np.float64)
+        self._record(x_next, prices)
+        state = ApexRoundState.of(lam, start, x_next, opt_minus)
+        self.x = x_next
+        return RoundResult(
+            outcome=x_next,
+            utilities=utilities,
+            charges=charges,
+            allocated=True,
+            item_prices=prices,
+            state=state,
+            extras={**extras, "min_raw_charge": float(raw.min())},
+        )
+
+    def outcome_array(self, outcome: Any) -> np.ndarray:
+        """The outcome as a float vector for X-bar (`OutcomeAverage`): the problem's
+        `as_array` (a distribution over outcomes), else the outcome itself."""
+        return self._as_array(outcome).ravel()
 
     @property
     def span(self) -> float:
         """Upper bound on max f_i - min f_i: the problem's `utility_span`, else 1 (the
         paper's f_i in [0, 1])."""
-        return float(getattr(self.problem, "utility_span", 1.0))
+        return utility_span(self.problem)
 
     def _clamp(self, charges: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """Project C_i onto [0, lambda_i * span], the range an exact H guarantees:
@@ -199,36 +253,34 @@ class Apex(Mechanism):
         gets non-negative charges and the budget cap holds exactly. The upper bound is
         applied only when the problem declares `utility_span`."""
         charges = np.maximum(charges, 0.0)
-        if hasattr(self.problem, "utility_span"):
+        if isinstance(self.problem, DeclaredSpan):
             charges = np.minimum(charges, np.asarray(lam, dtype=np.float64) * float(self.problem.utility_span))
         return charges
 
     def _as_array(self, x: Any) -> np.ndarray:
-        if hasattr(self.problem, "as_array"):
+        if isinstance(self.problem, OutcomeAsArray):
             return np.asarray(self.problem.as_array(x), dtype=np.float64)
         return np.asarray(x, dtype=np.float64)
 
     def _record(self, x_next: Any, prices: np.ndarray | None) -> None:
         arr = self._as_array(x_next)
-        self._x_sum = arr.copy() if self._x_sum is None else self._x_sum + arr
+        self._x_avg.add(arr)
         if prices is not None:
             prices = np.asarray(prices, dtype=np.float64)
             self.last_item_prices = prices
-            self._price_sum = prices.copy() if self._price_sum is None else self._price_sum + prices
+            self._price_avg.add(prices)
         self.rounds += 1
 
     # -- reading the output (§2.1.2) -------------------------------------------------------
     @property
     def x_bar(self) -> np.ndarray:
         """Time average of X_1..X_T (a bistochastic matrix for allocation), §2.1.2 eq. (16)."""
-        if self._x_sum is None:
-            raise ValueError("x_bar: no round has been run yet")
-        return self._x_sum / self.rounds
+        return self._x_avg.mean
 
     @property
     def mean_item_prices(self) -> np.ndarray | None:
         """Average over rounds of the per-round item prices (None if the problem has none)."""
-        return None if self._price_sum is None else self._price_sum / self.rounds
+        return None if self._price_avg.total is None else self._price_avg.mean
 
     # -- budgets -------------------------------------------------------------------------
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
@@ -244,21 +296,23 @@ class Apex(Mechanism):
         clamped to lambda_i * span in `run_round`, so the cap holds even if a problem
         understates its tolerance.)"""
         span = self.span
-        eps = float(getattr(self.problem, "tolerance", 0.0))
+        eps = tolerance(self.problem)
         cap = np.maximum(np.asarray(remaining, dtype=np.float64) - eps, 0.0) / max(span, 1e-300)
         return np.minimum(np.asarray(bids, dtype=np.float64), cap)
 
     # -- counterfactual menus (§2.1.2 "Prices") --------------------------------------------
-    def _round_for(self, reports: Reports) -> dict[str, Any]:
-        """State of the round the menu refers to: the last round if it was played with these
-        bids (the model calls menus right after `run_round`), else the next round from X_t."""
+    def _round_for(self, reports: Reports, state: ApexRoundState | None = None) -> ApexRoundState:
+        """State of the round a menu refers to: `state` (a `RoundResult.state` of this
+        mechanism) if given, else the round `reports` would play from the current X_t
+        (recomputed; the warm-start state is not touched)."""
+        if state is not None:
+            if not isinstance(state, ApexRoundState):
+                raise ValueError(f"state must be the ApexRoundState of a round of this mechanism, got {state!r}")
+            return state
         lam = check_vector("bids", reports.bids, self.n)
-        last = self._last
-        if last is not None and np.array_equal(last["lam"], lam):
-            return last
         x_next = self.problem.argmax(lam, self.x)
         _, opt_minus, _ = self._charges(lam, self.x, x_next)
-        return _round_state(lam, self.x, x_next, opt_minus)
+        return ApexRoundState.of(lam, self.x, x_next, opt_minus)
 
     def _menu_inputs(self, alternatives: np.ndarray, agents: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Validated (alternatives (m, K) of bids lambda >= 0, agent indices (m,))."""
@@ -271,44 +325,67 @@ class Apex(Mechanism):
         return alts, agents
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """u_{i,t}(lambda) = f_i(X~) and C_{i,t}(lambda) = F^{-i}(X^{-i}) - F^{-i}(X~), with
         X~ = H(F^{-i} + lambda f_i, start = X_t), for each agent agents[r] and alternative
-        bid alternatives[r, k], others fixed (§2.1.2). The round is the one just played
-        with `reports` (start X_t, not the updated X_{t+1}); the warm-start state is not
-        touched. Problems with a closed form (`menu_all` hook) answer exactly and
-        vectorized; otherwise H is re-run per alternative."""
-        st = self._round_for(reports)
+        bid alternatives[r, k], others fixed (§2.1.2). The round is `state` (the
+        `RoundResult.state` of the round played, start X_t, not the updated X_{t+1}), or
+        without it the round `reports` would play from the current X_t; the warm-start
+        state is not touched. Problems with a closed form (`ProblemMenu`) answer exactly
+        and vectorized; otherwise H is re-run per alternative."""
+        st = self._round_for(reports, state)
         alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
-        if hasattr(p, "menu_all"):
-            u, c = p.menu_all(st["lam"], st["start"], st["x_next"], alts, agents, st["cache"])
+        if isinstance(p, ProblemMenu):
+            u, c = p.menu_all(st.lam, st.start, st.x_next, alts, agents, st.cache)
             return np.asarray(u, dtype=np.float64), self._clamp(np.asarray(c, dtype=np.float64), alts)
-        if np.isnan(st["opt_minus"]).any():
+        if np.isnan(st.opt_minus).any():
             raise ValueError("menu_all: the problem computes charges in closed form but defines no menu_all")
         m, k = alts.shape
         u = np.empty((m, k))
         c = np.empty((m, k))
         for r, i in enumerate(agents):
-            w = st["lam"].copy()
+            w = st.lam.copy()
             for j in range(k):
                 w[i] = alts[r, j]
-                x = p.argmax(w, st["start"])
+                x = p.argmax(w, st.start)
                 total, f = self._weighted(w, x)
                 u[r, j] = f[i]
-                c[r, j] = st["opt_minus"][i] - (total - w[i] * f[i])
+                c[r, j] = st.opt_minus[i] - (total - w[i] * f[i])
         return u, self._clamp(c, alts)
-
-    def _menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
-        """(m, J) bids, one inside each piece of each agent's piecewise-constant menu (§2.1.2),
-        from the problem's closed form; the round is the one `menu_all` refers to."""
-        st = self._round_for(reports)
-        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
-        return self.problem.menu_breakpoints(st["lam"], st["x_next"], agents, st["cache"])
 
     def report_grid(self, k: int) -> np.ndarray:
         """0 plus k-1 log-spaced bids in [1e-2, 1e2]: lambda is tokens per unit of utility,
         and with f_i in [0, 1] and about 1 token per round the relevant exchange rates
         lie well inside this range."""
         return np.concatenate([[0.0], np.geomspace(1e-2, 1e2, k - 1)])
+
+
+class ExactMenuApex(Apex):
+    """Algorithm 1 on a problem with closed-form menu breakpoints (`ProblemMenuBreakpoints`,
+    e.g. unit-demand assignment): an `ExactMenu` mechanism. `Apex(problem)` returns one."""
+
+    problem: Any
+
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, J) bids, one inside each piece of each agent's piecewise-constant menu (§2.1.2),
+        from the problem's closed form; the round is the one `menu_all` refers to."""
+        st = self._round_for(reports, state)
+        agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
+        return self.problem.menu_breakpoints(st.lam, st.x_next, agents, st.cache)
+
+
+class FiniteApex(Apex):
+    """Algorithm 1 on a finite outcome set (`FiniteOutcomeProblem`, e.g. `FiniteArgmax`): a
+    `FiniteOutcomes` mechanism, X-bar being the empirical distribution over the outcomes
+    (Braverman §2.3.4). `Apex(problem)` returns one."""
+
+    @property
+    def outcome_utilities(self) -> np.ndarray:
+        """(K, n) f_j(outcome k) of the problem."""
+        problem = self.problem
+        assert isinstance(problem, FiniteOutcomeProblem)
+        return np.asarray(problem.outcome_utilities, dtype=np.float64)

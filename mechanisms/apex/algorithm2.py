@@ -25,11 +25,12 @@ X_{t+1} is a strict local maximum; otherwise a ValueError). Components of g_i no
 the tangent space (e.g. adding a constant to u_i on the simplex) cost nothing, as they
 should: they cannot move the outcome.
 
-Problem hooks (on top of `ApexProblem`): `gradients(x) -> (n, d)`, `neg_hessian(weights,
-x) -> (d, d)` (Hessian of -F in ambient coordinates), optional `tangent_basis(x)`,
-`quadratic_price_bound` (sup of g^T H_t^{-1} g, for the budget cap) and, for exact
-vectorized menus, `menu_outcomes`, `agent_gradients` and a batched `neg_hessian` with
-`linear_utilities = True` (plus, optionally, `agent_utilities`).
+Problem hooks (on top of `ApexProblem`; Protocols in `mechanisms.apex.hooks`, tested with
+`isinstance`): `QuadraticPriceProblem` — `gradients(x) -> (n, d)`, `neg_hessian(weights,
+x) -> (d, d)` (Hessian of -F in ambient coordinates) — required; optional `TangentBasis`,
+`QuadraticPriceBound` (sup of g^T H_t^{-1} g, for the budget cap) and, for exact
+vectorized menus, `BatchedQuadraticMenu` (`menu_outcomes`, `agent_gradients` and a
+batched `neg_hessian`, with `linear_utilities = True`) plus, optionally, `AgentUtilities`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from typing import Any
 import numpy as np
 
 from mechanisms.apex.algorithm1 import Apex, ApexProblem
+from mechanisms.apex.hooks import (
+    AgentUtilities,
+    BatchedQuadraticMenu,
+    QuadraticPriceBound,
+    QuadraticPriceProblem,
+    TangentBasis,
+)
 from mechanisms.base import Reports
 
 
@@ -70,19 +78,21 @@ class InfinitesimalApex(Apex):
 
     def __init__(self, problem: ApexProblem, *, name: str = "apex2") -> None:
         super().__init__(problem, name=name)
-        missing = [a for a in ("gradients", "neg_hessian") if not hasattr(problem, a)]
-        if missing:
-            raise ValueError(f"problem needs {missing} for Algorithm 2 (gradients and the Hessian of -F)")
+        if not isinstance(problem, QuadraticPriceProblem):
+            raise ValueError(
+                "problem needs ['gradients', 'neg_hessian'] for Algorithm 2 (gradients and the Hessian of -F)"
+            )
+        self.quadratic: QuadraticPriceProblem = problem
 
     def _basis(self, x: Any, d: int) -> np.ndarray:
         p = self.problem
-        return np.asarray(p.tangent_basis(x), dtype=np.float64) if hasattr(p, "tangent_basis") else np.eye(d)
+        return np.asarray(p.tangent_basis(x), dtype=np.float64) if isinstance(p, TangentBasis) else np.eye(d)
 
     def forms(self, weights: np.ndarray, x: Any) -> np.ndarray:
         """(n,) grad f_i(x)^T H_t^{-1} grad f_i(x) with H_t = -Hess F / 2 on the tangent space."""
-        g = np.asarray(self.problem.gradients(x), dtype=np.float64).reshape(self.n, -1)
+        g = np.asarray(self.quadratic.gradients(x), dtype=np.float64).reshape(self.n, -1)
         basis = self._basis(x, g.shape[1])
-        h = restricted_hessian(self.problem.neg_hessian(weights, x), basis)
+        h = restricted_hessian(self.quadratic.neg_hessian(weights, x), basis)
         return quadratic_forms(h, g @ basis)
 
     def _charges(self, lam: np.ndarray, start: Any, x_next: Any) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -100,30 +110,30 @@ class InfinitesimalApex(Apex):
         """Cap lambda_i at sqrt(4 remaining_i / bound) so lambda^2 / 4 * q_i <= remaining_i
         whatever the outcome, with bound = the problem's `quadratic_price_bound` >= q_i
         (no cap if the problem gives no bound)."""
-        bound = getattr(self.problem, "quadratic_price_bound", None)
-        if bound is None:
+        if not isinstance(self.problem, QuadraticPriceBound):
             return np.asarray(bids, dtype=np.float64)
+        bound = self.problem.quadratic_price_bound
         cap = np.sqrt(4.0 * np.maximum(np.asarray(remaining, dtype=np.float64), 0.0) / max(float(bound), 1e-300))
         return np.minimum(np.asarray(bids, dtype=np.float64), cap)
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """What agents[r] would get and pay bidding alternatives[r, k], others fixed: the
         outcome X~ = H(F^{-i} + a f_i, start = X_t) and the quadratic price a^2 / 4 *
         g_i(X~)^T H~^{-1} g_i(X~) at that outcome (Algorithm 2 run with the other bid).
         Vectorized when the problem has the batched hooks, else one solve per entry."""
-        st = self._round_for(reports)
+        st = self._round_for(reports, state)
         alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
-        lam, start = st["lam"], st["start"]
-        if getattr(p, "linear_utilities", False) and hasattr(p, "menu_outcomes") and hasattr(p, "agent_gradients"):
+        lam, start = st.lam, st.start
+        if isinstance(p, BatchedQuadraticMenu) and p.linear_utilities:
             x = p.menu_outcomes(lam, agents, alts, start)  # (m, K, ...)
             g = np.asarray(p.agent_gradients(agents, x), dtype=np.float64)  # (m, K, d)
             basis = self._basis(x, g.shape[-1])
-            h = restricted_hessian(p.neg_hessian(lam, x), basis)  # (m, K, r, r)
+            h = restricted_hessian(self.quadratic.neg_hessian(lam, x), basis)  # (m, K, r, r)
             q = quadratic_forms(h, (g @ basis)[..., None, :])[..., 0]
-            if hasattr(p, "agent_utilities"):
+            if isinstance(p, AgentUtilities):
                 util = np.asarray(p.agent_utilities(agents, x), dtype=np.float64)
             else:
                 util = np.stack([np.asarray(p.utilities(x[r]))[:, i] for r, i in enumerate(agents)])

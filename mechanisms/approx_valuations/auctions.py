@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -291,8 +291,8 @@ class ApproxAuction(Mechanism):
             outcome=won,
             utilities=tv * won - charges,
             charges=charges,
+            allocated=bool(won.any()),
             extras={
-                "allocated": bool(won.any()),
                 "welfare": float(tv @ won),
                 "win_prob": prob,
                 "expected_welfare": float(prob @ tv),
@@ -301,7 +301,7 @@ class ApproxAuction(Mechanism):
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Expected quasi-linear utility and expected charge over the mechanism's own
         randomness, exactly: (TV_i f_i - E[p_i], E[p_i])."""

@@ -20,7 +20,7 @@ call `run_round` once per round, in order.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import linprog
@@ -112,21 +112,27 @@ class BanditsWithKnapsacks(Mechanism):
         rewards, costs = self._draw(n, t, rng)
         arm = self.arms(bids, t)
         rows = np.arange(n)
-        self._last = (np.array([t]), rewards, costs)
+        state = (np.array([t]), rewards, costs)
+        self._last = state
         self.t += 1
         return RoundResult(
             outcome=arm,
             utilities=rewards[rows, arm],
             charges=costs[rows, arm],
-            extras={"allocated": bool((arm > 0).any()), "round": t},
+            allocated=bool((arm > 0).any()),
+            state=state,
+            extras={"round": t},
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        if self._last is None:
+        """Reward and cost of each alternative under the round's realized draws (`state`, the
+        round's `RoundResult.state`; None: the last round played)."""
+        state = self._last if state is None else state
+        if state is None:
             raise RuntimeError("menu_all needs the realized draws: call run_round first")
-        (t,), rewards, costs = self._last
+        (t,), rewards, costs = state
         agents = np.arange(rewards.shape[0]) if agents is None else np.asarray(agents)
         arm = self.arms(alternatives, int(t))
         r = np.take_along_axis(rewards[agents], arm, axis=1)

@@ -279,10 +279,14 @@ class DeferredAcceptance(Mechanism):
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         check_vector("bids", reports.bids, self.n)
-        return RoundResult(self.x, self.f.copy(), np.zeros(self.n), {"allocated": True})
+        return RoundResult(self.x, self.f.copy(), np.zeros(self.n), allocated=True)
+
+    def outcome_array(self, outcome: np.ndarray) -> np.ndarray:
+        """The matching as an (m, m) permutation matrix (`OutcomeAverage`)."""
+        return np.asarray(outcome, dtype=np.float64)
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = np.arange(self.n) if agents is None else np.asarray(agents)
         alts = np.asarray(alternatives, dtype=np.float64)

@@ -7,6 +7,8 @@ pure function of reported values; `utilities` are the true values of the agents 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
@@ -70,11 +72,11 @@ class Proportional(Mechanism):
             outcome=served,
             utilities=reports.values * served,
             charges=charges,
-            extras={"allocated": bool(allocated)},
+            allocated=bool(allocated),
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = slice(None) if agents is None else agents
         others = (reports.bids.sum() - reports.bids)[agents]
@@ -83,7 +85,9 @@ class Proportional(Mechanism):
         cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
         return reports.values[agents][:, None] * served, cost
 
-    def menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
         agents = slice(None) if agents is None else agents
@@ -111,18 +115,20 @@ class Moulin(Mechanism):
             outcome=served,
             utilities=reports.values * served,
             charges=charges,
-            extras={"allocated": bool(size)},
+            allocated=bool(size),
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = slice(None) if agents is None else agents
         tau = moulin_thresholds(reports.bids)[agents][:, None]
         served = alternatives >= tau
         return reports.values[agents][:, None] * served, np.where(served, tau, 0.0)
 
-    def menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None) -> np.ndarray:
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
         agents = slice(None) if agents is None else agents
         tau = moulin_thresholds(reports.bids)[agents]

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from math import comb
+from typing import Any
 
 import numpy as np
 
@@ -346,8 +347,8 @@ class Potential(Mechanism):
             outcome=served,
             utilities=reports.values * served,
             charges=charges,
+            allocated=bool(k),
             extras={
-                "allocated": bool(k),
                 "cost": float(g[k]),
                 "potential": float(P[k]),
                 "dwl": dead_weight_loss_single_good(bids, served, charges, g),
@@ -355,7 +356,7 @@ class Potential(Mechanism):
         )
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = slice(None) if agents is None else agents
         n = reports.bids.shape[0]

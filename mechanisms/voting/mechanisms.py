@@ -298,10 +298,14 @@ class _FixedVoteMechanism(Mechanism):
         bids = check_vector("bids", reports.bids, self.n)
         totals = (bids > 0).astype(float) @ self.votes
         p = self.lottery(totals)
-        return RoundResult(p, self.u @ p, np.zeros(self.n), {"allocated": True, "lottery": p})
+        return RoundResult(p, self.u @ p, np.zeros(self.n), allocated=True, extras={"lottery": p})
+
+    def outcome_array(self, outcome: np.ndarray) -> np.ndarray:
+        """The lottery p in Delta_k (`OutcomeAverage`: X-bar is the mean lottery)."""
+        return np.asarray(outcome, dtype=np.float64)
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact: only participation matters, so two lotteries per agent (in / out)."""
         agents = np.arange(self.n) if agents is None else np.asarray(agents)
@@ -366,7 +370,13 @@ class QuadraticVoting(Mechanism):
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         bids = check_vector("bids", reports.bids, self.n)
         p = softmax(bids @ self.directions, self.eta)
-        return RoundResult(p, self.u @ p, self.price(bids, np.arange(self.n)), {"allocated": True, "lottery": p})
+        return RoundResult(
+            p, self.u @ p, self.price(bids, np.arange(self.n)), allocated=True, extras={"lottery": p}
+        )
+
+    def outcome_array(self, outcome: np.ndarray) -> np.ndarray:
+        """The lottery p in Delta_k (`OutcomeAverage`: X-bar is the mean lottery)."""
+        return np.asarray(outcome, dtype=np.float64)
 
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
         """The price depends on the own bid only, so cap lambda_i at sqrt(2 eta remaining_i)
@@ -380,7 +390,7 @@ class QuadraticVoting(Mechanism):
         return np.asarray(bids) ** 2 * (norm2 if np.ndim(bids) == 1 else norm2[:, None]) / (2.0 * self.eta)
 
     def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = np.arange(self.n) if agents is None else np.asarray(agents)
         alts = np.asarray(alternatives, dtype=np.float64)

@@ -27,7 +27,7 @@ def drive(learner: Learner, mech: Mechanism, budgets: np.ndarray, rounds: int, r
         fb = Feedback(t, bids, res.utilities, res.charges, remaining.copy())
         if learner.feedback == "full":
             alts = learner.alternatives(obs)
-            fb = fb.with_menu(alts, *mech.menu_all(alts, rep))
+            fb = fb.with_menu(alts, *mech.menu_all(alts, rep, state=res.state))
         learner.observe(fb)
         history.append(bids)
     return np.array(history), util, remaining

@@ -204,13 +204,13 @@ def test_exact_menu_matches_rerunning(seed, ties):
     apex.run_round(reports(rng.random(n)), rng)  # move X_t away from X_1
     before = copy.deepcopy(apex)
     lam = rng.random(n) * 2
-    apex.run_round(reports(lam), rng)
-    x_after, sum_after, rounds_after = apex.x.copy(), apex._x_sum.copy(), apex.rounds
+    played = apex.run_round(reports(lam), rng)
+    x_after, sum_after, rounds_after = apex.x.copy(), apex._x_avg.total.copy(), apex.rounds
     alts = np.sort(rng.random((n, 12)) * 4, axis=1)
     alts[:, 0] = 0.0
-    util, cost = apex.menu_all(alts, reports(lam))
+    util, cost = apex.menu_all(alts, reports(lam), state=played.state)
     np.testing.assert_array_equal(apex.x, x_after)  # warm-start state untouched
-    np.testing.assert_array_equal(apex._x_sum, sum_after)
+    np.testing.assert_array_equal(apex._x_avg.total, sum_after)
     assert apex.rounds == rounds_after
     for i in range(n):
         for k in range(alts.shape[1]):
@@ -232,11 +232,11 @@ def test_menu_played_bid_returns_realized_outcome_and_subset_of_agents():
     res = apex.run_round(reports(lam), rng)
     agents = np.array([3, 1])
     alts = np.column_stack([apex.report_grid(8)[None, :].repeat(2, 0), lam[agents]])
-    util, cost = apex.menu_all(alts, reports(lam), agents)
+    util, cost = apex.menu_all(alts, reports(lam), agents, state=res.state)
     assert util.shape == cost.shape == (2, 9)
     np.testing.assert_allclose(util[:, -1], res.utilities[agents])
     np.testing.assert_allclose(cost[:, -1], res.charges[agents])
-    u1, c1 = apex.menu(1, alts[1], reports(lam))
+    u1, c1 = apex.menu(1, alts[1], reports(lam), state=res.state)
     np.testing.assert_allclose(u1, util[1])
     np.testing.assert_allclose(c1, cost[1])
 
@@ -247,12 +247,12 @@ def test_generic_menu_matches_fast_menu(n):
     u = normalized(rng.random((n, n)))
     fast, slow = Apex(AssignmentProblem(u)), Apex(Plain(AssignmentProblem(u)))
     lam = rng.random(n) * 2
-    fast.run_round(reports(lam), rng)
-    slow.run_round(reports(lam), rng)
+    rf = fast.run_round(reports(lam), rng)
+    rs = slow.run_round(reports(lam), rng)
     agents = np.arange(n) if n <= 5 else rng.choice(n, 4, replace=False)
     alts = np.tile(np.geomspace(0.013, 7.1, 15), (agents.size, 1))
-    uf, cf = fast.menu_all(alts, reports(lam), agents)
-    us, cs = slow.menu_all(alts, reports(lam), agents)
+    uf, cf = fast.menu_all(alts, reports(lam), agents, state=rf.state)
+    us, cs = slow.menu_all(alts, reports(lam), agents, state=rs.state)
     np.testing.assert_allclose(uf, us, atol=TOL)
     np.testing.assert_allclose(cf, cs, atol=TOL)
 
@@ -267,9 +267,9 @@ def test_x_bar_and_item_prices_are_time_averages():
         lam = rng.random(n)
         res = apex.run_round(reports(lam), rng)
         xs.append(res.outcome)
-        ps.append(res.extras["item_prices"])
+        ps.append(res.item_prices)
         # per-round prices are the VCG prices of the scaled market: the winner of j pays p_j
-        np.testing.assert_allclose(res.charges, res.extras["item_prices"][res.outcome.argmax(axis=1)])
+        np.testing.assert_allclose(res.charges, res.item_prices[res.outcome.argmax(axis=1)])
     np.testing.assert_allclose(apex.x_bar, np.mean(xs, axis=0))
     np.testing.assert_allclose(apex.mean_item_prices, np.mean(ps, axis=0))
     np.testing.assert_allclose(apex.x_bar.sum(axis=0), 1.0)
@@ -369,7 +369,7 @@ def test_regularized_apex_charges_menus_and_regularization_limit():
     np.testing.assert_allclose(res.charges, plain.charges, atol=0.05)
     # Menu = re-running Algorithm 1 with the alternative bid, from the same X_t.
     alts = np.array([[0.0, 0.3, 1.7]] * n)
-    util, cost = apex.menu_all(alts, reports(lam))
+    util, cost = apex.menu_all(alts, reports(lam), state=res.state)
     for i in range(n):
         for k in range(3):
             bids = lam.copy()
@@ -389,10 +389,10 @@ def test_assignment_menu_breakpoints_attain_the_exact_envelope():
         mech = Apex(AssignmentProblem(u))
         lam = rng.random(n) * 2
         reports = Reports(lam, np.ones(n))
-        mech.run_round(reports, rng)
-        bp = mech.menu_breakpoints(reports)
+        res = mech.run_round(reports, rng)
+        bp = mech.menu_breakpoints(reports, state=res.state)
         assert bp.shape == (n, n) and np.all(bp >= 0)
-        u_bp, c_bp = mech.menu_all(bp, reports)
-        u_g, c_g = mech.menu_all(np.tile(grid, (n, 1)), reports)
+        u_bp, c_bp = mech.menu_all(bp, reports, state=res.state)
+        u_g, c_g = mech.menu_all(np.tile(grid, (n, 1)), reports, state=res.state)
         for r in (0.0, 0.05, 0.3, 1.0, 4.0, 50.0):
             assert np.all((u_bp - r * c_bp).max(axis=1) >= (u_g - r * c_g).max(axis=1) - 1e-9)

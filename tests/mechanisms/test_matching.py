@@ -228,9 +228,9 @@ def test_apex_matching_menu_equals_rerunning_the_round():
     lam = rng.uniform(0.3, 2.0, 6)
     mech = Apex(prob)
     reports = Reports(lam, np.ones(6))
-    mech.run_round(reports, rng)
+    res = mech.run_round(reports, rng)
     alts = np.tile([0.0, 0.5, 3.0, 100.0], (6, 1))
-    util, cost = mech.menu_all(alts, reports)
+    util, cost = mech.menu_all(alts, reports, state=res.state)
     for i in (0, 4):
         for j, a in enumerate(alts[i]):
             bids = lam.copy()

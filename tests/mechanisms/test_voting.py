@@ -135,10 +135,10 @@ def test_apex_menu_equals_rerunning_the_round_with_the_alternative_bid():
     lam = RNG.uniform(0.2, 2.0, n)
     mech = Apex(prob)
     reports = Reports(lam, np.ones(n))
-    mech.run_round(reports, RNG)
+    res = mech.run_round(reports, RNG)
     alts = np.tile([0.0, 0.3, 1.0, 5.0], (3, 1))
     agents = np.array([0, 4, 7])
-    util, cost = mech.menu_all(alts, reports, agents)
+    util, cost = mech.menu_all(alts, reports, agents, state=res.state)
     for r, i in enumerate(agents):
         for j, a in enumerate(alts[r]):
             bids = lam.copy()

@@ -72,7 +72,7 @@ class ExactProportional(Proportional):
     """Proportional plus its exact menu breakpoint: the cheapest serving report is
     max(1 - others, 0), which costs 1 - others (0 if the others already cover the good)."""
 
-    def menu_breakpoints(self, reports: Reports, agents: np.ndarray) -> np.ndarray:
+    def menu_breakpoints(self, reports: Reports, agents: np.ndarray, *, state: object = None) -> np.ndarray:
         others = reports.bids.sum() - reports.bids[agents]
         return np.maximum(1.0 - others, 0.0)[:, None]
 
@@ -116,20 +116,26 @@ def test_finite_outcome_hook_reports_externalities_and_pareto() -> None:
     from types import SimpleNamespace
 
     from abm.metrics.externality import externalities, pareto_check
-    from abm.metrics.run_metrics import _finite_outcome_metrics
+    from abm.metrics.pipeline import FiniteOutcomeStep, RunRecords
     from abm.recording import TraceRecorder
     from mechanisms.apex.algorithm1 import Apex, FiniteArgmax
 
     f = np.array([[1.0, 0.0], [0.0, 1.0], [0.4, 0.4]])  # (outcomes, players)
     mech = Apex(FiniteArgmax(f))
+    trace = TraceRecorder(mech, 4, 2)
     rng = np.random.default_rng(0)
-    for bids in ([1.0, 0.2], [0.2, 1.0], [0.3, 0.3], [1.0, 0.1]):
-        mech.run_round(Reports(np.array(bids), np.ones(2)), rng)
-    model = SimpleNamespace(mechanism=mech, n_agents=2, trace=TraceRecorder(mech, 4, 2))
-    cols: dict = {}
-    summary: dict = {}
-    _finite_outcome_metrics(model, cols, summary)
+    for t, bids in enumerate(([1.0, 0.2], [0.2, 1.0], [0.3, 0.3], [1.0, 0.1])):
+        res = mech.run_round(Reports(np.array(bids), np.ones(2)), rng)
+        trace.record(t, np.ones(2), np.array(bids), res)
+    ledger = SimpleNamespace(initial=np.ones(2))
+    model = SimpleNamespace(mechanism=mech, n_agents=2, trace=trace, menus=None, ledger=ledger)
+    step = FiniteOutcomeStep()
+    records = RunRecords.of(model)
+    assert step.applies(records)
+    out = step.compute(records)
+    cols, summary = out.agent_columns, out.summary
     p = mech.x_bar
+    np.testing.assert_allclose(trace.outcome_path.x_bar, p)
     assert cols["externality"] == pytest.approx(externalities(f, p))
     ref = pareto_check(f, p)
     assert summary["pareto"]["efficient"] == ref.efficient

@@ -1,0 +1,486 @@
+"""End-of-run metrics as a pipeline of steps (DESIGN.md §3 "Metrics").
+
+Each step is a small object with a `name`, `applies(records) -> bool` (when it runs: by
+what was recorded and by the mechanism's declared capabilities, `mechanisms.capabilities`)
+and `compute(records) -> StepOutput` (its agent columns, round columns, summary entries and
+tables). `end_of_run_metrics` runs `GENERIC_STEPS`, then the scenario's own
+`ScenarioInstance.metric_steps` (e.g. `CoreFactorStep` for public goods, `HZResidualStep`
+for one-sided allocation), then `FINAL_STEPS`, and merges their outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from abm.metrics.convergence import (
+    bid_drift,
+    geometric_horizons,
+    hz_residual_curve,
+    outcome_distance,
+    strong_regret_curve,
+)
+from abm.metrics.core import core_factor, ex_ante_core
+from abm.metrics.depletion import budget_depletion, remaining_budget
+from abm.metrics.externality import externalities, pareto_check
+from abm.metrics.regret import (
+    cce_gap,
+    ce_gap,
+    external_regret,
+    lagrangian_payoff,
+    nearest_grid_index,
+    swap_regret,
+)
+from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
+from abm.recording import MenuRecorder, TraceRecorder
+from mechanisms.base import Mechanism, Reports
+from mechanisms.capabilities import FiniteOutcomes, PayoffBound
+
+log = logging.getLogger(__name__)
+
+#: Agents whose per-round trace goes to trace.parquet (for plots).
+TRACE_PLOT_AGENTS = 10
+#: Samples of the value distribution for the ex-ante core (Lemma 4.2).
+EX_ANTE_SAMPLES = 2000
+#: Horizons at which the HZ residuals of (X-bar_t, mean prices) are evaluated (n LPs each).
+HZ_HORIZONS = 12
+#: Fraction of the final rounds used to read off each agent's value-scaling beta_i.
+BETA_WINDOW = 0.1
+#: Item-price series go to rounds.parquet only up to this many items.
+MAX_PRICE_COLUMNS = 32
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """What a step reads: the finished model and its recorders, cut to the rounds done.
+
+    agents: the traced agents (a prefix of all agents); budget: their initial budgets;
+    charges, utilities: (t_done, m) realized per round."""
+
+    model: Any
+    mechanism: Mechanism
+    trace: TraceRecorder
+    menus: MenuRecorder | None
+    t_done: int
+    agents: np.ndarray
+    budget: np.ndarray
+    charges: np.ndarray
+    utilities: np.ndarray
+
+    @classmethod
+    def of(cls, model: Any) -> RunRecords:
+        trace: TraceRecorder = model.trace
+        t = trace.rounds
+        agents = trace.agents
+        return cls(
+            model=model,
+            mechanism=model.mechanism,
+            trace=trace,
+            menus=model.menus,
+            t_done=t,
+            agents=agents,
+            budget=model.ledger.initial[agents],
+            charges=trace.charges[:t],
+            utilities=trace.utilities[:t],
+        )
+
+    @property
+    def n_agents(self) -> int:
+        return int(self.model.n_agents)
+
+
+@dataclass
+class StepOutput:
+    """A step's values: agent_columns (one entry per traced agent), round_columns (one per
+    round), summary entries (JSON-able) and extra tables by file stem."""
+
+    agent_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    round_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def merge(self, other: StepOutput) -> None:
+        self.agent_columns |= other.agent_columns
+        self.round_columns |= other.round_columns
+        self.summary |= other.summary
+        self.tables |= other.tables
+
+
+@runtime_checkable
+class MetricStep(Protocol):
+    """One metric of the pipeline: runs when `applies(records)`, returns its values."""
+
+    name: str
+
+    def applies(self, records: RunRecords) -> bool: ...
+
+    def compute(self, records: RunRecords) -> StepOutput: ...
+
+
+# -- generic steps ---------------------------------------------------------------------------
+class DepletionStep:
+    """Budget depletion and spend-rate error (always)."""
+
+    name = "depletion"
+
+    def applies(self, records: RunRecords) -> bool:
+        return True
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        dep = budget_depletion(records.charges, records.budget, records.mechanism.p_max)
+        hit = dep.depletion_round >= 0
+        return StepOutput(
+            agent_columns={
+                "unused_fraction": dep.unused_fraction,
+                "spend_rate_error_final": dep.spend_rate_error_final,
+                "spend_rate_error_mean": dep.spend_rate_error_mean,
+                "spend_rate_error_max": dep.spend_rate_error_max,
+            },
+            round_columns={
+                "spend_rate_error_mean": dep.rate_error.mean(axis=1),
+                "spend_rate_error_max": dep.rate_error.max(axis=1),
+            },
+            summary={
+                "depletion": {
+                    "n_depleted": int(hit.sum()),
+                    "first_depletion_round": int(dep.depletion_round[hit].min()) if hit.any() else None,
+                    "mean_unused_fraction": float(np.nanmean(dep.unused_fraction)),
+                    "max_spend_rate_error_final": float(dep.spend_rate_error_final.max()),
+                    "mean_spend_rate_error": float(dep.spend_rate_error_mean.mean()),
+                }
+            },
+        )
+
+
+def payoff_bound(mechanism: Mechanism, utility: np.ndarray) -> tuple[float, str]:
+    """M of Definition 3: the mechanism's declared `PayoffBound`, else 1 (DESIGN.md §5:
+    utilities in [0, 1]); raised to the largest recorded menu utility if that exceeds it."""
+    declared = False
+    bound = 1.0
+    if isinstance(mechanism, PayoffBound):
+        declared, bound = True, float(mechanism.payoff_bound)
+    seen = float(np.abs(utility).max()) if utility.size else 0.0
+    if seen > bound * (1 + 1e-9):
+        log.warning("menu utilities reach %.4g > payoff bound %.4g; using the observed maximum", seen, bound)
+        return seen, "observed maximum of the menus"
+    return bound, "declared by the mechanism" if declared else "1 (utilities in [0, 1])"
+
+
+class RegretStep:
+    """Strong regret, its prefix curve (epsilon(t)), external and swap regret, CE/CCE gaps
+    (when menus were recorded)."""
+
+    name = "regret"
+
+    def applies(self, records: RunRecords) -> bool:
+        return records.menus is not None
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        menus = records.menus
+        assert menus is not None
+        t_done = records.t_done
+        m = min(menus.agents.shape[0], records.budget.shape[0])  # traced agents: a prefix of the menu agents
+        u_all, c_all = menus.all_menus()
+        u_all, c_all = u_all[:t_done, :m], c_all[:t_done, :m]
+        budget, charges, utilities = records.budget[:m], records.charges[:, :m], records.utilities[:, :m]
+        bound, bound_source = payoff_bound(records.mechanism, u_all)
+        acc = StrongRegretAccumulator(m)
+        acc.add(u_all, c_all)
+        opt, r_star = acc.solve(budget)
+        sr = regret_result(opt[0], utilities.sum(axis=0), r_star[0], t_done, bound)
+        curve = strong_regret_curve(u_all, c_all, utilities, charges, budget, None, bound, accumulator=acc)
+        out = StepOutput()
+        out.agent_columns |= {
+            "strong_regret": sr.regret,
+            "strong_regret_per_round": sr.per_round,
+            "strong_regret_eps": sr.eps,
+            "benchmark_utility": sr.opt,
+            "r_star": sr.r_star,
+        }
+        eps_series = np.full(t_done, np.nan)
+        eps_series[curve.horizons - 1] = curve.epsilon
+        out.round_columns["epsilon"] = eps_series
+        out.tables["regret_curve"] = pd.DataFrame(
+            {
+                "horizon": np.repeat(curve.horizons, m),
+                "agent": np.tile(menus.agents[:m], curve.horizons.shape[0]),
+                "benchmark_utility": curve.opt.ravel(),
+                "utility": curve.utility.ravel(),
+                "strong_regret": curve.regret.ravel(),
+                "strong_regret_per_round": (curve.regret / curve.horizons[:, None]).ravel(),
+            }
+        )
+        menu_text = f"grid of {menus.grid.shape[0]} reports (Mechanism.report_grid) + the played report"
+        if menus.exact_utility is not None:
+            menu_text += f" + {menus.exact_utility.shape[2]} exact breakpoints (mechanism.menu_breakpoints)"
+        out.summary["strong_regret"] = {
+            "max": float(sr.regret.max()),
+            "mean": float(sr.regret.mean()),
+            "max_per_round": float(sr.per_round.max()),
+            "max_eps": float(sr.eps.max()),
+            "payoff_bound": bound,
+            "payoff_bound_source": bound_source,
+            "menu": menu_text,
+            "exact_menu": menus.exact_utility is not None,
+        }
+        out.summary["epsilon"] = {
+            "final": float(curve.epsilon[-1]),
+            "lemma4_dominance_per_round": float(2 * curve.epsilon[-1]),
+            "horizons": int(curve.horizons.shape[0]),
+            "definition": "max_i strong regret_i(t) / (t M); budget of the t-prefix = max(B t/T, spend by t)",
+        }
+
+        grid_u, grid_c = u_all[:, :, : menus.grid.shape[0]], c_all[:, :, : menus.grid.shape[0]]
+        ext, best = external_regret(grid_u, grid_c, budget, utilities.sum(axis=0))
+        played_idx = nearest_grid_index(menus.played[:t_done, :m], menus.grid)
+        swap = swap_regret(grid_u, played_idx, utilities)
+        lag_swap = swap_regret(
+            lagrangian_payoff(grid_u, grid_c, sr.r_star), played_idx, lagrangian_payoff(utilities, charges, sr.r_star)
+        )
+        out.agent_columns |= {
+            "external_regret": ext,
+            "best_fixed_report": menus.grid[best],
+            "swap_regret": swap,
+            "swap_regret_lagrangian": lag_swap,
+        }
+        out.summary |= {
+            "external_regret_max": float(ext.max()),
+            "swap_regret_max": float(swap.max()),
+            "swap_regret_lagrangian_max": float(lag_swap.max()),
+            "cce_gap": cce_gap(grid_u, utilities),
+            "ce_gap": ce_gap(grid_u, played_idx, utilities),
+        }
+        return out
+
+
+class DriftStep:
+    """Bid drift (always)."""
+
+    name = "bid_drift"
+
+    def applies(self, records: RunRecords) -> bool:
+        return True
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        drift = bid_drift(records.trace.reports[: records.t_done])
+        return StepOutput(
+            agent_columns={"bid_drift_final": drift.final},
+            round_columns={"bid_drift_mean": drift.mean, "avg_bid_drift": drift.average},
+            summary={"bid_drift": {"window": drift.window, "final_mean": float(drift.final.mean())}},
+        )
+
+
+class OutcomeDistanceStep:
+    """Distance of X-bar_t to its final value over time, when the outcome of every round was
+    kept as a vector (`OutcomeAverage`, or a numeric outcome; see `OutcomePath`)."""
+
+    name = "outcome_distance"
+
+    def applies(self, records: RunRecords) -> bool:
+        return records.trace.outcomes is not None
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        assert records.trace.outcomes is not None
+        t_done = records.t_done
+        dist = outcome_distance(records.trace.outcomes[:t_done])
+        return StepOutput(
+            round_columns={"outcome_distance": dist},
+            summary={"outcome_distance_at_half": float(dist[max(t_done // 2 - 1, 0)])},
+        )
+
+
+class ItemPriceStep:
+    """Per-round item prices (`RoundResult.item_prices`) as round columns price_j."""
+
+    name = "item_prices"
+
+    def applies(self, records: RunRecords) -> bool:
+        prices = records.trace.prices
+        return prices is not None and prices.shape[1] <= MAX_PRICE_COLUMNS
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        prices = records.trace.prices
+        assert prices is not None
+        return StepOutput(round_columns={f"price_{j}": prices[: records.t_done, j] for j in range(prices.shape[1])})
+
+
+class FiniteOutcomeStep:
+    """Externalities and the Pareto check (Braverman §2.3.4) when the mechanism declares
+    `FiniteOutcomes`: X-bar (recorded by the model) is the empirical distribution over them."""
+
+    name = "finite_outcomes"
+
+    def applies(self, records: RunRecords) -> bool:
+        if not isinstance(records.mechanism, FiniteOutcomes):
+            return False
+        f = np.asarray(records.mechanism.outcome_utilities)
+        path = records.trace.outcome_path
+        return (
+            path.outcome.total is not None
+            and path.outcome.total.shape == (f.shape[0],)
+            and f.ndim == 2
+            and f.shape[1] == records.n_agents
+        )
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        assert isinstance(records.mechanism, FiniteOutcomes)
+        f = np.asarray(records.mechanism.outcome_utilities, dtype=np.float64)
+        p = records.trace.outcome_path.x_bar
+        p = p / p.sum()
+        ext = externalities(f, p)
+        par = pareto_check(f, p)
+        return StepOutput(
+            agent_columns={"externality": ext[records.agents]},
+            summary={
+                "pareto": {"efficient": par.efficient, "improvement": par.improvement, "ratio_eps": par.ratio_eps},
+                "externality_spread": float(ext.max() - ext.min()),
+            },
+        )
+
+
+class TraceTableStep:
+    """trace.parquet: the per-round trace of the first TRACE_PLOT_AGENTS agents (for plots)."""
+
+    name = "trace_table"
+
+    def applies(self, records: RunRecords) -> bool:
+        return True
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        t_done, trace = records.t_done, records.trace
+        k = min(TRACE_PLOT_AGENTS, records.agents.shape[0])
+        remaining = remaining_budget(records.charges, records.budget)
+        table = pd.DataFrame(
+            {
+                "round": np.repeat(np.arange(t_done), k),
+                "agent": np.tile(records.agents[:k], t_done),
+                "value": trace.values[:t_done, :k].ravel(),
+                "report": trace.reports[:t_done, :k].ravel(),
+                "utility": records.utilities[:, :k].ravel(),
+                "charge": records.charges[:, :k].ravel(),
+                "remaining": remaining[:, :k].ravel(),
+            }
+        )
+        return StepOutput(tables={"trace": table})
+
+
+# -- scenario hooks (ScenarioInstance.metric_steps) -------------------------------------------
+def value_scaling_beta(values: np.ndarray, reports: np.ndarray) -> np.ndarray:
+    """beta_i read off the last BETA_WINDOW of rounds as the median of V_i / report_i over
+    rounds with a positive report (value-scaling play reports V / beta; Onyeze et al. §3.2);
+    inf when the agent reported nothing there (e.g. depleted)."""
+    t = values.shape[0]
+    lo = int(t * (1 - BETA_WINDOW))
+    v, r = values[lo:], reports[lo:]
+    ok = (r > 0) & (v > 0)
+    ratio = np.where(ok, v / np.where(ok, r, 1.0), np.nan)
+    with np.errstate(all="ignore"):
+        beta = np.nanmedian(np.where(ok.any(axis=0), ratio, 1.0), axis=0)
+    return np.where(ok.any(axis=0), beta, np.inf)
+
+
+class CoreFactorStep:
+    """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
+    on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
+    value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i."""
+
+    name = "core"
+
+    def __init__(self, shares: np.ndarray) -> None:
+        self.shares = np.asarray(shares, dtype=np.float64)
+
+    def applies(self, records: RunRecords) -> bool:
+        return self.shares.shape == (records.n_agents,)
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        model, trace, t_done = records.model, records.trace, records.t_done
+        shares = self.shares[trace.agents]
+        values = trace.values[:t_done]
+        res = core_factor(values, records.utilities, shares)
+        traced_all = trace.agents.shape[0] == records.n_agents
+        out = StepOutput(agent_columns={"core_gamma_singleton": res.singletons})
+        out.summary["core"] = {
+            "gamma": res.gamma,
+            "blocking_coalition": list(res.coalition),
+            "coalitions_checked": res.checked,
+            "method": res.method,
+            "scope": "all agents" if traced_all else f"the first {trace.agents.shape[0]} agents",
+        }
+        if not traced_all:
+            return out
+        beta = value_scaling_beta(values, trace.reports[:t_done])
+        rng = model.streams.generator("metrics")
+        samples = np.stack([model.instance.values.sample(i, rng) for i in range(EX_ANTE_SAMPLES)])
+        served = np.zeros_like(samples, dtype=bool)
+        spend = np.zeros(samples.shape[1])
+        scale = np.where(np.isfinite(beta), beta, 1.0)
+        bids = np.where(np.isfinite(beta), samples / scale, 0.0)
+        for k in range(samples.shape[0]):
+            res_k = records.mechanism.run_round(Reports(bids[k], samples[k]), rng)
+            served[k] = np.asarray(res_k.outcome, dtype=bool)
+            spend += res_k.charges
+        ex = ex_ante_core(samples, served, shares, scale)
+        out.agent_columns["beta"] = beta
+        out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
+        out.summary["core"]["ex_ante"] = {
+            **ex,
+            "beta": "median V/report over the last 10% of rounds (value scaling, Onyeze et al. §3.2)",
+        }
+        return out
+
+
+class HZResidualStep:
+    """HZ residuals over time (Braverman §3.2) of (X-bar_t, mean item prices) for one-sided
+    allocation with the (n, n) utility matrix `u`; budgets per round are B_i / T (HZ's
+    equal incomes). Needs the per-round outcomes (n x n allocations) and item prices."""
+
+    name = "hz"
+
+    def __init__(self, u: np.ndarray) -> None:
+        self.u = np.asarray(u, dtype=np.float64)
+
+    def applies(self, records: RunRecords) -> bool:
+        trace = records.trace
+        if trace.outcomes is None or trace.prices is None:
+            return False
+        return self.u.shape == (records.n_agents, trace.prices.shape[1]) and trace.outcomes.shape[1] == self.u.size
+
+    def compute(self, records: RunRecords) -> StepOutput:
+        trace, t_done, model = records.trace, records.t_done, records.model
+        assert trace.outcomes is not None and trace.prices is not None
+        hs = geometric_horizons(t_done, HZ_HORIZONS)
+        res = hz_residual_curve(
+            self.u, trace.outcomes[:t_done], trace.prices[:t_done], model.ledger.initial / model.config.rounds, hs
+        )
+        out = StepOutput()
+        for key, values in res.items():
+            series = np.full(t_done, np.nan)
+            series[hs - 1] = values
+            out.round_columns[f"hz_{key}"] = series
+        out.summary["hz_over_time"] = {"horizons": hs, **dict(res.items())}
+        return out
+
+
+#: Steps every run goes through, in order (each still checks `applies`).
+GENERIC_STEPS: tuple[MetricStep, ...] = (
+    DepletionStep(),
+    RegretStep(),
+    DriftStep(),
+    OutcomeDistanceStep(),
+    ItemPriceStep(),
+)
+#: Steps after the scenario's own.
+FINAL_STEPS: tuple[MetricStep, ...] = (FiniteOutcomeStep(), TraceTableStep())
+
+
+def run_pipeline(records: RunRecords, steps: list[MetricStep] | tuple[MetricStep, ...]) -> StepOutput:
+    """Run each applicable step in order and merge their outputs (later keys win)."""
+    out = StepOutput()
+    for step in steps:
+        if step.applies(records):
+            out.merge(step.compute(records))
+    return out
