@@ -119,13 +119,20 @@ class LocalBackend(Backend):
 # Ray is imported lazily: `import abm` must stay cheap for local runs.
 
 
-def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_code: bool = False) -> bool:
+def connect_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    ship_code: bool = False,
+    py_modules: list[Any] | None = None,
+) -> bool:
     """Connect this process to Ray unless it already is; True when this call connected.
 
     address None starts a local Ray with `num_cpus` (default: every core); "auto",
     "host:port" or "ray://host:port" joins a running cluster (`ray start --head`).
     ship_code: send the project packages to the workers (runtime_env py_modules), for
     clusters whose nodes have the dependencies but not this checkout (docs/cluster.md).
+    py_modules: more runtime_env py_modules (plug-in files and packages: abm.plugins.ray_py_modules);
+    like ship_code, only when this call connects (Ray takes local py_modules per job).
     """
     import ray
 
@@ -146,6 +153,8 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_co
         import scenarios
 
         kwargs["runtime_env"] = {"py_modules": [abm, agents, mechanisms, scenarios]}
+    if py_modules:
+        kwargs.setdefault("runtime_env", {"py_modules": []})["py_modules"].extend(py_modules)
     ray.init(address=address, **kwargs)
     return True
 

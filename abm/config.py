@@ -18,14 +18,31 @@ class ConfigError(ValueError):
     """A configuration problem, with the field path and the value in the message."""
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: `field.path: message (got value)`."""
+def format_validation_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """One line per problem: `field.path: message (got value)`; an unknown key
+    (`extra_forbidden`) lists the valid names of its table when `model` is given."""
     lines = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
         got = e.get("input")
-        lines.append(f"{loc or '<root>'}: {e['msg']} (got {got!r})")
+        line = f"{loc or '<root>'}: {e['msg']} (got {got!r})"
+        if e["type"] == "extra_forbidden" and model is not None:
+            valid = valid_names(model, e["loc"][:-1])
+            if valid:
+                line = f"{loc}: unknown parameter {e['loc'][-1]!r}; valid names: {', '.join(valid)}"
+        lines.append(line)
     return "; ".join(lines)
+
+
+def valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (sub)model at `loc` inside `model` ([] if not a model)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
 
 
 class StrictModel(BaseModel):
@@ -63,13 +80,15 @@ class RunConfig(StrictModel):
     checkpoint_every: int = Field(default=0, ge=0)
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
     params: dict[str, Any] = Field(default_factory=dict)
+    #: Plug-ins (module names or .py paths) loaded before the names above are looked up.
+    plugins: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> RunConfig:
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"invalid config: {format_validation_error(exc)}") from None
+            raise ConfigError(f"invalid config: {format_validation_error(exc, model=cls)}") from None
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

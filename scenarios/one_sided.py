@@ -1,4 +1,4 @@
-"""One-sided allocation with tokens (seed 002 §3.2): n agents, n items, unit demand.
+"""One-sided allocation with tokens (Braverman §3.2): n agents, n items, unit demand.
 
 Utilities u_ij are normalized per agent to min 0 / max 1 (Theorem 13's setting) from a
 generator: `uniform` (i.i.d.), `correlated` (common item quality: u = c q_j + (1 - c)
@@ -27,9 +27,10 @@ from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_sc
 from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, RegularizedAssignment
 from mechanisms.assignment.hz import hz_residuals
 from mechanisms.assignment.vcg import unit_demand_vcg
+from mechanisms.registry import BRAVERMAN, cite
 from scenarios.outcome_trace import UnitValues
 
-#: seed 002 §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
+#: Braverman §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
 PAPER_4X4 = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
 PAPER_2X2 = np.array([[1, 0], [1, 0]], dtype=float)
 #: x_bar is written to summary.json only up to this many agents (n^2 numbers).
@@ -100,10 +101,11 @@ def summarize(model: Any, u: np.ndarray, budget: float, hz_tol: float) -> dict[s
 
 
 class OneSided(Scenario):
-    """Seed 002 §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
+    """Braverman §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
 
     name = "one-sided"
     Params = OneSidedParams
+    citation = cite(BRAVERMAN, "§3.2")
     toml = Path(__file__).with_name("one_sided.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:

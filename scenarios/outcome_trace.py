@@ -1,5 +1,5 @@
 """A transparent mechanism wrapper that records the outcome path of a run — the per-round
-outcome X_{t+1}, its running mean X-bar (seed 002 §2.1.2, eq. 16) and the mean bids — at
+outcome X_{t+1}, its running mean X-bar (Braverman §2.1.2, eq. 16) and the mean bids — at
 up to `points` checkpoints, for the scenario summaries and `plot_panels`.
 
 Everything else (menus, budget rule, report grid, name) is delegated unchanged, so the

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from abm.config import ConfigError, RunConfig, apply_overrides, load_toml
 from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
+from abm.plugins import with_plugins
 from abm.scenario import get_scenario
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def resolve_config(
 ) -> RunConfig:
     """A scenario name (its TOML defaults), a TOML path, a dict or a RunConfig, plus
     dotted overrides (`rounds`, `learner.name`, `mechanism` = `params.mechanism`, ...)."""
+    root = None
     if isinstance(target, RunConfig):
         data = target.model_dump()
     elif isinstance(target, dict):
@@ -51,8 +53,10 @@ def resolve_config(
     else:
         text = str(target)
         path = Path(text)
-        data = load_toml(path if text.endswith(".toml") or path.is_file() else get_scenario(text).toml)
-    return RunConfig.from_mapping(apply_overrides(data, overrides or {}))
+        is_file = text.endswith(".toml") or path.is_file()
+        root = path.parent if is_file else None
+        data = load_toml(path if is_file else get_scenario(text).toml)
+    return RunConfig.from_mapping(with_plugins(apply_overrides(data, overrides or {}), root))
 
 
 def agent_table(model: MechanismModel) -> pd.DataFrame:
