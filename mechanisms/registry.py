@@ -242,7 +242,7 @@ def _same_definition(a: Any, b: Any) -> bool:
     if ka[1] is None:  # instances (scenarios): compare their classes
         ka = (type(a).__module__, type(a).__qualname__)
         kb = (type(b).__module__, type(b).__qualname__)
-    return ka == kb and ka[0] is not None and not ka[0].startswith("__")
+    return ka == kb and ka[0] not in (None, "builtins") and not str(ka[0]).startswith("__")
 
 
 # --- the mechanisms ------------------------------------------------------------------------
