@@ -57,7 +57,8 @@ class Scenario(ABC):
     """A named, documented instance family. Subclasses set `name`, `Params`, `build`.
 
     mechanism_family: the family of the mechanism registry (`mechanisms.registry`) whose
-        mechanisms this scenario can run; `Params.mechanism` (a str) must name one of them
+        mechanisms this scenario can run; `Params.mechanism` (a str; the field is
+        `mechanism_param`) must name one of them
         and is validated against the registry (plug-ins may add mechanisms to the family).
         None: the scenario's mechanism is fixed.
     citation: the source (author, title, section) shown by `mechsim describe`.
@@ -68,6 +69,8 @@ class Scenario(ABC):
     #: The TOML with this scenario's defaults (scenarios/<module>.toml).
     toml: ClassVar[Path]
     mechanism_family: ClassVar[str | None] = None
+    #: The `Params` field that names the mechanism (one-sided calls it `heuristic`).
+    mechanism_param: ClassVar[str] = "mechanism"
     citation: ClassVar[Citation | None] = None
 
     def parse_params(self, raw: dict[str, Any]) -> ScenarioParams:
@@ -83,9 +86,9 @@ class Scenario(ABC):
         """The registry entry of `params.mechanism` in this scenario's family."""
         if self.mechanism_family is None:
             raise ConfigError(f"scenario {self.name!r} has no mechanism choice")
-        name = params.model_dump().get("mechanism")
+        name = params.model_dump().get(self.mechanism_param)
         try:
-            return MECHANISMS.entry(name, self.mechanism_family, field="params.mechanism")
+            return MECHANISMS.entry(name, self.mechanism_family, field=f"params.{self.mechanism_param}")
         except UnknownNameError as exc:
             raise UnknownNameConfigError(f"invalid config: {exc}") from None
 

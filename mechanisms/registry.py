@@ -255,6 +255,8 @@ FAMILIES: dict[str, str] = {
     "voting": "(utilities (n, k), eta_total) -> Mechanism: a lottery over k alternatives",
     "matching": "(uh (m, m), ud (m, m), eta) -> Mechanism: a two-sided matching of m hospitals and m doctors",
     "approx_valuations": "(delta, bid_cap) -> ApproxAuction: a single-good auction for approximate valuations",
+    "assignment": "(utilities (n, n), beta, tol) -> Mechanism: one-sided unit-demand allocation of n items "
+    "(beta, tol: the regularized heuristic's weight and tolerance)",
 }
 
 #: Built-in family modules, imported on the first lookup.
@@ -263,6 +265,7 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
     "mechanisms.voting.mechanisms",
     "mechanisms.matching.two_sided",
     "mechanisms.approx_valuations.auctions",
+    "mechanisms.assignment.mechanisms",
 )
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, RegularizedAssignment
+from mechanisms.apex.algorithm1 import Apex
 from mechanisms.assignment.hz import hz_residuals
 from mechanisms.assignment.vcg import unit_demand_vcg
 from mechanisms.registry import BRAVERMAN, cite
@@ -46,7 +46,10 @@ class OneSidedParams(ScenarioParams):
 
     utilities: Literal["uniform", "correlated", "paper_4x4", "paper_2x2"] = "uniform"
     correlation: float = Field(default=0.5, ge=0.0, le=1.0)
-    heuristic: Literal["exact", "regularized"] = "exact"
+    heuristic: str = Field(
+        default="exact",
+        description="the APEX mechanism of family assignment: exact (repeated unit-demand VCG) or regularized",
+    )
     beta: float = Field(default=1e-3, gt=0.0)
     tol: float = Field(default=1e-9, gt=0.0)
     budget: float = Field(default=1.0, gt=0.0)
@@ -106,16 +109,14 @@ class OneSided(Scenario):
     name = "one-sided"
     Params = OneSidedParams
     citation = cite(BRAVERMAN, "§3.2")
+    mechanism_family = "assignment"
+    mechanism_param = "heuristic"
     toml = Path(__file__).with_name("one_sided.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n, T = config.agents, config.rounds
         u = make_utilities(params.utilities, n, params.correlation, np.random.default_rng(seed))
-        if params.heuristic == "exact":
-            problem: Any = AssignmentProblem(u)
-        else:
-            problem = RegularizedAssignment(u, params.beta, tol=params.tol)
-        mechanism = Apex(problem, name=f"apex[{params.heuristic}]")
+        mechanism = self.make_mechanism(params, u, params.beta, params.tol)
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=np.full(n, params.budget * T),

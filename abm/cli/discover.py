@@ -119,7 +119,7 @@ def describe_scenario(entry: Entry[Scenario]) -> None:
     print(f"  defaults: {scenario.toml}")
     if scenario.mechanism_family:
         names = ", ".join(MECHANISMS.names(scenario.mechanism_family))
-        print(f"  mechanisms (params.mechanism, family {scenario.mechanism_family}): {names}")
+        print(f"  mechanisms (params.{scenario.mechanism_param}, family {scenario.mechanism_family}): {names}")
     _print_params("params", scenario.Params)
 
 
