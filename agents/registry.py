@@ -17,7 +17,7 @@ from typing import Any, overload
 import numpy as np
 from pydantic import ValidationError
 
-from agents.base import Learner
+from agents.base import Learner, LearnerParams
 from mechanisms.registry import Citation, Registry, RegistryError, UnknownNameError
 
 #: Learner classes by name; mapping-like (`LEARNERS[name]`, `name in LEARNERS`, iteration
@@ -44,6 +44,23 @@ class LearnerParamsError(RegistryError):
     """Learner parameters that do not validate (the message names each field)."""
 
 
+def validate_learner(name: str, params: dict[str, Any] | None = None, *, field: str = "learner") -> LearnerParams:
+    """The validated `Params` of learner `name`; errors name `field` (`learner.name`,
+    `learner.params.step_size`) and list the valid names."""
+    cls = LEARNERS.entry(name, field=f"{field}.name").obj
+    try:
+        return cls.Params(**(params or {}))
+    except ValidationError as exc:
+        valid = ", ".join(sorted(cls.Params.model_fields)) or "(none)"
+        errs = "; ".join(
+            f"{field}.params.{'.'.join(map(str, e['loc']))}: "
+            + (f"unknown parameter; valid names: {valid}" if e["type"] == "extra_forbidden" else e["msg"])
+            + f" (got {e.get('input')!r})"
+            for e in exc.errors()
+        )
+        raise LearnerParamsError(f"invalid parameters for learner {name!r}: {errs}") from None
+
+
 def make_learner(
     name: str,
     n_agents: int,
@@ -56,19 +73,15 @@ def make_learner(
 ) -> Learner:
     """Build a cohort by registry name with validated parameters; errors name `field`
     (`learner.name`, `learner.params.step_size`)."""
-    cls = LEARNERS.entry(name, field=f"{field}.name").obj
-    try:
-        validated = cls.Params(**(params or {}))
-    except ValidationError as exc:
-        valid = ", ".join(sorted(cls.Params.model_fields)) or "(none)"
-        errs = "; ".join(
-            f"{field}.params.{'.'.join(map(str, e['loc']))}: "
-            + (f"unknown parameter; valid names: {valid}" if e["type"] == "extra_forbidden" else e["msg"])
-            + f" (got {e.get('input')!r})"
-            for e in exc.errors()
-        )
-        raise LearnerParamsError(f"invalid parameters for learner {name!r}: {errs}") from None
-    return cls(n_agents, budgets, horizon, rng, validated)
+    validated = validate_learner(name, params, field=field)
+    return LEARNERS[name](n_agents, budgets, horizon, rng, validated)
 
 
-__all__ = ["LEARNERS", "LearnerParamsError", "UnknownNameError", "make_learner", "register_learner"]
+__all__ = [
+    "LEARNERS",
+    "LearnerParamsError",
+    "UnknownNameError",
+    "make_learner",
+    "register_learner",
+    "validate_learner",
+]

@@ -68,6 +68,8 @@ from abm.runs.manifest import (
 )
 from abm.runs.runner import resolve_config
 from abm.scenario import get_scenario
+from agents.registry import validate_learner
+from mechanisms.registry import RegistryError
 
 __all__ = [
     "MANIFEST",
@@ -194,6 +196,10 @@ def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | No
                     "learners run in its task (choose the sweep executor with --backend/--executor)"
                 )
             get_scenario(cfg.scenario).parse_params(cfg.params)
+            try:  # learner names and parameters too, before any task is launched
+                validate_learner(cfg.learner.name, cfg.learner.params)
+            except RegistryError as exc:
+                raise ConfigError(f"invalid sweep point {point}: {exc}") from None
             rid = run_id(cfg)
             point = {**point, "seed": seed}
             if rid in seen:

@@ -171,3 +171,19 @@ def test_scenarios_register_by_instance_or_decorator():
 def test_studies():
     assert STUDIES["regret"] is regret_study
     assert STUDIES.entry("regret").citation is not None
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"),
+    [
+        ({"learner.name": ["adaptive_pacing", "lagrange_bkw"]}, r"learner.name: unknown learner 'lagrange_bkw'"),
+        ({"learner.params.bogus": [1]}, r"learner.params.bogus: unknown parameter; valid names: .*step_size"),
+    ],
+)
+def test_sweep_validates_learners_before_any_run(tmp_path, axes, match):
+    from abm.runs.sweep import MANIFEST, sweep
+
+    grid = {"base": "public-goods", "seeds": 1, "overrides": {"rounds": 5}, "axes": axes}
+    with pytest.raises(ConfigError, match=match):
+        sweep(grid, out=tmp_path, executor="serial", progress=False)
+    assert not (tmp_path / MANIFEST).exists()
