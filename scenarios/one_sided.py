@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.apex.algorithm1 import Apex
 from mechanisms.assignment.hz import hz_residuals
@@ -68,7 +68,7 @@ def make_utilities(kind: str, n: int, correlation: float, rng: np.random.Generat
         raw = PAPER_4X4 if kind == "paper_4x4" else PAPER_2X2
         if n != raw.shape[0]:
             k = raw.shape[0]
-            raise ValueError(f"params.utilities = {kind!r} has {k} agents: agents must be {k}, got {n}")
+            raise ConfigError(f"params.utilities = {kind!r} has {k} agents: agents must be {k}, got {n}")
         return normalize(raw)
     if kind == "uniform":
         return normalize(rng.random((n, n)))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 from mechanisms.registry import ONYEZE, cite
@@ -100,7 +100,7 @@ class PublicGoods(Scenario):
         else:
             if params.shares is not None:
                 if len(params.shares) != n:
-                    raise ValueError(f"params.shares has {len(params.shares)} entries but agents = {n}")
+                    raise ConfigError(f"params.shares has {len(params.shares)} entries but agents = {n}")
                 shares = np.asarray(params.shares, dtype=float)
             else:
                 shares = np.full(n, params.alpha / n)

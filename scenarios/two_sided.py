@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.base import Mechanism
 from mechanisms.matching.two_sided import (
@@ -61,7 +61,9 @@ def make_market(instance: str, m: int, correlation: float, rng: np.random.Genera
     """(uh, ud) raw utilities of the named instance for m hospitals and m doctors."""
     if instance in ("33", "34"):
         if m != 2:
-            raise ValueError(f"instance {instance!r} has 2 hospitals and 2 doctors: agents must be 4, got {2 * m}")
+            raise ConfigError(
+                f"params.instance = {instance!r} has 2 hospitals and 2 doctors: agents must be 4, got {2 * m}"
+            )
         uh, ud = instance_33()
         return (normalize_rows(uh), normalize_rows(ud)) if instance == "34" else (uh, ud)
     if instance == "assortative":
@@ -124,7 +126,7 @@ class TwoSided(Scenario):
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n, T = config.agents, config.rounds
         if n % 2:
-            raise ValueError(f"agents must be even (m hospitals + m doctors), got {n}")
+            raise ConfigError(f"agents must be even (m hospitals + m doctors), got {n}")
         m = n // 2
         uh, ud = make_market(params.instance, m, params.correlation, np.random.default_rng(seed))
         mechanism = OutcomeTrace(self.make_mechanism(params, uh, ud, params.eta), T, params.trace_points)

@@ -129,3 +129,8 @@ def test_only_cli_prints():
         if "print(" in line
     ]
     assert offenders == []
+
+
+def test_scenario_size_errors_are_config_errors(capsys):
+    assert main(["run", "two-sided", "--agents", "3", "--quiet"]) == 2
+    assert "agents must be even" in capsys.readouterr().err
