@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from abm.config import ConfigError, RunConfig, format_validation_error
+from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
 from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
 
@@ -112,7 +113,7 @@ class UnknownNameConfigError(ConfigError, UnknownNameError):
 
 #: Scenarios by name. Filled by `register_scenario` when a scenario module is imported; the
 #: built-in `scenarios` package is loaded as the first plug-in (`abm.plugins`).
-SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario")
+SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario", (lambda: load_builtin(),))
 
 
 def canonical(name: str) -> str:
@@ -132,8 +133,6 @@ def register_scenario(scenario: Scenario) -> Scenario:
 
 def get_scenario(name: str) -> Scenario:
     """Look a scenario up by name; an unknown name lists the available ones."""
-    from abm.plugins import load_builtin
-
     load_builtin()
     try:
         return SCENARIOS.entry(name).obj
@@ -143,7 +142,5 @@ def get_scenario(name: str) -> Scenario:
 
 def find_scenario(name: str) -> Scenario | None:
     """The scenario called `name`, or None when it is not registered (no error)."""
-    from abm.plugins import load_builtin
-
     load_builtin()
     return SCENARIOS.get(name)

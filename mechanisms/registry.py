@@ -81,10 +81,10 @@ class Registry(Mapping[str, T]):
 
     kind: what the entries are, for messages ("scenario", "learner", "mechanism").
     field: the config field that names an entry ("scenario", "learner.name").
-    loaders: modules imported on the first lookup (the built-in entries).
+    loaders: modules imported (or callables called) on the first lookup: the built-in entries.
     """
 
-    def __init__(self, kind: str, field: str, loaders: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, field: str, loaders: tuple[str | Callable[[], Any], ...] = ()) -> None:
         self.kind, self.field = kind, field
         self._loaders = loaders
         self._loaded = not loaders
@@ -148,8 +148,11 @@ class Registry(Mapping[str, T]):
         if self._loaded:
             return
         self._loaded = True
-        for module in self._loaders:
-            importlib.import_module(module)
+        for loader in self._loaders:
+            if isinstance(loader, str):
+                importlib.import_module(loader)
+            else:
+                loader()
 
     def entry(self, name: str, family: str | None = None, *, field: str | None = None) -> Entry[T]:
         """The entry called `name` (in `family`); an unknown name lists the available ones."""
