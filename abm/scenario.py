@@ -22,6 +22,7 @@ from abm.config import ConfigError, RunConfig, format_validation_error
 from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
 from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
+from mechanisms.registry import canonical as canonical  # re-exported: one canonical form for every registry
 
 
 class ScenarioParams(BaseModel):
@@ -58,10 +59,12 @@ class Scenario(ABC):
     """A named, documented instance family. Subclasses set `name`, `Params`, `build`.
 
     mechanism_family: the family of the mechanism registry (`mechanisms.registry`) whose
-        mechanisms this scenario can run; `Params.mechanism` (a str; the field is
-        `mechanism_param`) must name one of them
-        and is validated against the registry (plug-ins may add mechanisms to the family).
-        None: the scenario's mechanism is fixed.
+        mechanisms this scenario can run. Its `Params.mechanism` (a str; another field with
+        `mechanism_param`) is validated against that family when the params are parsed, and
+        `make_mechanism(params, *factory_args)` builds it, so a plug-in that registers a
+        mechanism into the family makes `--set mechanism=<it>` work here. None: the
+        scenario's mechanism is fixed.
+    plot_panels: override to add scenario-specific figures to `mechsim plot`.
     citation: the source (author, title, section) shown by `mechsim describe`.
     """
 
@@ -113,12 +116,7 @@ class UnknownNameConfigError(ConfigError, UnknownNameError):
 
 #: Scenarios by name. Filled by `register_scenario` when a scenario module is imported; the
 #: built-in `scenarios` package is loaded as the first plug-in (`abm.plugins`).
-SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario", (lambda: load_builtin(),))
-
-
-def canonical(name: str) -> str:
-    """`public-goods`, `public_goods` and `Public-Goods` are one scenario."""
-    return name.strip().lower().replace("_", "-")
+SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario", (load_builtin,))
 
 
 def register_scenario(scenario: Scenario) -> Scenario:
