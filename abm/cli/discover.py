@@ -43,7 +43,7 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    what = [args.what] if getattr(args, "what", None) else list(KINDS)
+    what = [args.what] if args.what else list(KINDS)
     if "scenarios" in what:
         print("scenarios:")
         for e in SCENARIOS.entries():

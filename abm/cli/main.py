@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         # Plug-ins first: the names in configs and arguments may be theirs.
-        args.plugin_specs = [resolve_spec(spec) for spec in getattr(args, "plugin", None) or []]
+        args.plugin_specs = [resolve_spec(spec) for spec in args.plugin or []]
         load_plugins(args.plugin_specs)
         return int(args.func(args) or 0)
     except (ConfigError, RegistryError) as exc:
