@@ -173,13 +173,20 @@ class LocalBackend(Backend):
 # Ray is imported lazily: `import abm` must stay cheap for local runs.
 
 
-def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_code: bool = False) -> bool:
+def connect_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    ship_code: bool = False,
+    py_modules: list[Any] | None = None,
+) -> bool:
     """Connect this process to Ray unless it already is; True when this call connected.
 
     address None starts a local Ray with `num_cpus` (default: every core); "auto",
     "host:port" or "ray://host:port" joins a running cluster (`ray start --head`).
     ship_code: send the project packages to the workers (runtime_env py_modules), for
     clusters whose nodes have the dependencies but not this checkout (docs/cluster.md).
+    py_modules: more runtime_env py_modules (plug-in files and packages: abm.plugins.ray_py_modules);
+    like ship_code, only when this call connects (Ray takes local py_modules per job).
     """
     import ray
 
@@ -200,6 +207,8 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None, ship_co
         import scenarios
 
         kwargs["runtime_env"] = {"py_modules": [abm, agents, mechanisms, scenarios]}
+    if py_modules:
+        kwargs.setdefault("runtime_env", {"py_modules": []})["py_modules"].extend(py_modules)
     ray.init(address=address, **kwargs)
     return True
 
@@ -257,9 +266,12 @@ class ShardWorker:
         budgets: np.ndarray | None,
         horizon: int,
         snapshot: dict[str, Any] | None = None,
+        plugins: tuple[str, ...] = (),
     ) -> None:
         import agents  # noqa: F401  (fills the learner registry in this worker)
+        from abm.plugins import load_plugins
 
+        load_plugins(plugins)  # the run's plug-ins may define the learners named in `specs`
         if snapshot is not None:  # a checkpointed shard (`snapshot()`), learners and caches whole
             self.__dict__.update(snapshot)
             return
@@ -353,10 +365,12 @@ class RayBackend(Backend):
         shards: int = 2,
         address: str | None = None,
         ship_code: bool = False,
+        plugins: tuple[str, ...] = (),
     ) -> None:
         budgets = np.asarray(budgets, dtype=np.float64)
         if budgets.ndim != 1 or budgets.shape[0] < 1:
             raise ValueError(f"budgets must be a non-empty 1-d array, got shape {budgets.shape}")
+        self._plugins = tuple(plugins)
         if not specs or specs[0].start != 0 or specs[-1].stop != budgets.shape[0]:
             raise ValueError(f"cohort specs must cover agents 0..{budgets.shape[0] - 1} in order")
         self.n_agents = budgets.shape[0]
@@ -387,18 +401,20 @@ class RayBackend(Backend):
 
         # A new local Ray gets at least one logical CPU per shard, so actors never wait forever.
         local_cpus = max(len(specs), os.cpu_count() or 1) if address is None else None
-        connect_ray(address, num_cpus=local_cpus, ship_code=ship_code)
+        from abm.plugins import ray_py_modules
+
+        connect_ray(address, num_cpus=local_cpus, ship_code=ship_code, py_modules=ray_py_modules(self._plugins))
         cpus = ray.cluster_resources().get("CPU", 0.0)
         if len(specs) > cpus:
             raise ValueError(f"shards = {len(specs)} need one CPU each but the Ray cluster has {cpus:g} CPUs")
         actor_cls = ray.remote(ShardWorker).options(num_cpus=1, max_restarts=0)
         if snapshots is not None:
             return [
-                actor_cls.remote(shard, None, horizon, snapshot=snap)
+                actor_cls.remote(shard, None, horizon, snapshot=snap, plugins=self._plugins)
                 for shard, snap in zip(specs, snapshots, strict=True)
             ]
         budgets_ref = ray.put(budgets)  # once, shared by every actor
-        return [actor_cls.remote(shard, budgets_ref, horizon) for shard in specs]
+        return [actor_cls.remote(shard, budgets_ref, horizon, plugins=self._plugins) for shard in specs]
 
     @classmethod
     def single_group(

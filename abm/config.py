@@ -19,8 +19,9 @@ class ConfigError(ValueError):
     """A configuration problem, with the field path and the value in the message."""
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: `field.path: message (got value)`."""
+def format_validation_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """One line per problem: `field.path: message (got value)`; an unknown key
+    (`extra_forbidden`) lists the valid names of its table when `model` is given."""
     lines = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
@@ -30,8 +31,24 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
             msg = str(e.get("ctx", {}).get("error", e["msg"]))
             lines.append(msg if not loc or isinstance(got, dict) else f"{loc}: {msg}")
             continue
-        lines.append(f"{loc or '<root>'}: {e['msg']} (got {got!r})")
+        line = f"{loc or '<root>'}: {e['msg']} (got {got!r})"
+        if e["type"] == "extra_forbidden" and model is not None:
+            valid = valid_names(model, e["loc"][:-1])
+            if valid:
+                line = f"{loc}: unknown parameter {e['loc'][-1]!r}; valid names: {', '.join(valid)}"
+        lines.append(line)
     return "; ".join(lines)
+
+
+def valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (sub)model at `loc` inside `model` ([] if not a model)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
 
 
 class StrictModel(BaseModel):
@@ -138,6 +155,8 @@ class RunConfig(StrictModel):
     #: of `agents` agents running `learner`.
     population: list[PopulationGroup] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    #: Plug-ins (module names or .py paths) loaded before the names above are looked up.
+    plugins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -214,7 +233,7 @@ class RunConfig(StrictModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"invalid config: {format_validation_error(exc)}") from None
+            raise ConfigError(f"invalid config: {format_validation_error(exc, model=cls)}") from None
 
 
 def check_learner(where: str, name: str, params: dict[str, Any]) -> None:

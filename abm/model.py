@@ -106,7 +106,10 @@ class MechanismModel(mesa.Model):
         if backend is None:
             specs = population_cohorts(self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults)
             if cfg.backend == "ray":
-                backend = RayBackend(specs, self.ledger.initial, cfg.rounds, shards=cfg.shards, address=cfg.address)
+                backend = RayBackend(
+                    specs, self.ledger.initial, cfg.rounds, shards=cfg.shards, address=cfg.address,
+                    plugins=tuple(cfg.plugins),
+                )
             else:
                 backend = LocalBackend(build_cohorts(specs, self.ledger.initial, cfg.rounds), n)
         self.backend = backend

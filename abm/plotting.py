@@ -5,17 +5,16 @@ simulation (DESIGN.md §6: keep plotting out of the simulation script)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from abm.scenario import get_scenario
+from abm.config import ConfigError
+from abm.scenario import find_scenario
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -59,7 +58,7 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     """A finished run's summary.json; a clear error when `run_dir` is not one."""
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
-        raise ValueError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
+        raise ConfigError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
     return json.loads(path.read_text())
 
 
@@ -96,7 +95,7 @@ def plot_strong_regret(curve: pd.DataFrame, summary: dict[str, Any], out: Path) 
         ax.grid(alpha=0.3)
         ax.axhline(0, color="grey", lw=0.8)
     axes[0].legend(fontsize=8, ncol=2)
-    fig.suptitle(figure_title(summary, "Strong regret (seed 002 Definition 3) of the t-round prefix"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Strong regret (Braverman Definition 3) of the t-round prefix"), fontsize=10)
     return save_figure(fig, out / "strong_regret.png")
 
 
@@ -122,9 +121,9 @@ def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pa
         ax.set_xscale("log")
         ax.set_xlabel("round t")
         ax.set_ylabel("L1 distance |X-bar_t - X-bar_T|")
-        ax.set_title("running average outcome vs final (seed 002 §2.1.2)", fontsize=9)
+        ax.set_title("running average outcome vs final (Braverman §2.1.2)", fontsize=9)
         ax.grid(alpha=0.3)
-    fig.suptitle(figure_title(summary, "Equilibrium convergence (seed 002 Lemma 4)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Equilibrium convergence (Braverman Lemma 4)"), fontsize=10)
     return save_figure(fig, out / "epsilon.png")
 
 
@@ -157,7 +156,7 @@ def plot_budget(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, An
 
 def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
     """Reports (bids / lambda_{i,t}) per agent vs t, smoothed, and, for value reports, the
-    implied value-scaling multiplier beta = V / report (seed 000 §3.2); bid drift below."""
+    implied value-scaling multiplier beta = V / report (Onyeze et al. §3.2); bid drift below."""
     window = max(10, int(summary.get("rounds", 1000)) // 100)
     has_values = trace["value"].abs().sum() > 0 and (trace["value"] != trace["report"]).any()
     fig, axes = pyplot().subplots(1, 3 if has_values else 2, figsize=(17 if has_values else 12, 4.5))
@@ -188,7 +187,7 @@ def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any]
 
 def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
     """Per-round item prices vs t (one-sided allocation: VCG prices of the lambda-scaled market,
-    seed 002 §3.2), and the HZ residuals of (X-bar_t, mean prices up to t) when recorded."""
+    Braverman §3.2), and the HZ residuals of (X-bar_t, mean prices up to t) when recorded."""
     cols = [c for c in rounds.columns if c.startswith("price_")]
     if not cols:
         return None
@@ -212,12 +211,12 @@ def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pat
         ax.set_ylabel("HZ residual of (X-bar_t, mean prices)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(figure_title(summary, "Item prices and HZ equilibrium residuals (seed 002 §3.2)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Item prices and HZ equilibrium residuals (Braverman §3.2)"), fontsize=10)
     return save_figure(fig, out / "prices.png")
 
 
 def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
-    """Core factor (seed 000 Definition 2.1): per-agent singleton gamma, the ex-post gamma over
+    """Core factor (Onyeze et al. Definition 2.1): per-agent singleton gamma, the ex-post gamma over
     coalitions and the ex-ante factors (Lemma 4.2 half-space bound, LP on samples)."""
     core = summary.get("metrics", {}).get("core")
     if not core or "core_gamma_singleton" not in table:
@@ -250,7 +249,7 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
     axes[1].tick_params(axis="x", labelsize=8)
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(figure_title(summary, "Approximate core factor (seed 000 Definition 2.1)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Approximate core factor (Onyeze et al. Definition 2.1)"), fontsize=10)
     return save_figure(fig, out / "core.png")
 
 
@@ -275,24 +274,13 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
         written.append(plot_prices(rounds, summary, target))
     if table is not None:
         written.append(plot_core(table, summary, target))
-    # Scenario-specific panels: a module-level `plot_panels(run_dir, out)` in the scenario's module.
-    panels = getattr(sys.modules[type(get_scenario(summary["scenario"])).__module__], "plot_panels", None)
-    if callable(panels):
-        written.extend(panels(run_dir, target))
+    # Scenario-specific panels, through the scenario registry: only when the run's scenario is
+    # registered here (its plug-in loaded); otherwise the generic figures alone.
+    scenario = find_scenario(str(summary.get("scenario", "")))
+    if scenario is not None:
+        written.extend(scenario.plot_panels(run_dir, target))
+    else:
+        log.info("scenario %r is not registered here: generic figures only", summary.get("scenario"))
     paths = [p for p in written if p is not None]
     log.info("wrote %d figures to %s", len(paths), target)
     return paths
-
-
-def cmd_plot(args: argparse.Namespace) -> int:
-    for path in plot_run(args.result_dir, args.out):
-        print(path)
-    return 0
-
-
-def register_cli(subparsers: Any) -> None:
-    """`mechsim plot RESULT_DIR [--out DIR]`."""
-    p = subparsers.add_parser("plot", help="write PNG figures of a finished run (regret, budgets, bids, ...)")
-    p.add_argument("result_dir", help="a run's output directory (holds summary.json)")
-    p.add_argument("--out", help="where to write the PNGs (default: RESULT_DIR)")
-    p.set_defaults(func=cmd_plot)

@@ -2,13 +2,13 @@
 
 A scenario (in `scenarios/`) turns a validated `RunConfig` into a `ScenarioInstance`:
 a mechanism, initial budgets, a value model and agent metadata. Scenarios register
-themselves here; `abm` imports the `scenarios` package lazily to find them, so the
-import graph stays scenarios -> abm (DESIGN.md §2).
+themselves here (`register_scenario`, the `SCENARIOS` registry); `abm` loads the built-in
+`scenarios` package as its first plug-in (`abm.plugins`), so the import graph stays
+scenarios -> abm (DESIGN.md §2).
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +19,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
+from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
+from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
+from mechanisms.registry import canonical as canonical  # re-exported: one canonical form for every registry
 
 if TYPE_CHECKING:
     from abm.metrics.pipeline import MetricStep
@@ -59,12 +62,26 @@ class ScenarioInstance:
 
 
 class Scenario(ABC):
-    """A named, documented instance family. Subclasses set `name`, `Params`, `build`."""
+    """A named, documented instance family. Subclasses set `name`, `Params`, `build`.
+
+    mechanism_family: the family of the mechanism registry (`mechanisms.registry`) whose
+        mechanisms this scenario can run. Its `Params.mechanism` (a str; another field with
+        `mechanism_param`) is validated against that family when the params are parsed, and
+        `make_mechanism(params, *factory_args)` builds it, so a plug-in that registers a
+        mechanism into the family makes `--set mechanism=<it>` work here. None: the
+        scenario's mechanism is fixed.
+    plot_panels: override to add scenario-specific figures to `mechsim plot`.
+    citation: the source (author, title, section) shown by `mechsim describe`.
+    """
 
     name: ClassVar[str]
     Params: ClassVar[type[ScenarioParams]] = ScenarioParams
     #: The TOML with this scenario's defaults (scenarios/<module>.toml).
     toml: ClassVar[Path]
+    mechanism_family: ClassVar[str | None] = None
+    #: The `Params` field that names the mechanism (one-sided calls it `heuristic`).
+    mechanism_param: ClassVar[str] = "mechanism"
+    citation: ClassVar[Citation | None] = None
     #: Per-group overrides a `[[population]]` group may set: `budget` (tokens per agent,
     #: applied by the model to the scenario's budgets) and, where the scenario has shares
     #: and applies them in `build` (`RunConfig.groups()`), `share`.
@@ -83,34 +100,66 @@ class Scenario(ABC):
 
     def parse_params(self, raw: dict[str, Any]) -> ScenarioParams:
         try:
-            return self.Params.model_validate(raw)
+            params = self.Params.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(f"invalid config: {format_validation_error(exc, 'params')}") from None
+            raise ConfigError(f"invalid config: {format_validation_error(exc, 'params', self.Params)}") from None
+        if self.mechanism_family is not None:
+            self.mechanism_entry(params)  # an unknown mechanism names params.mechanism and the choices
+        return params
+
+    def mechanism_entry(self, params: ScenarioParams) -> Entry[Any]:
+        """The registry entry of `params.mechanism` in this scenario's family."""
+        if self.mechanism_family is None:
+            raise ConfigError(f"scenario {self.name!r} has no mechanism choice")
+        name = params.model_dump().get(self.mechanism_param)
+        try:
+            return MECHANISMS.entry(name, self.mechanism_family, field=f"params.{self.mechanism_param}")
+        except UnknownNameError as exc:
+            raise UnknownNameConfigError(f"invalid config: {exc}") from None
+
+    def make_mechanism(self, params: ScenarioParams, *args: Any, **kwargs: Any) -> Mechanism:
+        """Build `params.mechanism` with the family factory's arguments."""
+        return self.mechanism_entry(params).obj(*args, **kwargs)
 
     @abstractmethod
     def build(self, config: RunConfig, params: ScenarioParams, seed: np.random.SeedSequence) -> ScenarioInstance:
         """Instantiate for `config`; `seed` is this scenario's own SeedSequence child."""
 
+    def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
+        """Scenario-specific figures of a finished run in `run_dir`, written to `out`
+        (`mechsim plot` adds them to the generic ones); none by default."""
+        return []
 
-SCENARIOS: dict[str, Scenario] = {}
+
+class UnknownNameConfigError(ConfigError, UnknownNameError):
+    """An unknown scenario or mechanism name (a ConfigError: `mechsim` prints one line)."""
 
 
-def canonical(name: str) -> str:
-    """`public-goods`, `public_goods` and `Public-Goods` are one scenario."""
-    return name.strip().lower().replace("_", "-")
+#: Scenarios by name. Filled by `register_scenario` when a scenario module is imported; the
+#: built-in `scenarios` package is loaded as the first plug-in (`abm.plugins`).
+SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario", (load_builtin,))
 
 
 def register_scenario(scenario: Scenario) -> Scenario:
-    SCENARIOS[canonical(scenario.name)] = scenario
+    """Make `scenario` (an instance) available by `scenario.name`; usable as a class
+    decorator too (`@register_scenario` on a Scenario subclass registers an instance)."""
+    if isinstance(scenario, type):
+        SCENARIOS.add(scenario.name, scenario(), doc=first_line(scenario), citation=scenario.citation)
+        return scenario
+    SCENARIOS.add(scenario.name, scenario, doc=first_line(type(scenario)), citation=scenario.citation)
     return scenario
 
 
 def get_scenario(name: str) -> Scenario:
     """Look a scenario up by name; an unknown name lists the available ones."""
-    importlib.import_module("scenarios")
-    key = canonical(name)
-    if key not in SCENARIOS:
-        raise ConfigError(
-            f"scenario: unknown scenario {name!r}; available: {', '.join(sorted(SCENARIOS))}"
-        )
-    return SCENARIOS[key]
+    load_builtin()
+    try:
+        return SCENARIOS.entry(name).obj
+    except UnknownNameError as exc:
+        raise UnknownNameConfigError(str(exc)) from None
+
+
+def find_scenario(name: str) -> Scenario | None:
+    """The scenario called `name`, or None when it is not registered (no error)."""
+    load_builtin()
+    return SCENARIOS.get(name)

@@ -7,18 +7,37 @@ from agents.experts import Exp3, Hedge
 from agents.pacing import AdaptivePacing, Truthful, ValueScaling
 from agents.registry import LEARNERS, make_learner, register_learner
 from agents.swap import BlumMansourSwap
+from mechanisms.registry import BRAVERMAN, ONYEZE, Citation
 
-register_learner("truthful", Truthful)
-register_learner("adaptive_pacing", AdaptivePacing)
-register_learner("value_scaling", ValueScaling)
-register_learner("hedge", Hedge)
-register_learner("exp3", Exp3)
-register_learner("blum_mansour_swap", BlumMansourSwap)
-register_learner("lagrange_bwk", LagrangeBwK)
-register_learner("bang_per_buck", BangPerBuck)
-register_learner("fixed_bid", FixedBid)
-register_learner("greedy", GreedyUntilDepleted)
-register_learner("uniform_random", UniformRandom)
+
+def _learner(name: str, cls: type[Learner], doc: str, source: tuple[str, str] | None = None, section: str = "") -> None:
+    register_learner(name, cls, citation=Citation(*source, section) if source else None)
+    LEARNERS.describe(name, doc)
+
+
+_learner("truthful", Truthful, "Report the true value every round (bandit feedback; the IC benchmark).")
+_learner(
+    "adaptive_pacing", AdaptivePacing, "Adaptive pacing (Balseiro–Gur 2019): bid v / (1 + mu_t), mu by a dual "
+    "subgradient step on the budget.", ONYEZE, "§3.2",
+)
+_learner("value_scaling", ValueScaling, "Fixed value scaling: report v / beta (no learning).", ONYEZE, "§3.2")
+_learner("hedge", Hedge, "Hedge over the report grid (full feedback: every grid report's menu).", BRAVERMAN, "§1.1")
+_learner("exp3", Exp3, "Exp3 over the report grid (bandit feedback: own utility and charge).", BRAVERMAN, "§1.1")
+_learner(
+    "blum_mansour_swap", BlumMansourSwap, "Blum–Mansour swap-regret learner over the report grid [BM07].",
+    BRAVERMAN, "§1.1, eq. 2",
+)
+_learner(
+    "lagrange_bwk", LagrangeBwK, "LagrangeBwK (Immorlica–Sankararaman–Schapire–Slivkins 2019, Alg. 1) over the "
+    "report grid.", BRAVERMAN, "§2.3.3",
+)
+_learner("bang_per_buck", BangPerBuck, "Bang-per-buck: bid lambda = v / r, r the learned exchange rate.",
+         BRAVERMAN, "§2.1.1, Claim 2, eq. 15")
+_learner("fixed_bid", FixedBid, "Report the same bid every round until the budget is gone (the best-fixed-bid "
+         "comparator).", BRAVERMAN, "eq. 1, eq. 15")
+_learner("greedy", GreedyUntilDepleted, "Report value * multiplier every round until the budget is exhausted.",
+         BRAVERMAN, "§2.3.3")
+_learner("uniform_random", UniformRandom, "Report value * U[low, high] each round (the no-information baseline).")
 
 __all__ = [
     "LEARNERS",

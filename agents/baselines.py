@@ -1,7 +1,7 @@
 """Non-learning reference bidders (DESIGN.md §2): fixed, greedy, random, truthful.
 
 Each reports one scalar per agent and uses no feedback (bandit model, nothing learned);
-they bracket the learners in the BwK comparisons of seed 002 §2.3.3.
+they bracket the learners in the BwK comparisons of Braverman §2.3.3.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class FixedBidParams(LearnerParams):
 
 class FixedBid(Learner):
     """Report the same bid every round until the budget is gone. Bandit feedback, no
-    guarantee: the "best fixed lambda in hindsight" comparator of seed 002 eq. 1/15."""
+    guarantee: the "best fixed lambda in hindsight" comparator of Braverman eq. 1/15."""
 
     Params = FixedBidParams
     params: FixedBidParams
@@ -43,7 +43,7 @@ class GreedyParams(LearnerParams):
 
 class GreedyUntilDepleted(Learner):
     """Spend as fast as the mechanism lets you: report value * multiplier every round
-    until the budget is exhausted. Bandit feedback, no learning. In seed 002's toy
+    until the budget is exhausted. Bandit feedback, no learning. In Braverman's toy
     example (§2.3.3) it is the "exhaust the budget in the first half" extreme (ratio 1/2
     when the second half pays 2)."""
 

@@ -1,4 +1,4 @@
-"""Bandits-with-knapsacks instances of seed 002 §2.3.3: the toy example and a stochastic one.
+"""Bandits-with-knapsacks instances of Braverman §2.3.3: the toy example and a stochastic one.
 
 `bwk-toy` — a zero arm and an arm of cost 1; budget B = T/2; reward 1 in rounds
 t < T/2, then 2 for all later rounds (`second_half_reward = 2`) or 0 (`= 0`). The player
@@ -29,16 +29,17 @@ from pydantic import Field, model_validator
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.bwk.instances import BanditsWithKnapsacks, hindsight_opt, lp_opt
+from mechanisms.registry import BRAVERMAN, cite
 from scenarios.values import UnitValues
 
 log = logging.getLogger(__name__)
 
-#: No algorithm beats this worst-case ratio on the toy instance (seed 002 §2.3.3).
+#: No algorithm beats this worst-case ratio on the toy instance (Braverman §2.3.3).
 TOY_RATIO_BOUND = 2.0 / 3.0
 
 
 class BwKToyParams(ScenarioParams):
-    """second_half_reward: r_t for t >= T/2 (seed 002: 2 or 0). budget_fraction: B / T."""
+    """second_half_reward: r_t for t >= T/2 (Braverman: 2 or 0). budget_fraction: B / T."""
 
     second_half_reward: float = Field(default=2.0, ge=0.0)
     budget_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
@@ -72,10 +73,11 @@ def _grid_defaults(grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class BwKToy(Scenario):
-    """Seed 002 §2.3.3 toy instance (deterministic; bid reports)."""
+    """Braverman §2.3.3 toy instance of bandits with knapsacks (deterministic; bid reports)."""
 
     name = "bwk-toy"
     Params = BwKToyParams
+    citation = cite(BRAVERMAN, "§2.3.3")
     toml = Path(__file__).with_name("bwk_toy.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
@@ -131,6 +133,7 @@ class BwKStochastic(Scenario):
 
     name = "bwk-stochastic"
     Params = BwKStochasticParams
+    citation = cite(BRAVERMAN, "§1.1, §2.3.3")
     toml = Path(__file__).with_name("bwk_stochastic.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
@@ -190,7 +193,7 @@ def compare_learners(
     seed: int = 0,
     show: bool = True,
 ) -> pd.DataFrame:
-    """Every learner's ratio in both toy scenarios and its worst case (seed 002 §2.3.3:
+    """Every learner's ratio in both toy scenarios and its worst case (Braverman §2.3.3:
     no algorithm's worst case exceeds 2/3). Prints the table when `show`."""
     from agents import LEARNERS
 
@@ -203,7 +206,7 @@ def compare_learners(
         )
     table = pd.DataFrame(rows).set_index("learner")
     if show:
-        print(f"seed 002 §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
+        print(f"Braverman §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
         print(table.to_string(float_format=lambda x: f"{x:.3f}"))
     return table
 

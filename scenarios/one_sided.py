@@ -1,4 +1,4 @@
-"""One-sided allocation with tokens (seed 002 §3.2): n agents, n items, unit demand.
+"""One-sided allocation with tokens (Braverman §3.2): n agents, n items, unit demand.
 
 Utilities u_ij are normalized per agent to min 0 / max 1 (Theorem 13's setting) from a
 generator: `uniform` (i.i.d.), `correlated` (common item quality: u = c q_j + (1 - c)
@@ -22,15 +22,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.metrics.pipeline import HZResidualStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex.algorithm1 import Apex, AssignmentProblem, RegularizedAssignment
+from mechanisms.apex.algorithm1 import Apex
 from mechanisms.assignment.hz import hz_residuals
 from mechanisms.assignment.vcg import unit_demand_vcg
+from mechanisms.registry import BRAVERMAN, cite
 from scenarios.values import UnitValues
 
-#: seed 002 §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
+#: Braverman §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
 PAPER_4X4 = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
 PAPER_2X2 = np.array([[1, 0], [1, 0]], dtype=float)
 #: x_bar is written to summary.json only up to this many agents (n^2 numbers).
@@ -46,7 +47,10 @@ class OneSidedParams(ScenarioParams):
 
     utilities: Literal["uniform", "correlated", "paper_4x4", "paper_2x2"] = "uniform"
     correlation: float = Field(default=0.5, ge=0.0, le=1.0)
-    heuristic: Literal["exact", "regularized"] = "exact"
+    heuristic: str = Field(
+        default="exact",
+        description="the APEX mechanism of family assignment: exact (repeated unit-demand VCG) or regularized",
+    )
     beta: float = Field(default=1e-3, gt=0.0)
     tol: float = Field(default=1e-9, gt=0.0)
     budget: float = Field(default=1.0, gt=0.0)
@@ -65,7 +69,7 @@ def make_utilities(kind: str, n: int, correlation: float, rng: np.random.Generat
         raw = PAPER_4X4 if kind == "paper_4x4" else PAPER_2X2
         if n != raw.shape[0]:
             k = raw.shape[0]
-            raise ValueError(f"params.utilities = {kind!r} has {k} agents: agents must be {k}, got {n}")
+            raise ConfigError(f"params.utilities = {kind!r} has {k} agents: agents must be {k}, got {n}")
         return normalize(raw)
     if kind == "uniform":
         return normalize(rng.random((n, n)))
@@ -102,20 +106,19 @@ def summarize(model: Any, u: np.ndarray, budget: float, hz_tol: float) -> dict[s
 
 
 class OneSided(Scenario):
-    """Seed 002 §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
+    """Braverman §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
 
     name = "one-sided"
     Params = OneSidedParams
+    citation = cite(BRAVERMAN, "§3.2")
+    mechanism_family = "assignment"
+    mechanism_param = "heuristic"
     toml = Path(__file__).with_name("one_sided.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n, T = config.agents, config.rounds
         u = make_utilities(params.utilities, n, params.correlation, np.random.default_rng(seed))
-        if params.heuristic == "exact":
-            problem: Any = AssignmentProblem(u)
-        else:
-            problem = RegularizedAssignment(u, params.beta, tol=params.tol)
-        mechanism = Apex(problem, name=f"apex[{params.heuristic}]")
+        mechanism = self.make_mechanism(params, u, params.beta, params.tol)
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=np.full(n, params.budget * T),

@@ -1,4 +1,4 @@
-"""Public goods with artificial currency (seed 000): one excludable good of cost 1 per
+"""Public goods with artificial currency (Onyeze, Lin, Banerjee, Tardos): one excludable good of cost 1 per
 round, agents with shares alpha_i, budgets alpha_i * T, a monetary mechanism run on
 credits (Algorithm 1), and value-scaling / pacing bidders (§3.2-3.3).
 """
@@ -15,29 +15,28 @@ from abm.config import ConfigError, RunConfig
 from abm.metrics.pipeline import CoreFactorStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
-from mechanisms.public_goods.monetary import MONETARY_MECHANISMS
+from mechanisms.registry import ONYEZE, cite
 
 
 class PublicGoodsParams(ScenarioParams):
-    """mechanism: the monetary mechanism M of Algorithm 1. alpha: total share (equal
-    shares alpha/n) unless `shares` lists alpha_i explicitly. values: the value
-    distribution — independent uniform on [0,1]; `correlated` (common shock: V_i =
-    (1 - rho) U_i + rho Z); `harmonic` (the §6 lower-bound instance, which fixes
-    alpha_i = 1/(2n))."""
+    """Parameters of the public-goods scenario (Onyeze et al. §3, §6)."""
 
-    mechanism: str = "proportional"
-    alpha: float = Field(default=0.5, gt=0.0, le=1.0)
-    shares: list[float] | None = None
-    values: Literal["uniform", "correlated", "harmonic"] = "uniform"
-    correlation: float = Field(default=0.5, ge=0.0, le=1.0)
-    harmonic_eps: float = Field(default=0.01, gt=0.0, lt=0.5)
+    mechanism: str = Field(
+        default="proportional",
+        description="the monetary mechanism M of Algorithm 1 (family public_goods: `mechsim list mechanisms`)",
+    )
+    alpha: float = Field(default=0.5, gt=0.0, le=1.0, description="total share; equal shares alpha/n")
+    shares: list[float] | None = Field(default=None, description="explicit shares alpha_i (sum <= 1), one per agent")
+    values: Literal["uniform", "correlated", "harmonic"] = Field(
+        default="uniform",
+        description="value distribution: uniform on [0,1], correlated (V_i = (1 - rho) U_i + rho Z) or "
+        "harmonic (the §6 lower-bound instance, alpha_i = 1/(2n))",
+    )
+    correlation: float = Field(default=0.5, ge=0.0, le=1.0, description="rho of the correlated values")
+    harmonic_eps: float = Field(default=0.01, gt=0.0, lt=0.5, description="eps of the harmonic instance")
 
     @model_validator(mode="after")
     def _check(self) -> PublicGoodsParams:
-        if self.mechanism not in MONETARY_MECHANISMS:
-            raise ValueError(
-                f"mechanism must be one of {sorted(MONETARY_MECHANISMS)}, got {self.mechanism!r}"
-            )
         if self.shares is not None:
             for i, s in enumerate(self.shares):
                 if not s >= 0:
@@ -58,7 +57,7 @@ class UniformValues(ValueModel):
 
 
 class CommonShockValues(ValueModel):
-    """V_i[t] = (1 - rho) U_i + rho Z with a round-wide shock Z (seed 000 allows values
+    """V_i[t] = (1 - rho) U_i + rho Z with a round-wide shock Z (Onyeze et al. allows values
     arbitrarily correlated across agents, i.i.d. over rounds)."""
 
     def __init__(self, n: int, rho: float) -> None:
@@ -69,7 +68,7 @@ class CommonShockValues(ValueModel):
 
 
 class HarmonicValues(ValueModel):
-    """Seed 000 §6 lower-bound instance: with probability alpha = 1/2 a shared round with
+    """Onyeze et al. §6 lower-bound instance: with probability alpha = 1/2 a shared round with
     values 1/sigma(i) - eps (sigma a fresh random permutation of 1..n), otherwise agent
     i's selfish round (value 1 for i, 0 for the others) with probability alpha_i = 1/(2n)."""
 
@@ -85,11 +84,13 @@ class HarmonicValues(ValueModel):
 
 
 class PublicGoods(Scenario):
-    """Seed 000 §3: Algorithm 1 on a single good with proportional/Moulin (and, via the
-    mechanism registry, other monetary mechanisms); pacing bidders by default."""
+    """Onyeze et al. §3: Algorithm 1 on a single good with Proportional, Moulin, Potential
+    (or any mechanism of the public_goods family); pacing bidders by default."""
 
     name = "public-goods"
     Params = PublicGoodsParams
+    mechanism_family = "public_goods"
+    citation = cite(ONYEZE, "§3, Algorithm 1")
     toml = Path(__file__).with_name("public_goods.toml")
     # Budgets are alpha_i * T (Algorithm 1, line 1): a group sets its share, not its budget.
     group_overrides = frozenset({"share"})
@@ -102,7 +103,7 @@ class PublicGoods(Scenario):
         else:
             if params.shares is not None:
                 if len(params.shares) != n:
-                    raise ValueError(f"params.shares has {len(params.shares)} entries but agents = {n}")
+                    raise ConfigError(f"params.shares has {len(params.shares)} entries but agents = {n}")
                 shares = np.asarray(params.shares, dtype=float)
             else:
                 shares = np.full(n, params.alpha / n)
@@ -113,13 +114,13 @@ class PublicGoods(Scenario):
                 shares[g.span] = g.share
         if shares.sum() > 1.0 + 1e-12:
             raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
-        mechanism = ArtificialCurrency(MONETARY_MECHANISMS[params.mechanism](), shares)
+        mechanism = ArtificialCurrency(self.make_mechanism(params), shares)
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=mechanism.initial_budgets(config.rounds),
             values=values,
             agent_info={"share": shares},
-            # Value scaling lives in beta in R_+ (seed 000 §3.2): allow overbidding down to beta = 0.1.
+            # Value scaling lives in beta in R_+ (Onyeze et al. §3.2): allow overbidding down to beta = 0.1.
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
             summarize=lambda model: {
                 "alpha": float(shares.sum()),

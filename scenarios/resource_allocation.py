@@ -1,4 +1,4 @@
-"""Repeated resource allocation with linked VCG (seed 004, Zhu 2021).
+"""Repeated resource allocation with linked VCG (Zhu 2021, *Repeated resource allocation*).
 
 How the mechanism fits the framework's loop: one Mesa step is one date t. Each agent
 holds a vector of projects mu_t^n in [0, inf)^I but the framework's report is one
@@ -55,6 +55,7 @@ from mechanisms.linked_vcg import (
     small_agents_design,
 )
 from mechanisms.linked_vcg.knapsack import ord_split
+from mechanisms.registry import ZHU, cite
 from scenarios.values import UnitValues
 
 #: Rejection sampling of stylized endowments gives up after this many draws per agent.
@@ -361,10 +362,12 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
 
 
 class ResourceAllocation(Scenario):
-    """Seed 004: N agents, T = rounds dates, linked vs unlinked VCG; truthful by default."""
+    """Zhu (2021), *Repeated resource allocation*: N agents, T = rounds dates, linked vs
+    unlinked VCG; truthful by default."""
 
     name = "resource-allocation"
     Params = ResourceAllocationParams
+    citation = cite(ZHU, "§4-§6")
     toml = Path(__file__).with_name("resource_allocation.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
@@ -411,13 +414,15 @@ class ResourceAllocation(Scenario):
             },
         )
 
+    def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
+        return plot_panels(run_dir, out)
 
 
 register_scenario(ResourceAllocation())
 
 
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (seed 004 §4,
+    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (Zhu §4,
     Theorem 1: linked is weakly cheaper) with the Groves base the linking subtracts."""
     from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 

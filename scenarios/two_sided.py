@@ -1,4 +1,4 @@
-"""Two-sided matching with cardinal utilities (seed 002 §3.3).
+"""Two-sided matching with cardinal utilities (Braverman §3.3).
 
 m hospitals and m doctors — all 2m of them players (agents 0..m-1 hospitals, m..2m-1
 doctors; `agents` must be even) — each with a budget and a bid lambda per round.
@@ -25,13 +25,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex.algorithm1 import Apex
-from mechanisms.base import Mechanism
 from mechanisms.matching.two_sided import (
-    DeferredAcceptance,
-    TwoSidedMatching,
     assortative,
     blocking_pairs,
     deferred_acceptance,
@@ -41,6 +37,7 @@ from mechanisms.matching.two_sided import (
     permutation_matrix,
     player_utilities,
 )
+from mechanisms.registry import BRAVERMAN, cite
 from scenarios.values import UnitValues
 
 INSTANCES = ("random", "correlated", "33", "34", "assortative")
@@ -51,7 +48,7 @@ class TwoSidedParams(ScenarioParams):
     correlation: weight c of the common quality in `correlated`. eta: entropy regularizer.
     budget: tokens per player per round (B_i = budget * T). trace_points: checkpoints."""
 
-    mechanism: Literal["apex", "da_hospitals", "da_doctors"] = "apex"
+    mechanism: str = Field(default="apex", description="the matching mechanism (`mechsim list mechanisms`)")
     instance: Literal["random", "correlated", "33", "34", "assortative"] = "correlated"
     correlation: float = Field(default=0.5, ge=0.0, le=1.0)
     eta: float = Field(default=0.05, gt=0.0)
@@ -63,7 +60,9 @@ def make_market(instance: str, m: int, correlation: float, rng: np.random.Genera
     """(uh, ud) raw utilities of the named instance for m hospitals and m doctors."""
     if instance in ("33", "34"):
         if m != 2:
-            raise ValueError(f"instance {instance!r} has 2 hospitals and 2 doctors: agents must be 4, got {2 * m}")
+            raise ConfigError(
+                f"params.instance = {instance!r} has 2 hospitals and 2 doctors: agents must be 4, got {2 * m}"
+            )
         uh, ud = instance_33()
         return (normalize_rows(uh), normalize_rows(ud)) if instance == "34" else (uh, ud)
     if instance == "assortative":
@@ -74,14 +73,6 @@ def make_market(instance: str, m: int, correlation: float, rng: np.random.Genera
     uh = correlation * q_doctors[None, :] + (1 - correlation) * rng.random((m, m))
     ud = correlation * q_hospitals[None, :] + (1 - correlation) * rng.random((m, m))
     return uh, ud
-
-
-def make_mechanism(name: str, uh: np.ndarray, ud: np.ndarray, eta: float) -> Mechanism:
-    if name == "apex":
-        return Apex(TwoSidedMatching(uh, ud, eta), name="apex")
-    if name in ("da_hospitals", "da_doctors"):
-        return DeferredAcceptance(uh, ud, "hospitals" if name == "da_hospitals" else "doctors")
-    raise ValueError(f"mechanism must be apex, da_hospitals or da_doctors, got {name!r}")
 
 
 def outcome_metrics(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> dict[str, Any]:
@@ -119,19 +110,21 @@ def summarize(model: Any, uh_raw: np.ndarray, ud_raw: np.ndarray, points: int) -
 
 
 class TwoSided(Scenario):
-    """Seed 002 §3.3: APEX on fractional matchings versus Gale–Shapley."""
+    """Braverman §3.3: APEX on fractional matchings versus Gale–Shapley."""
 
     name = "two-sided"
     Params = TwoSidedParams
+    mechanism_family = "matching"
+    citation = cite(BRAVERMAN, "§3.3")
     toml = Path(__file__).with_name("two_sided.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n, T = config.agents, config.rounds
         if n % 2:
-            raise ValueError(f"agents must be even (m hospitals + m doctors), got {n}")
+            raise ConfigError(f"agents must be even (m hospitals + m doctors), got {n}")
         m = n // 2
         uh, ud = make_market(params.instance, m, params.correlation, np.random.default_rng(seed))
-        mechanism = make_mechanism(params.mechanism, uh, ud, params.eta)
+        mechanism = self.make_mechanism(params, uh, ud, params.eta)
         side = np.array(["hospital"] * m + ["doctor"] * m)
         return ScenarioInstance(
             mechanism=mechanism,
@@ -142,6 +135,8 @@ class TwoSided(Scenario):
             summarize=lambda model: summarize(model, uh, ud, params.trace_points),
         )
 
+    def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
+        return plot_panels(run_dir, out)
 
 
 register_scenario(TwoSided())

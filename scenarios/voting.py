@@ -1,4 +1,4 @@
-"""Voting with cardinal preferences on the simplex (seed 002 §3.1, Problem 16).
+"""Voting with cardinal preferences on the simplex (Braverman §3.1, Problem 16).
 
 n voters (the agents), k alternatives, outcome a lottery p in Delta_k. Voters' utilities
 are fixed (normalized to min 0 / max 1); each round every voter bids an intensity lambda
@@ -34,17 +34,8 @@ from pydantic import Field, model_validator
 
 from abm.config import RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.apex.algorithm1 import Apex
-from mechanisms.apex.algorithm2 import InfinitesimalApex
-from mechanisms.base import Mechanism
-from mechanisms.voting.mechanisms import (
-    Plurality,
-    QuadraticVoting,
-    RandomizedDictatorship,
-    SimplexVoting,
-    normalize_utilities,
-    voting_externalities,
-)
+from mechanisms.registry import BRAVERMAN, cite
+from mechanisms.voting.mechanisms import normalize_utilities, voting_externalities
 from mechanisms.voting.rules import (
     Rule,
     apex_rule,
@@ -60,6 +51,7 @@ COMPROMISE_TYPES = np.array([[1.0, 0.0, 0.9], [0.0, 1.0, 0.9]])
 #: §3.1's intensity example: u_1 and u_3 agree on A vs B, u_1 hates C much more.
 INTENSITY_TYPES = np.array([[12.0, 11.0, -23.0], [11.0, 12.0, -23.0], [2.0, 1.0, -3.0], [1.0, 2.0, -3.0]])
 
+#: The built-in mechanisms of the `voting` family (plug-ins may add more).
 MECHANISMS = ("apex", "apex2", "plurality", "dictatorship", "quadratic")
 
 
@@ -70,7 +62,7 @@ class VotingParams(ScenarioParams):
     truth_*: the eq. (28) check — voters sampled, delta, misreport grid resolution and
     random directions (0 voters disables it). trace_points: checkpoints of the lottery path."""
 
-    mechanism: Literal["apex", "apex2", "plurality", "dictatorship", "quadratic"] = "apex"
+    mechanism: str = Field(default="apex", description="the voting mechanism (`mechsim list mechanisms`)")
     alternatives: int | None = Field(default=None, ge=2, le=50)
     profile: Literal["random", "compromise", "intensity"] = "random"
     eta: float = Field(default=0.05, gt=0.0)
@@ -99,20 +91,6 @@ def make_profile(profile: str, n: int, k: int, rng: np.random.Generator) -> np.n
         return rng.random((n, k))
     types = COMPROMISE_TYPES if profile == "compromise" else INTENSITY_TYPES
     return types[np.arange(n) % len(types)]
-
-
-def make_mechanism(name: str, utilities: np.ndarray, eta_total: float) -> Mechanism:
-    if name == "apex":
-        return Apex(SimplexVoting(utilities, eta_total), name="apex")
-    if name == "apex2":
-        return InfinitesimalApex(SimplexVoting(utilities, eta_total), name="apex2")
-    if name == "plurality":
-        return Plurality(utilities)
-    if name == "dictatorship":
-        return RandomizedDictatorship(utilities)
-    if name == "quadratic":
-        return QuadraticVoting(utilities, eta_total)
-    raise ValueError(f"mechanism must be one of {MECHANISMS}, got {name!r}")
 
 
 def reference_rules(eta_total: float, per_voter_budget: float) -> dict[str, Rule]:
@@ -155,7 +133,7 @@ def summarize(
         "sincere_rules": sincere,
         "trace": path.trace(params.trace_points),
     }
-    if params.truth_voters > 0:
+    if params.truth_voters > 0 and params.mechanism in rules:  # a plug-in mechanism has no reference rule
         rng = np.random.default_rng(seed)
         voters = np.sort(rng.choice(u.shape[0], size=min(params.truth_voters, u.shape[0]), replace=False))
         rep = truthfulness_check(
@@ -177,10 +155,12 @@ def summarize(
 
 
 class Voting(Scenario):
-    """Seed 002 §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
+    """Braverman §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
 
     name = "voting"
     Params = VotingParams
+    mechanism_family = "voting"
+    citation = cite(BRAVERMAN, "§3.1")
     toml = Path(__file__).with_name("voting.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
@@ -189,7 +169,7 @@ class Voting(Scenario):
         raw = make_profile(params.profile, n, params.k, np.random.default_rng(ss_profile))
         eta_total = params.eta * n
         b = params.budget / n
-        mechanism = make_mechanism(params.mechanism, raw, eta_total)
+        mechanism = self.make_mechanism(params, raw, eta_total)
         u = normalize_utilities(raw)
         return ScenarioInstance(
             mechanism=mechanism,
@@ -200,6 +180,8 @@ class Voting(Scenario):
             summarize=lambda model: summarize(model, params, raw, eta_total, b, ss_truth),
         )
 
+    def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
+        return plot_panels(run_dir, out)
 
 
 register_scenario(Voting())

@@ -135,6 +135,8 @@ class PickledShards(RayBackend):
     """RayBackend's driver logic with ShardWorkers in process; every message is pickled
     both ways, as Ray would, so no state can leak through shared arrays."""
 
+    _plugins = ()
+
     def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):
         if snapshots is not None:
             return [ShardWorker(shard, None, horizon, snapshot=snap) for shard, snap in zip(

@@ -1,6 +1,8 @@
-"""`mechsim` command line: run | list (and the subcommands other modules register).
+"""`mechsim` command line: run | sweep | study | plot | list | describe.
 
-Library code logs; only this module prints (DESIGN.md §5)."""
+Every subcommand takes `--plugin MODULE_OR_FILE.py` (repeatable): user code that registers
+scenarios, mechanisms and learners, loaded before anything is looked up. Library code
+logs; only `abm.cli` prints (DESIGN.md §5)."""
 
 from __future__ import annotations
 
@@ -8,16 +10,18 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from abm.config import ConfigError, parse_value
-from abm.scenario import SCENARIOS, get_scenario
+from abm.plugins import load_plugins, resolve_spec
+from mechanisms.registry import RegistryError
 
-#: Modules that add subcommands through `register_cli(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("abm.runs.sweep", "abm.plotting", "abm.runs.study")
+#: Modules that add subcommands through `register_cli(subparsers, parents)`.
+COMMAND_MODULES: tuple[str, ...] = ("abm.cli.sweep", "abm.cli.plot", "abm.cli.study", "abm.cli.discover")
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -57,7 +61,10 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from abm.runs.runner import resolve_config, run
 
-    cfg = resolve_config(args.target, run_overrides(args))
+    overrides = run_overrides(args)
+    if args.plugin_specs:  # recorded in the config (summary.json) like `plugins = [...]` in a TOML
+        overrides["plugins"] = args.plugin_specs
+    cfg = resolve_config(args.target, overrides)
     out = Path(args.out) if args.out else Path("results") / f"{cfg.scenario}-{cfg.seed}"
     result = run(cfg, out=out, progress=not args.quiet)
     if not args.quiet:
@@ -114,28 +121,29 @@ def _dig(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
     return tree
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    get_scenario("public-goods")  # imports every scenario module
-    for name in sorted(SCENARIOS):
-        summary = " ".join((type(SCENARIOS[name]).__doc__ or "").strip().split("\n\n")[0].split())
-        print(f"{name:22s} {summary}")
-    return 0
+def plugin_parent() -> argparse.ArgumentParser:
+    """The `--plugin` flag every subcommand shares."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--plugin", action="append", default=None, metavar="MODULE_OR_FILE.py",
+        help="load user code that registers scenarios, mechanisms or learners (repeatable)",
+    )
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mechsim", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level; tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run a scenario (by name or TOML file)")
+    parents = [plugin_parent()]
+    p = sub.add_parser("run", parents=parents, help="run a scenario (by name or TOML file)")
     p.add_argument("target", help="scenario name (see `mechsim list`) or a config .toml file")
     add_run_flags(p)
     p.add_argument("--out", help="output directory (default results/<scenario>-<seed>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("list", help="list the available scenarios")
-    p.set_defaults(func=cmd_list)
     for module in COMMAND_MODULES:
-        importlib.import_module(module).register_cli(sub)
+        importlib.import_module(module).register_cli(sub, parents)
     return parser
 
 
@@ -143,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        # Plug-ins first: the names in configs and arguments may be theirs.
+        args.plugin_specs = [resolve_spec(spec) for spec in args.plugin or []]
+        load_plugins(args.plugin_specs)
         return int(args.func(args) or 0)
-    except ConfigError as exc:
-        print(f"mechsim: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+    except (ConfigError, RegistryError) as exc:
+        # A user's mistake: one line (with -v, the traceback too). Anything else is a bug
+        # and propagates with its traceback.
+        if args.verbose:
+            traceback.print_exc()
         print(f"mechsim: error: {exc}", file=sys.stderr)
         return 2
 

@@ -33,8 +33,11 @@ Executor = Literal["auto", "serial", "process", "ray"]
 
 def execute_run(config: dict[str, Any]) -> dict[str, bytes]:
     """Run one config in this (worker) process; return the output files' bytes by name."""
+    from abm.plugins import load_plugins
     from abm.runs.runner import run
 
+    # Spawned and Ray workers start fresh: register the run's plug-ins before its names are read.
+    load_plugins(config.get("plugins") or [])
     with tempfile.TemporaryDirectory(prefix="mechsim-run-") as tmp:
         run(config, out=tmp, progress=False)
         return {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
@@ -125,12 +128,18 @@ class RayPool:
 
     internal_retries = True
 
-    def __init__(self, max_retries: int, address: str | None, ship_code: bool) -> None:
+    def __init__(
+        self, max_retries: int, address: str | None, ship_code: bool, plugins: list[str] | None = None
+    ) -> None:
         import ray
 
         from abm.backends import connect_ray
+        from abm.plugins import ray_py_modules
 
-        connect_ray(address, ship_code=ship_code)
+        # Plug-in files and packages go to the workers as runtime_env py_modules (per job: when
+        # Ray is already up, workers load them from the same paths, as on one machine).
+        if not connect_ray(address, ship_code=ship_code, py_modules=ray_py_modules(plugins or [])) and plugins:
+            log.info("Ray was already initialized: plug-ins %s are loaded from their paths in the workers", plugins)
         self._ray = ray
         self._task = ray.remote(execute_run).options(
             num_cpus=1, max_retries=max_retries, retry_exceptions=True, name="mechsim_run"
@@ -168,13 +177,16 @@ def choose_executor(executor: Executor, address: str | None, n_todo: int, worker
     return "process" if n_todo > 1 and (workers or os.cpu_count() or 1) > 1 else "serial"
 
 
-def make_pool(kind: Executor, workers: int | None, max_retries: int, address: str | None, ship_code: bool) -> Any:
-    """The pool of a chosen (not "auto") executor kind."""
+def make_pool(
+    kind: Executor, workers: int | None, max_retries: int, address: str | None, ship_code: bool,
+    plugins: list[str] | None = None,
+) -> Any:
+    """The pool of a chosen (not "auto") executor kind; `plugins`: every run's plug-ins (for Ray)."""
     if kind == "serial":
         return SerialPool()
     if kind == "process":
         return ProcessPool(workers or os.cpu_count() or 1)
-    return RayPool(max_retries, address, ship_code)
+    return RayPool(max_retries, address, ship_code, plugins)
 
 
 # --- the driver ----------------------------------------------------------------------

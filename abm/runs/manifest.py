@@ -30,8 +30,9 @@ from abm.config import RunConfig
 
 log = logging.getLogger(__name__)
 
-#: Config fields that say where a run executes, not what it computes: not part of the run id.
-PLACEMENT_FIELDS = ("backend", "address", "shards")
+#: Config fields that say where (and from which plug-in paths) a run executes, not what it
+#: computes: left out of the run id, so moving a checkout or a plug-in file keeps resume working.
+PLACEMENT_FIELDS = ("backend", "address", "shards", "plugins")
 MANIFEST = "manifest.jsonl"
 RUNS_DIR = "runs"
 

@@ -2,7 +2,7 @@
 
 For a scenario, horizons T on a geometric grid and S seeds per T (and optionally several
 learners), every (learner, T, seed) is one run of a sweep (`abm.runs.sweep`: parallel,
-resumable). Each run's per-agent strong regret (seed 002 Definition 3, computed by
+resumable). Each run's per-agent strong regret (Braverman, Definition 3, computed by
 `abm.metrics` into metrics.parquet) is averaged over agents (or its max taken: Lemma 4's
 epsilon is a max over players), giving one number per run. Per T: mean and a 95%
 Student-t confidence interval over seeds. Per learner: the least-squares slope of
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from scipy import stats
 from abm.config import ConfigError
 from abm.runs.sweep import Executor, sweep
 from abm.scenario import get_scenario
+from mechanisms.registry import Citation, Registry
 
 log = logging.getLogger(__name__)
 
@@ -240,61 +242,11 @@ def parse_horizons(text: str) -> list[int]:
         raise ConfigError(f"--horizons: expected T1,T2,... or TMIN:TMAX:POINTS, got {text!r} ({exc})") from None
 
 
-def register_cli(subparsers: Any) -> None:
-    p = subparsers.add_parser("study", help="studies over many runs (regret: strong regret vs horizon)")
-    kinds = p.add_subparsers(dest="study", required=True)
-    r = kinds.add_parser("regret", help="strong regret vs T on log-log axes: table, fitted slope with CI, PNG")
-    r.add_argument("--scenario", required=True, help="scenario name (see `mechsim list`)")
-    r.add_argument("--horizons", default="100:3000:5", help="T1,T2,... or TMIN:TMAX:POINTS (default 100:3000:5)")
-    r.add_argument("--seeds", type=int, default=5, help="seeds per horizon (default 5)")
-    r.add_argument("--learners", help="comma-separated learner names to compare (default: the scenario's)")
-    r.add_argument("--agents", type=int, help="number of agents n")
-    r.add_argument("--aggregate", choices=["mean", "max"], default="mean", help="over agents, per run")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
-    r.add_argument("--out", help="output directory (default results/regret-<scenario>)")
-    r.add_argument("--backend", choices=["local", "ray"], help="ray: runs are Ray tasks")
-    r.add_argument("--executor", choices=["auto", "serial", "process", "ray"], help="overrides --backend")
-    r.add_argument("--address", help="Ray cluster to join (auto, ray://host:port)")
-    r.add_argument("--workers", type=int, help="processes for --executor process")
-    r.add_argument("--max-retries", type=int, default=2)
-    r.add_argument("--quiet", action="store_true")
-    r.set_defaults(func=cmd_study_regret)
-
-
-def cmd_study_regret(args: Any) -> int:
-    from abm.cli.main import parse_sets
-
-    overrides = parse_sets(args.set or [])
-    if args.agents is not None:
-        overrides["agents"] = args.agents
-    executor = args.executor or {"ray": "ray", "local": "process"}.get(args.backend or "", "auto")
-    learners = [x.strip() for x in args.learners.split(",")] if args.learners else None
-    try:
-        study = regret_study(
-            args.scenario,
-            parse_horizons(args.horizons),
-            args.seeds,
-            learners,
-            overrides=overrides,
-            aggregate=args.aggregate,
-            out=args.out or f"results/regret-{args.scenario}",
-            executor=executor,
-            workers=args.workers,
-            address=args.address,
-            max_retries=args.max_retries,
-            progress=not args.quiet,
-        )
-    except KeyboardInterrupt:
-        print("\nmechsim study: interrupted; finished runs are recorded — run the same command again to resume")
-        return 130
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
-        print(study.table.to_string(index=False))
-        print()
-        print(study.fits.to_string(index=False))
-    for _, f in study.fits.iterrows():
-        print(
-            f"{f['learner']}: strong regret ~ T^{f['slope']:.3f} "
-            f"(95% CI [{f['slope_lo']:.3f}, {f['slope_hi']:.3f}], {f['n_runs']} runs)"
-        )
-    print(f"\nresults in {study.out}/ (plot: {study.plot})")
-    return 0
+#: Studies by name (`mechsim study NAME`): a sweep + aggregation + figure each.
+STUDIES: Registry[Callable[..., Any]] = Registry("study", "study")
+STUDIES.add(
+    "regret",
+    regret_study,
+    doc="Strong regret vs the horizon T on log-log axes: table, fitted slope with CI, PNG.",
+    citation=Citation("M. Braverman", "Optimization-friendly generic mechanisms without money", "Definition 3"),
+)

@@ -20,8 +20,11 @@ line is appended to `manifest.jsonl`. A run's id is a hash of its resolved confi
 re-running the same sweep skips finished runs (resume). A failing run is retried up to
 `max_retries` times, then recorded with its config, seed and traceback; the sweep goes on.
 
-This module parses sweeps, expands the grid and holds the public entry point (`sweep`, the
-`mechsim sweep` command); `abm.runs.executors` runs the tasks with retries and `abm.runs.manifest`
+`plugins = [...]` (module names or .py paths relative to the sweep file) are loaded before
+the grid is validated and travel with every run's config to the workers.
+
+This module parses sweeps, expands the grid and holds the public entry point `sweep` (the
+`mechsim sweep` command is `abm.cli.sweep`); `abm.runs.executors` runs the tasks with retries and `abm.runs.manifest`
 keeps the results on disk (run ids, manifest lines, resume). Their public names are
 re-exported here.
 """
@@ -39,6 +42,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
 from abm.config import ConfigError, StrictModel, format_validation_error, load_toml
+from abm.plugins import load_plugins, resolve_spec
 from abm.runs.executors import (
     Executor,
     ProcessPool,
@@ -64,6 +68,8 @@ from abm.runs.manifest import (
 )
 from abm.runs.runner import resolve_config
 from abm.scenario import get_scenario
+from agents.registry import validate_learner
+from mechanisms.registry import RegistryError
 
 __all__ = [
     "MANIFEST",
@@ -77,13 +83,11 @@ __all__ = [
     "SerialPool",
     "SweepSpec",
     "choose_executor",
-    "cmd_sweep",
     "deferred_sigint",
     "execute_run",
     "expand",
     "flatten",
     "load_sweep",
-    "register_cli",
     "results_frame",
     "run_id",
     "summary_scalars",
@@ -102,6 +106,8 @@ class SweepSpec(StrictModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
     axes: dict[str, list[Any]] = Field(default_factory=dict)
     out: str | None = None
+    #: Plug-ins (module names or .py paths relative to the sweep file) for every run.
+    plugins: list[str] = Field(default_factory=list)
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -165,7 +171,7 @@ def load_sweep(grid: str | Path | dict[str, Any] | SweepSpec) -> tuple[SweepSpec
     try:
         return SweepSpec.model_validate(data), root
     except ValidationError as exc:
-        raise ConfigError(f"invalid sweep: {format_validation_error(exc)}") from None
+        raise ConfigError(f"invalid sweep: {format_validation_error(exc, model=SweepSpec)}") from None
 
 
 def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | None = None) -> list[RunSpec]:
@@ -173,6 +179,8 @@ def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | No
     base: str | Path = spec.base
     if root is not None and (spec.base.endswith(".toml") or (root / spec.base).is_file()):
         base = root / spec.base
+    plugins = [resolve_spec(p, root) for p in spec.plugins]
+    load_plugins(plugins)
     keys = list(spec.axes)
     runs: list[RunSpec] = []
     seen: dict[str, dict[str, Any]] = {}
@@ -180,12 +188,18 @@ def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | No
         for seed in spec.seeds:
             point = dict(zip(keys, combo, strict=True))
             cfg = resolve_config(base, {**spec.overrides, **(extra or {}), **point, "seed": seed})
+            if plugins:  # the sweep's plug-ins travel with every run, to the workers
+                cfg = cfg.model_copy(update={"plugins": list(dict.fromkeys([*plugins, *cfg.plugins]))})
             if cfg.backend != "local":
                 raise ConfigError(
                     f"backend = {cfg.backend!r} in a sweep run: sweeps parallelize over runs, each run's "
                     "learners run in its task (choose the sweep executor with --backend/--executor)"
                 )
             get_scenario(cfg.scenario).parse_params(cfg.params)
+            try:  # learner names and parameters too, before any task is launched
+                validate_learner(cfg.learner.name, cfg.learner.params)
+            except RegistryError as exc:
+                raise ConfigError(f"invalid sweep point {point}: {exc}") from None
             rid = run_id(cfg)
             point = {**point, "seed": seed}
             if rid in seen:
@@ -241,64 +255,11 @@ def sweep(
         log.info("resuming %s: %d of %d runs already finished", out_dir, len(done), len(runs))
     kind = choose_executor(executor, address, len(todo), workers)
     if todo:
-        pool = make_pool(kind, workers, max_retries, address, ship_code)
+        plugins = list(dict.fromkeys(p for r in todo for p in r.config.get("plugins") or []))
+        pool = make_pool(kind, workers, max_retries, address, ship_code, plugins)
         drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
     return results_frame(runs, manifest.latest(), out_dir)
 
 
 def _spec_hash(spec: SweepSpec) -> str:
     return hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:10]
-
-
-# --- command line ----------------------------------------------------------------------
-
-
-def register_cli(subparsers: Any) -> None:
-    p = subparsers.add_parser("sweep", help="run a grid of configs x seeds (resumable; Ray, processes or serial)")
-    p.add_argument("sweep_file", help="sweep TOML: base, seeds, [overrides], [axes]")
-    p.add_argument("--out", help="output directory (default: the file's `out`, else results/sweep-<hash>)")
-    p.add_argument("--backend", choices=["local", "ray"], help="ray: runs are Ray tasks (the default with --address)")
-    p.add_argument("--executor", choices=["auto", "serial", "process", "ray"], help="overrides --backend")
-    p.add_argument("--address", help="Ray cluster to join (auto, ray://host:port); default starts a local Ray")
-    p.add_argument("--workers", type=int, help="processes for --executor process (default: all cores)")
-    p.add_argument("--max-retries", type=int, default=2, help="extra attempts per failing run (default 2)")
-    p.add_argument("--ship-code", action="store_true", help="send this checkout's packages to Ray workers")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
-    p.set_defaults(func=cmd_sweep)
-
-
-def cmd_sweep(args: Any) -> int:
-    from abm.cli.main import parse_sets
-
-    executor = args.executor or ("ray" if args.backend == "ray" else "auto")
-    if args.backend == "local" and args.executor is None:
-        executor = "process"
-    try:
-        frame = sweep(
-            args.sweep_file,
-            out=args.out,
-            executor=executor,
-            workers=args.workers,
-            address=args.address,
-            max_retries=args.max_retries,
-            overrides=parse_sets(args.set or []),
-            ship_code=args.ship_code,
-            progress=not args.quiet,
-        )
-    except KeyboardInterrupt:
-        print("\nmechsim sweep: interrupted; finished runs are recorded — run the same command again to resume")
-        return 130
-    ok = int((frame["status"] == "ok").sum())
-    failed = frame[frame["status"] == "failed"]
-    if not args.quiet:
-        axes = list(frame.columns[2 : frame.columns.get_loc("attempts")])  # the point: axis values + seed
-        keys = ("total_utility", "total_spent", "n_depleted", "runtime_s")
-        cols = ["run_id", "status", *axes, *[c for c in frame.columns if c in keys or "regret" in c]]
-        fmt = ("display.width", 160, "display.max_columns", 12, "display.float_format", "{:.4g}".format)
-        with pd.option_context(*fmt):
-            print(frame[cols].to_string(index=False))
-    print(f"{ok} of {len(frame)} runs ok, {len(failed)} failed")
-    for _, row in failed.iterrows():
-        print(f"  failed {row['run_id']} seed={row['seed']}: {row['error']}")
-    return 1 if len(failed) else 0

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.registry import CHIESA, MECHANISMS, cite, register_mechanism
 
 #: Relative slack when comparing bids to the n* thresholds of Definition E.2 (float round-off).
 THRESHOLD_TOL = 1e-12
@@ -393,12 +394,35 @@ class OptimalApprox(ApproxAuction):
         return float(min(expected / prob[winner], bids[winner]))
 
 
-#: Registry for configs: name -> constructor taking (delta, bid_cap).
-APPROX_MECHANISMS = {
-    "second_price": lambda delta, bid_cap=np.inf: SecondPrice(bid_cap),
-    "random": lambda delta, bid_cap=np.inf: RandomAssignment(bid_cap),
-    "optimal": lambda delta, bid_cap=np.inf: OptimalApprox(delta, bid_cap),
-}
+# --- the `approx_valuations` family of the mechanism registry: factories (delta, bid_cap) ---
+
+
+@register_mechanism(
+    "second_price", family="approx_valuations", citation=cite(CHIESA, "Thm 2, Thm 3"),
+    doc="Second-price auction on the bids: welfare ratio ((1 - delta) / (1 + delta))^2.",
+)
+def second_price_factory(delta: float, bid_cap: float = np.inf) -> ApproxAuction:
+    return SecondPrice(bid_cap)
+
+
+@register_mechanism(
+    "random", family="approx_valuations", citation=cite(CHIESA, "Thm 1"),
+    doc="Random assignment: the good to a uniformly random bidder, free (the 1/n baseline).",
+)
+def random_factory(delta: float, bid_cap: float = np.inf) -> ApproxAuction:
+    return RandomAssignment(bid_cap)
+
+
+@register_mechanism(
+    "optimal", family="approx_valuations", citation=cite(CHIESA, "Def. E.2, Thm 3-5"),
+    doc="The optimal probabilistic mechanism M_f: ((1 - delta)^2 + 4 delta / n) / (1 + delta)^2.",
+)
+def optimal_factory(delta: float, bid_cap: float = np.inf) -> ApproxAuction:
+    return OptimalApprox(delta, bid_cap)
+
+
+#: The `approx_valuations` family as a read-only mapping name -> factory (delta, bid_cap).
+APPROX_MECHANISMS = MECHANISMS.family("approx_valuations")
 
 #: The guarantee eps(delta, n) of each registered mechanism.
 GUARANTEES = {
@@ -409,9 +433,7 @@ GUARANTEES = {
 
 
 def make_approx_mechanism(name: str, delta: float, bid_cap: float = np.inf) -> ApproxAuction:
-    if name not in APPROX_MECHANISMS:
-        raise ValueError(f"mechanism must be one of {sorted(APPROX_MECHANISMS)}, got {name!r}")
-    return APPROX_MECHANISMS[name](delta, bid_cap)
+    return MECHANISMS.get(name, family="approx_valuations")(delta, bid_cap)
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mechanisms.assignment.sinkhorn import matrix_entropy, sinkhorn
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.registry import BRAVERMAN, cite, register_mechanism
 from mechanisms.voting.mechanisms import INDIFFERENCE_TOL
 
 Side = Literal["hospitals", "doctors"]
@@ -291,3 +292,32 @@ class DeferredAcceptance(Mechanism):
         agents = np.arange(self.n) if agents is None else np.asarray(agents)
         alts = np.asarray(alternatives, dtype=np.float64)
         return np.broadcast_to(self.f[agents][:, None], alts.shape).copy(), np.zeros_like(alts)
+
+
+# --- the `matching` family of the mechanism registry: factories (uh (m, m), ud (m, m), eta) ---
+
+
+@register_mechanism(
+    "apex", family="matching", citation=cite(BRAVERMAN, "§3.3"),
+    doc="APEX (Algorithm 1) on fractional matchings: entropy-regularized, Sinkhorn, VCG token charges.",
+)
+def apex_matching(uh: np.ndarray, ud: np.ndarray, eta: float) -> Mechanism:
+    from mechanisms.apex.algorithm1 import Apex
+
+    return Apex(TwoSidedMatching(uh, ud, eta), name="apex")
+
+
+@register_mechanism(
+    "da_hospitals", family="matching", citation=cite(BRAVERMAN, "§3.3"),
+    doc="Gale-Shapley deferred acceptance, hospitals proposing (ordinal, token-free).",
+)
+def da_hospitals(uh: np.ndarray, ud: np.ndarray, eta: float) -> Mechanism:
+    return DeferredAcceptance(uh, ud, "hospitals")
+
+
+@register_mechanism(
+    "da_doctors", family="matching", citation=cite(BRAVERMAN, "§3.3"),
+    doc="Gale-Shapley deferred acceptance, doctors proposing (ordinal, token-free).",
+)
+def da_doctors(uh: np.ndarray, ud: np.ndarray, eta: float) -> Mechanism:
+    return DeferredAcceptance(uh, ud, "doctors")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.public_goods.potential import Potential
+from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
 #: Cost of the single good (seed 000 normalizes c = 1).
 GOOD_COST = 1.0
@@ -55,6 +55,10 @@ def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     return GOOD_COST / big_k
 
 
+@register_mechanism(
+    "proportional", family="public_goods", citation=cite(ONYEZE, "§3.1"),
+    doc="Proportional: serve everyone if the total report is >= 1, each paying its share of the total.",
+)
 class Proportional(Mechanism):
     """Proportional mechanism M_prop (seed 000 §3.1): if the total report V_tot >= 1 serve
     everyone and charge p_i = V_i / V_tot, else serve nobody. IR, CC, DWL 0, not IC."""
@@ -95,6 +99,10 @@ class Proportional(Mechanism):
         return np.stack([np.zeros_like(others), np.maximum(GOOD_COST - others, 0.0)], axis=1)
 
 
+@register_mechanism(
+    "moulin", family="public_goods", citation=cite(ONYEZE, "§3.1"),
+    doc="Moulin: serve the largest set S with every report >= 1/|S|, each paying 1/|S| (IC).",
+)
 class Moulin(Mechanism):
     """Moulin mechanism M_mou (seed 000 §3.1, [MS01]): serve the largest S with
     V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
@@ -141,8 +149,6 @@ def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray
     return float(max(values[~served].sum() + np.sum(charges) - GOOD_COST, 0.0))
 
 
-MONETARY_MECHANISMS: dict[str, type[Mechanism]] = {
-    "proportional": Proportional,
-    "moulin": Moulin,
-    "potential": Potential,  # seed 000 §7 with m = 1
-}
+#: The `public_goods` family of the mechanism registry, as a read-only mapping name -> class
+#: (proportional, moulin, potential and whatever plug-ins add).
+MONETARY_MECHANISMS = MECHANISMS.family("public_goods")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_vector
+from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (seed 000 normalizes c = 1).
 UNIT_COST = 1.0
@@ -305,6 +306,10 @@ def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np
     return served, single_good_thresholds(bids, P), P
 
 
+@register_mechanism(
+    "potential", family="public_goods", citation=cite(ONYEZE, "§3.1, §7"),
+    doc="Potential: serve the top-k* reports maximizing sum - P(k), each paying its critical report (IC).",
+)
 class Potential(Mechanism):
     """Single-good Potential mechanism M_pot (seed 000 §3.1 via [DO17], §7 with m = 1):
     serve the top-k* reports maximizing sum - P(k), largest k* on ties, each paying its

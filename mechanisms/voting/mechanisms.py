@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.registry import BRAVERMAN, cite, register_mechanism
 from mechanisms.voting.simplex import check_lottery, entropy, mirror_ascent, softmax, tangent_basis
 
 #: Probabilities are floored here in the Hessian of the entropy (see `neg_hessian`).
@@ -399,3 +400,50 @@ class QuadraticVoting(Mechanism):
         base = (bids @ self.directions)[None, :] - bids[agents, None] * d
         p = softmax(base[:, None, :] + alts[:, :, None] * d[:, None, :], self.eta)
         return np.einsum("mak,mk->ma", p, self.u[agents]), self.price(alts, agents)
+
+
+# --- the `voting` family of the mechanism registry: factories (utilities (n, k), eta_total) ---
+
+
+@register_mechanism(
+    "apex", family="voting", citation=cite(BRAVERMAN, "§2 Algorithm 1, §3.1"),
+    doc="APEX (Algorithm 1) with the entropy regularizer eta_total H(p) and exact VCG token charges.",
+)
+def apex_voting(utilities: np.ndarray, eta_total: float) -> Mechanism:
+    from mechanisms.apex.algorithm1 import Apex
+
+    return Apex(SimplexVoting(utilities, eta_total), name="apex")
+
+
+@register_mechanism(
+    "apex2", family="voting", citation=cite(BRAVERMAN, "§2 Algorithm 2, §3.1"),
+    doc="Infinitesimal APEX (Algorithm 2): the APEX lottery with quadratic prices from one solve.",
+)
+def apex2_voting(utilities: np.ndarray, eta_total: float) -> Mechanism:
+    from mechanisms.apex.algorithm2 import InfinitesimalApex
+
+    return InfinitesimalApex(SimplexVoting(utilities, eta_total), name="apex2")
+
+
+@register_mechanism(
+    "plurality", family="voting", citation=cite(BRAVERMAN, "§3.1"),
+    doc="Plurality: the alternative with the most bid-weighted favorite votes (token-free).",
+)
+def plurality_voting(utilities: np.ndarray, eta_total: float) -> Mechanism:
+    return Plurality(utilities)
+
+
+@register_mechanism(
+    "dictatorship", family="voting", citation=cite(BRAVERMAN, "§3.1"),
+    doc="Randomized dictatorship: a random voter's favorite alternative (token-free).",
+)
+def dictatorship_voting(utilities: np.ndarray, eta_total: float) -> Mechanism:
+    return RandomizedDictatorship(utilities)
+
+
+@register_mechanism(
+    "quadratic", family="voting", citation=cite(BRAVERMAN, "§3.1"),
+    doc="Quadratic voting on the simplex: the same outcome map as APEX, identity price form.",
+)
+def quadratic_voting(utilities: np.ndarray, eta_total: float) -> Mechanism:
+    return QuadraticVoting(utilities, eta_total)
