@@ -42,7 +42,7 @@ class Ledger:
         return self.initial.shape[0]
 
     def can_pay(self) -> np.ndarray:
-        """Who may still submit a non-zero report: B_i >= p_max (seed 000 Algorithm 1), or,
+        """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. Algorithm 1), or,
         when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
         if np.isfinite(self.p_max):
             return self.remaining + TOKEN_TOL >= self.p_max

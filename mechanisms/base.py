@@ -107,7 +107,7 @@ class Mechanism(ABC):
 
     #: Short name used in configs and summaries.
     name: str = "mechanism"
-    #: Largest charge any single report can incur (seed 000 Alg. 1's p_max); np.inf if unbounded.
+    #: Largest charge any single report can incur (Onyeze et al. Alg. 1's p_max); np.inf if unbounded.
     p_max: float = np.inf
 
     @abstractmethod
@@ -151,7 +151,7 @@ class Mechanism(ABC):
         return u[0], c[0]
 
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
-        """Budget-feasibility rule (seed 000 Algorithm 1, line 4): zero the report of every
+        """Budget-feasibility rule (Onyeze et al. Algorithm 1, line 4): zero the report of every
         agent whose remaining budget is below p_max, so no charge can overdraw it."""
         if not np.isfinite(self.p_max):
             return bids

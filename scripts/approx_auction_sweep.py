@@ -1,4 +1,4 @@
-"""Welfare ratio of the approximate-valuation auctions over a delta grid (seed 001): a table
+"""Welfare ratio of the approximate-valuation auctions over a delta grid (Chiesa–Micali–Zhu): a table
 (CSV) and a plot (PNG) of each theorem's guarantee, the worst case an adversarial search
 finds with bids in K_i, and the mean ratio when everyone bids its knowledge x_i.
 

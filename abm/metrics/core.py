@@ -1,4 +1,4 @@
-"""Approximate core factor for the single-good, 0-1 cost public good (seed 000 Definition 2.1,
+"""Approximate core factor for the single-good, 0-1 cost public good (Onyeze et al. Definition 2.1,
 Lemma 4.2; SPEC.md §G).
 
 Ex post (Definition 2.1 with delta = 0): coalition S with share alpha_S = sum_{i in S} alpha_i
@@ -138,7 +138,7 @@ def core_factor(
     max_lps: int = GREEDY_MAX_LPS,
     exact_max_work: int | None = EXACT_MAX_WORK,
 ) -> CoreResult:
-    """gamma = max_S gamma(S) (seed 000 Definition 2.1, delta = 0).
+    """gamma = max_S gamma(S) (Onyeze et al. Definition 2.1, delta = 0).
 
     Every non-empty S when n <= exact_max_agents and (2^n - n - 1) * T <= exact_max_work.
     Otherwise: the grand coalition, every singleton (closed form), then greedy growth from

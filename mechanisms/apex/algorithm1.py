@@ -1,4 +1,4 @@
-"""APEX — adaptive pricing equalizing externalities (seed 002 §2.1, Algorithm 1; SPEC.md §A).
+"""APEX — adaptive pricing equalizing externalities (Braverman §2.1, Algorithm 1; SPEC.md §A).
 
 Generic over the outcome space: a problem (`ApexProblem`) supplies the players'
 utilities f_j, the principal's term f_0 + R_t (`base`) and the heuristic H (`argmax`,

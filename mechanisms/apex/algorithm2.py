@@ -1,4 +1,4 @@
-"""Infinitesimal APEX: seed 002 §2.2, Algorithm 2 (SPEC.md §B) — quadratic prices.
+"""Infinitesimal APEX: Braverman §2.2, Algorithm 2 (SPEC.md §B) — quadratic prices.
 
 The outcome is Algorithm 1's, X_{t+1} = H(F_t, start = X_t); only the prices change.
 Around the maximizer, F_t(X_{t+1} + x) = F_t(X_{t+1}) - x^T H_t x + o(|x|^2) (eq. 22),

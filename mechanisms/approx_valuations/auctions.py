@@ -1,6 +1,6 @@
-"""Single-good auctions with approximate valuations (seed 001, Chiesa–Micali–Zhu).
+"""Single-good auctions with approximate valuations (Chiesa–Micali–Zhu).
 
-Model (seed 001, "Approximate Types" / "Our Model" slides): player i's true valuation TV_i
+Model (Chiesa–Micali–Zhu, "Approximate Types" / "Our Model" slides): player i's true valuation TV_i
 is known to him only as K_i = [(1 - delta) x_i, (1 + delta) x_i] with TV_i in K_i. A
 mechanism delta-implements eps * MSW when E[SW(TV, M(sigma))] >= eps * max_i TV_i for every
 undominated play sigma. Reports are one bid per agent; `Reports.values` carries the true
@@ -51,14 +51,14 @@ def check_n(n: int) -> int:
 
 
 def knowledge_interval(x: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """K_i = [(1 - delta) x_i, (1 + delta) x_i] (seed 001, slide "Approximate Types")."""
+    """K_i = [(1 - delta) x_i, (1 + delta) x_i] (Chiesa–Micali–Zhu, slide "Approximate Types")."""
     delta = check_delta(delta)
     x = check_vector("x", x)
     return (1.0 - delta) * x, (1.0 + delta) * x
 
 
 def d_delta(delta: float) -> float:
-    """D_delta = ((1 + delta)/(1 - delta))^2 - 1 = 4 delta / (1 - delta)^2 (seed 001, Def. E.2)."""
+    """D_delta = ((1 + delta)/(1 - delta))^2 - 1 = 4 delta / (1 - delta)^2 (Chiesa–Micali–Zhu, Def. E.2)."""
     delta = check_delta(delta, open_zero=True)
     return 4.0 * delta / (1.0 - delta) ** 2
 
@@ -170,7 +170,7 @@ def _segment_integral(
 
 def optimal_integrals(others: np.ndarray, x: np.ndarray, delta: float) -> np.ndarray:
     """int_0^x f_i(z, v_{-i}) dz exactly, for m agents at once: others (m, n-1) are the
-    other bids of each, x (m, K) the upper limits (seed 001, Lemma E.5's line sweep).
+    other bids of each, x (m, K) the upper limits (Chiesa–Micali–Zhu, Lemma E.5's line sweep).
 
     As a function of i's bid z, f_i is 0 or coef (a - S'/z) with n* and the other winners'
     sum S' constant between breakpoints: the others' bids (the order changes), the bids
@@ -210,7 +210,7 @@ def optimal_integrals(others: np.ndarray, x: np.ndarray, delta: float) -> np.nda
 def optimal_expected_payments(
     bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, delta: float, win_prob: np.ndarray | None = None
 ) -> np.ndarray:
-    """Myerson's expected payment in M_f (seed 001, slide "Tool #2"): agent agents[r]
+    """Myerson's expected payment in M_f (Chiesa–Micali–Zhu, slide "Tool #2"): agent agents[r]
     bidding z = alternatives[r, k] pays z f_i(z, v_{-i}) - int_0^z f_i(t, v_{-i}) dt in
     expectation. Returns (m, K); `win_prob` (m, K) = f_i(z, v_{-i}) if already known."""
     bids = check_vector("bids", bids)
@@ -324,7 +324,7 @@ class ApproxAuction(Mechanism):
 
 class RandomAssignment(ApproxAuction):
     """Give the good to a uniformly random player, charge nothing: every bid is dominant
-    and SW >= MSW / n (seed 001, slide "Thm 1: ... can trivially achieve by assigning good
+    and SW >= MSW / n (Chiesa–Micali–Zhu, slide "Thm 1: ... can trivially achieve by assigning good
     at random")."""
 
     name = "random_assignment"
@@ -346,7 +346,7 @@ class RandomAssignment(ApproxAuction):
 class SecondPrice(ApproxAuction):
     """Second-price auction: the highest bid wins (ties uniformly at random) and pays the
     highest other bid. With approximate knowledge it is no longer dominant-strategy, but in
-    undominated strategies it guarantees ((1 - delta)/(1 + delta))^2 MSW (seed 001, Thm 2)."""
+    undominated strategies it guarantees ((1 - delta)/(1 + delta))^2 MSW (Chiesa–Micali–Zhu, Thm 2)."""
 
     name = "second_price"
     guarantee = staticmethod(second_price_guarantee)
@@ -370,7 +370,7 @@ class SecondPrice(ApproxAuction):
 class OptimalApprox(ApproxAuction):
     """M_f with f = f^(delta) of Definition E.2: random among close bids, second-price-like
     with a clear winner, a smooth interpolation between. A winner i pays
-    v_i - (1/f_i(v)) int_0^{v_i} f_i(z, v_{-i}) dz (seed 001, slide "Tool #2"; expected
+    v_i - (1/f_i(v)) int_0^{v_i} f_i(z, v_{-i}) dz (Chiesa–Micali–Zhu, slide "Tool #2"; expected
     payment = Myerson's). Guarantee ((1 - delta)^2 + 4 delta / n)/(1 + delta)^2 (Thm 3/4),
     optimal among probabilistic mechanisms (Thm 5)."""
 

@@ -1,4 +1,4 @@
-"""Unit-demand VCG (seed 002 §3.2 and Appendix A; SPEC.md §E).
+"""Unit-demand VCG (Braverman §3.2 and Appendix A; SPEC.md §E).
 
 VCG prices for unit demand are the minimal Walrasian (competitive) prices (Leonard 1983;
 Demange, Gale & Sotomayor 1986), so they follow from ONE optimal assignment plus
@@ -99,7 +99,7 @@ def minimal_prices(v: np.ndarray, assignment: np.ndarray) -> tuple[np.ndarray, n
 
 
 def unit_demand_vcg(values: np.ndarray | list) -> VCGResult:
-    """Unit-demand VCG from one assignment plus exchange-graph shortest paths (seed 002 App. A).
+    """Unit-demand VCG from one assignment plus exchange-graph shortest paths (Braverman App. A).
 
     values: n x m (m >= n) finite non-negative. Cost: one `linear_sum_assignment` and a
     few O(nm) vectorized Bellman-Ford passes, instead of n + 1 assignments."""

@@ -1,4 +1,4 @@
-"""Unlinked and linked VCG for repeated resource allocation (seed 004, Zhu 2021).
+"""Unlinked and linked VCG for repeated resource allocation (Zhu 2021).
 
 The model (§2) and the transfers (§4) are documented where they live; in short, a
 principal allocates durable divisible resources each date among agents with private

@@ -1,4 +1,4 @@
-"""Closed forms and designs of the linked VCG analysis (seed 004, Zhu 2021, §5-§6).
+"""Closed forms and designs of the linked VCG analysis (Zhu 2021, §5-§6).
 
 Lemma 6's closed-form transfer and the dates tau(theta_i) when Properties I and II hold
 (§6.2); the eps-ex-post quantities delta(z), c(z), the believable conjecture of

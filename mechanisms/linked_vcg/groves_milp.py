@@ -1,4 +1,4 @@
-"""The Groves base of the linked VCG transfer as an exact MILP (seed 004, Zhu 2021, §4).
+"""The Groves base of the linked VCG transfer as an exact MILP (Zhu 2021, §4).
 
 The Groves base of the linked transfer, min over Omega^n of uW^n([mu]^-n, mu-hat^n)
 (§4), is a non-convex problem: the others' surplus O_t(y) as a function of agent n's

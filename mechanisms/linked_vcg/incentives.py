@@ -1,4 +1,4 @@
-"""Ex-post incentive check of (un)linked VCG by misreport search (seed 004, Zhu 2021, §4).
+"""Ex-post incentive check of (un)linked VCG by misreport search (Zhu 2021, §4).
 
 Agent n's utility for a batch of candidate report sequences, others' reports fixed and
 up to the Groves base (which does not depend on n's reports), under the linked

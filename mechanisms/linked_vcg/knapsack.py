@@ -1,4 +1,4 @@
-"""The divisible multi-dimensional knapsack of seed 004 §3 and the ord-A split of §4.
+"""The divisible multi-dimensional knapsack of Zhu §3 and the ord-A split of §4.
 
     v(q, mu) = max sum_i alpha_i  s.t.  sum_i alpha_i theta_i <= q,  0 <= alpha <= mu   (eq. 1)
 
@@ -32,7 +32,7 @@ GENERAL_POSITION_MAX_SUBSETS = 20_000
 
 
 def check_theta(theta: np.ndarray) -> np.ndarray:
-    """Validate the project types of seed 004 §2: an (I, R) array, entries >= 0, no zero
+    """Validate the project types of Zhu §2: an (I, R) array, entries >= 0, no zero
     row, I > R, and condition 1 (for i <= R, theta_i(r) > 0 <=> r = i)."""
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim != 2:
@@ -56,7 +56,7 @@ def check_theta(theta: np.ndarray) -> np.ndarray:
 
 
 def general_position_violation(theta: np.ndarray, tol: float = 1e-9) -> tuple[int, ...] | None:
-    """Condition 2 of seed 004 §2: any subset of Theta on a hyperplane {x : p.x = 1} with
+    """Condition 2 of Zhu §2: any subset of Theta on a hyperplane {x : p.x = 1} with
     p in (0, inf)^R is linearly independent. Returns a violating subset or None.
 
     A violating subset can be taken of size <= R + 1 and linearly dependent; for each such
@@ -261,7 +261,7 @@ def ord_split(alpha: np.ndarray, reports: np.ndarray) -> np.ndarray:
 
 
 def marginal_player(alpha: np.ndarray, reports: np.ndarray, tol: float = AMOUNT_TOL) -> np.ndarray:
-    """N(mu_t, i) of seed 004 §4 for each type i: the player (0 = principal, 1..N agents)
+    """N(mu_t, i) of Zhu §4 for each type i: the player (0 = principal, 1..N agents)
     whose projects are served last, alpha_i in (sum_{m > N} mu_i^m, sum_{m >= N} mu_i^m];
     N when alpha_i = 0."""
     reports = np.asarray(reports, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Monetary-to-non-monetary reduction (seed 000 Algorithm 1, §3.1)."""
+"""Monetary-to-non-monetary reduction (Onyeze et al. Algorithm 1, §3.1)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mechanisms.capabilities import ExactMenu
 
 
 class ArtificialCurrency(Mechanism):
-    """Run a monetary mechanism with artificial credits instead of money (seed 000 Alg. 1).
+    """Run a monetary mechanism with artificial credits instead of money (Onyeze et al. Alg. 1).
 
     Agent i starts with B_i[0] = alpha_i * T credits; a report is zeroed once
     B_i < p_max (`enforce_budget`, applied by the model before each round); charges are
@@ -42,7 +42,7 @@ class ArtificialCurrency(Mechanism):
         return float(self.shares.sum())
 
     def initial_budgets(self, horizon: int) -> np.ndarray:
-        """B_i[0] = alpha_i * T (seed 000 Algorithm 1, line 1)."""
+        """B_i[0] = alpha_i * T (Onyeze et al. Algorithm 1, line 1)."""
         return self.shares * horizon
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:

@@ -14,13 +14,13 @@ import numpy as np
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
 from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
-#: Cost of the single good (seed 000 normalizes c = 1).
+#: Cost of the single good (Onyeze et al. normalizes c = 1).
 GOOD_COST = 1.0
 
 
 def moulin_size(sorted_desc: np.ndarray) -> int:
     """Size of the Moulin set: the largest k with the k-th largest report >= 1/k
-    (seed 000 §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
+    (Onyeze et al. §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
     k = np.arange(1, sorted_desc.shape[0] + 1, dtype=np.float64)
     k *= sorted_desc
     ok = np.flatnonzero(k >= GOOD_COST)
@@ -60,7 +60,7 @@ def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     doc="Proportional: serve everyone if the total report is >= 1, each paying its share of the total.",
 )
 class Proportional(Mechanism):
-    """Proportional mechanism M_prop (seed 000 §3.1): if the total report V_tot >= 1 serve
+    """Proportional mechanism M_prop (Onyeze et al. §3.1): if the total report V_tot >= 1 serve
     everyone and charge p_i = V_i / V_tot, else serve nobody. IR, CC, DWL 0, not IC."""
 
     name = "proportional"
@@ -104,7 +104,7 @@ class Proportional(Mechanism):
     doc="Moulin: serve the largest set S with every report >= 1/|S|, each paying 1/|S| (IC).",
 )
 class Moulin(Mechanism):
-    """Moulin mechanism M_mou (seed 000 §3.1, [MS01]): serve the largest S with
+    """Moulin mechanism M_mou (Onyeze et al. §3.1, [MS01]): serve the largest S with
     V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
 
     name = "moulin"
@@ -144,7 +144,7 @@ class Moulin(Mechanism):
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:
-    """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (seed 000 Definition 2.2)."""
+    """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (Onyeze et al. Definition 2.2)."""
     values = check_vector("values", values)
     return float(max(values[~served].sum() + np.sum(charges) - GOOD_COST, 0.0))
 

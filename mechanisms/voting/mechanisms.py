@@ -1,4 +1,4 @@
-"""Voting with cardinal preferences on the simplex (seed 002 §3.1, Problem 16).
+"""Voting with cardinal preferences on the simplex (Braverman §3.1, Problem 16).
 
 X = Delta_k (lotteries over k alternatives); voter i's utility is linear,
 f_i(p) = sum_j u_ij p_j, with each voter's utilities normalized to min 0 / max 1 (the
@@ -44,7 +44,7 @@ def check_utilities(u: np.ndarray | list, name: str = "utilities") -> np.ndarray
 
 
 def normalize_utilities(u: np.ndarray | list) -> np.ndarray:
-    """Rescale each voter's row affinely to min 0 / max 1 (seed 002 §3.1: reports are
+    """Rescale each voter's row affinely to min 0 / max 1 (Braverman §3.1: reports are
     directions, invariant to scaling and shifting). Indifferent voters get all zeros."""
     arr = check_utilities(u)
     lo = arr.min(axis=1, keepdims=True)
@@ -104,7 +104,7 @@ class QuadraticPrincipal:
 
 
 class SimplexVoting:
-    """APEX problem for voting on Delta_k (seed 002 Problem 16.1).
+    """APEX problem for voting on Delta_k (Braverman Problem 16.1).
 
     F(p) = f_0(p) + sum_j w_j u_j . p + eta H(p). With a linear (or absent) f_0 the
     maximizer is p = softmax(s / eta), s = c + w U, exactly; otherwise mirror ascent from
@@ -219,7 +219,7 @@ class SimplexVoting:
         return self.base(x) + lin
 
     def menu_all(self, weights, start, x_next, alternatives, agents, cache) -> tuple[np.ndarray, np.ndarray]:
-        """Exact Algorithm 1 menu (seed 002 §2.1.2), vectorized: X~ = H(F^{-i} + a f_i),
+        """Exact Algorithm 1 menu (Braverman §2.1.2), vectorized: X~ = H(F^{-i} + a f_i),
         u = f_i(X~), C = F^{-i}(X^{-i}) - F^{-i}(X~); F^{-i}(X^{-i}) is cached per round."""
         if "opt_minus" not in cache:
             every = np.arange(self.n)
@@ -252,7 +252,7 @@ class SimplexVoting:
 
 
 def voting_externalities(u: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """(n,) seed 002 §2.3.4 externality of each voter under the lottery p: the others'
+    """(n,) Braverman §2.3.4 externality of each voter under the lottery p: the others'
     best total utility (at the best alternative for them) minus their total under p,
     Ext_i = max_j sum_{i' != i} u_i'j - sum_{i' != i} u_i' . p."""
     u = np.asarray(u, dtype=np.float64)
@@ -321,7 +321,7 @@ class _FixedVoteMechanism(Mechanism):
 
 
 class Plurality(_FixedVoteMechanism):
-    """Plurality (the majority rule for k = 2, seed 002 eq. 27): the alternative with the
+    """Plurality (the majority rule for k = 2, Braverman eq. 27): the alternative with the
     most favorite-votes wins; ties give a uniform lottery over the tied winners."""
 
     name = "plurality"
@@ -331,7 +331,7 @@ class Plurality(_FixedVoteMechanism):
 
 
 class RandomizedDictatorship(_FixedVoteMechanism):
-    """Randomized dictatorship (seed 002 §3.1): a uniformly random voter picks her
+    """Randomized dictatorship (Braverman §3.1): a uniformly random voter picks her
     favorite, so the lottery is the vector of favorite-vote shares."""
 
     name = "randomized_dictatorship"
@@ -341,7 +341,7 @@ class RandomizedDictatorship(_FixedVoteMechanism):
 
 
 def quadratic_directions(u: np.ndarray) -> np.ndarray:
-    """(n, k) unit-l2 vote directions (u_i - mean u_i) / ||u_i - mean u_i||_2 (seed 002
+    """(n, k) unit-l2 vote directions (u_i - mean u_i) / ||u_i - mean u_i||_2 (Braverman
     §3.1: v = u / ||u||_2). Centering first: on the simplex a constant vote moves nothing,
     so an uncentered vote would waste tokens. Indifferent voters get 0."""
     c = u - u.mean(axis=1, keepdims=True)
@@ -350,7 +350,7 @@ def quadratic_directions(u: np.ndarray) -> np.ndarray:
 
 
 class QuadraticVoting(Mechanism):
-    """Quadratic voting on the simplex (seed 002 §3.1): a report lambda_i >= 0 buys the
+    """Quadratic voting on the simplex (Braverman §3.1): a report lambda_i >= 0 buys the
     vote v_i = lambda_i * d_i along the voter's sincere unit direction d_i, and the lottery
     is argmax_p (sum_i v_i) . p + eta H(p) = softmax(sum_i v_i / eta) — APEX's outcome map.
     The price is the identity quadratic form, C_i = ||v_i||^2 / (2 eta) = lambda_i^2 / (2 eta):

@@ -1,4 +1,4 @@
-"""The Mesa round loop end to end on the public-goods scenario (seed 000)."""
+"""The Mesa round loop end to end on the public-goods scenario (Onyeze et al.)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""LagrangeBwK (Immorlica et al. 2019) and seed 002's bang-per-buck heuristic (§2.1.1) on
+"""LagrangeBwK (Immorlica et al. 2019) and Braverman's bang-per-buck heuristic (§2.1.1) on
 a stochastic BwK instance with a known LP optimum."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""APEX, seed 002 Algorithm 1: brute force over permutations and outcomes, the paper's
+"""APEX, Braverman Algorithm 1: brute force over permutations and outcomes, the paper's
 §3.2.3 numbers, the regularized heuristic against an independent solver, exact menus,
 and the budget cap of `enforce_budget`."""
 

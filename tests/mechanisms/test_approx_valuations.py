@@ -1,4 +1,4 @@
-"""Approximate-valuation auctions (seed 001) against the slides, the appendix and brute force."""
+"""Approximate-valuation auctions (Chiesa–Micali–Zhu) against the slides, the appendix and brute force."""
 
 from fractions import Fraction
 from itertools import product

@@ -1,4 +1,4 @@
-"""BwK mechanism (seed 002 §2.3.3) and its benchmarks: LP over means, hindsight optimum."""
+"""BwK mechanism (Braverman §2.3.3) and its benchmarks: LP over means, hindsight optimum."""
 
 import numpy as np
 import pytest

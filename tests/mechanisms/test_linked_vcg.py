@@ -1,4 +1,4 @@
-"""Linked VCG (seed 004): knapsack, ord-A, retraction, transfers, incentives, §5, §6.
+"""Linked VCG (Zhu): knapsack, ord-A, retraction, transfers, incentives, §5, §6.
 
 Independent checks: LP optimality certificates (strong duality with the returned
 prices), the R = 1 greedy and the price-basis form against the HiGHS LP, a second

@@ -1,4 +1,4 @@
-"""Potential mechanism (seed 000 §7, App. E.2) against hand computations, an independent
+"""Potential mechanism (Onyeze et al. §7, App. E.2) against hand computations, an independent
 formula for the potential, brute force, and its axioms (IR, CC, IC, DWL <= H_n - 1)."""
 
 from itertools import combinations

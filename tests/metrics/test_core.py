@@ -1,4 +1,4 @@
-"""Approximate core factor (seed 000 Definition 2.1, Lemma 4.2): the LP against closed forms,
+"""Approximate core factor (Onyeze et al. Definition 2.1, Lemma 4.2): the LP against closed forms,
 LP duality and the paper's lower-bound instance (§6)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def test_against_ledger_replay() -> None:
     ledger = Ledger(budget, p_max=1.0)
     for s in range(t):
         want = rng.random(n) * 0.9
-        # Algorithm 1 of seed 000: no charge once the remaining budget is below p_max.
+        # Algorithm 1 of Onyeze et al.: no charge once the remaining budget is below p_max.
         charges[s] = np.where(ledger.can_pay(), want, 0.0)
         ledger.charge(charges[s], s)
     res = budget_depletion(charges, budget, p_max=1.0)

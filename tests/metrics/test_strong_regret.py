@@ -1,4 +1,4 @@
-"""Strong regret (seed 002 Definition 3): the exact dual/envelope computation against an LP
+"""Strong regret (Braverman Definition 3): the exact dual/envelope computation against an LP
 solver on the primal, against hand computations from the papers, and its invariants."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_weak_duality_and_tightness_at_r_star(seed: int, r: float) -> None:
 
 def vcg_menu(own_bids: np.ndarray, other_bid: float) -> tuple[np.ndarray, np.ndarray]:
     """Menu of a player with f = (1 for item A, 0 for B) against one opponent with the same f
-    bidding `other_bid`, under unit-demand VCG on values lambda_i f_i (seed 002 §3.2)."""
+    bidding `other_bid`, under unit-demand VCG on values lambda_i f_i (Braverman §3.2)."""
     u, c = [], []
     for lam in own_bids:
         res = unit_demand_vcg(np.array([[lam, 0.0], [other_bid, 0.0]]))
@@ -79,7 +79,7 @@ def vcg_menu(own_bids: np.ndarray, other_bid: float) -> tuple[np.ndarray, np.nda
 
 
 def section_323_menus(rounds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Menus of both players in the seed 002 §3.2.3 execution: player 1 bids 3 every round,
+    """Menus of both players in the Braverman §3.2.3 execution: player 1 bids 3 every round,
     player 2 bids 4 in rounds t = 3i + 1 and 1.5 otherwise (1-based). Alternatives: a grid
     avoiding ties plus the played bid (last column). Returns (utility, cost, realized)."""
     grid = np.array([0.0, 1.0, 2.0, 3.5, 5.0])

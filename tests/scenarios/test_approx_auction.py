@@ -1,4 +1,4 @@
-"""The approx-auction scenario (seed 001): agents see x_i, the mechanism scores TV_i, the
+"""The approx-auction scenario (Chiesa–Micali–Zhu): agents see x_i, the mechanism scores TV_i, the
 summary compares SW/MSW with each theorem's guarantee; and the delta sweep."""
 
 import json

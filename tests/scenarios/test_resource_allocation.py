@@ -1,4 +1,4 @@
-"""The resource-allocation scenario (seed 004): endowment process, date adapter, end to end."""
+"""The resource-allocation scenario (Zhu): endowment process, date adapter, end to end."""
 
 from __future__ import annotations
 
