@@ -38,7 +38,10 @@ class FirstPriceTokens(Mechanism):
         served = np.zeros(bids.shape[0], dtype=bool)
         if bids.max() > 0:
             served[int(np.argmax(bids))] = True
-        return RoundResult(outcome=served, utilities=reports.values * served, charges=np.where(served, bids, 0.0))
+        return RoundResult(
+            outcome=served, utilities=reports.values * served, charges=np.where(served, bids, 0.0),
+            allocated=bool(served.any()),
+        )
 
 
 class FixedPacingParams(LearnerParams):
