@@ -240,17 +240,10 @@ def check_learner(where: str, name: str, params: dict[str, Any]) -> None:
     """Validate a learner choice at config time (before any round or worker): the name is
     registered and `params` pass its `Params` model; errors name `where`."""
     import agents  # noqa: F401  (fills the learner registry)
-    from agents.registry import LEARNERS
+    from agents.registry import LEARNERS, validate_learner
 
-    key = name.replace("-", "_").lower()
-    cls = LEARNERS.get(key)
-    if cls is None:
-        field = f"{where}.learner" if where.startswith("population.") else f"{where}.name"
-        raise ValueError(f"{field}: unknown learner {name!r}; available: {', '.join(sorted(LEARNERS))}")
-    try:
-        cls.Params(**params)
-    except ValidationError as exc:
-        raise ValueError(format_validation_error(exc, f"{where}.params")) from None
+    LEARNERS.entry(name, field=f"{where}.learner" if where.startswith("population.") else f"{where}.name")
+    validate_learner(name, params, field=where)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

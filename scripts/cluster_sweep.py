@@ -8,7 +8,7 @@ On the head node of a cluster started with `ray start --head` (docs/cluster.md):
 Without --address a local Ray is started on this machine. Finished runs are written at
 once under --out; interrupt it (Ctrl-C) or lose a node and simply run it again: finished
 runs are skipped, failed ones retried. The same grid as a file is
-scripts/sweep_public_goods.toml (`mechsim sweep scripts/sweep_public_goods.toml --backend ray`).
+scripts/sweep_public_goods.toml (`mechsim sweep scripts/sweep_public_goods.toml --executor ray`).
 """
 
 from __future__ import annotations

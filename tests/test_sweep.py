@@ -408,7 +408,7 @@ def test_cli_sweep_joins_running_cluster(ray_session, tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-m", "abm.cli.main", "sweep", str(sweep_file), "--out", str(tmp_path / "cli"), "--quiet",
-         "--backend", "ray", "--address", "auto"],
+         "--executor", "ray", "--address", "auto"],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,

@@ -23,8 +23,13 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
     r.add_argument("--aggregate", choices=["mean", "max"], default="mean", help="over agents, per run")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
     r.add_argument("--out", help="output directory (default results/regret-<scenario>)")
-    r.add_argument("--backend", choices=["local", "ray"], help="ray: runs are Ray tasks")
-    r.add_argument("--executor", choices=["auto", "serial", "process", "ray"], help="overrides --backend")
+    r.add_argument(
+        "--executor", choices=["auto", "serial", "process", "ray"],
+        help="where the runs execute (default auto: Ray tasks with --address or a running Ray, else a process pool)",
+    )
+    r.add_argument(
+        "--backend", choices=["local", "ray"], help="in-run sharding of each run's learners (the runs' `backend` field)"
+    )
     r.add_argument("--address", help="Ray cluster to join (auto, ray://host:port)")
     r.add_argument("--workers", type=int, help="processes for --executor process")
     r.add_argument("--max-retries", type=int, default=2)
@@ -40,7 +45,9 @@ def cmd_study_regret(args: argparse.Namespace) -> int:
         overrides["agents"] = args.agents
     if args.plugin_specs:
         overrides["plugins"] = args.plugin_specs
-    executor = args.executor or {"ray": "ray", "local": "process"}.get(args.backend or "", "auto")
+    executor = args.executor or "auto"
+    if args.backend is not None:
+        overrides["backend"] = args.backend
     learners = [x.strip() for x in args.learners.split(",")] if args.learners else None
     try:
         study = STUDIES["regret"](

@@ -16,8 +16,13 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("sweep_file", help="sweep TOML: base, seeds, [overrides], [axes], plugins")
     p.add_argument("--out", help="output directory (default: the file's `out`, else results/sweep-<hash>)")
-    p.add_argument("--backend", choices=["local", "ray"], help="ray: runs are Ray tasks (the default with --address)")
-    p.add_argument("--executor", choices=["auto", "serial", "process", "ray"], help="overrides --backend")
+    p.add_argument(
+        "--executor", choices=["auto", "serial", "process", "ray"],
+        help="where the runs execute (default auto: Ray tasks with --address or a running Ray, else a process pool)",
+    )
+    p.add_argument(
+        "--backend", choices=["local", "ray"], help="in-run sharding of each run's learners (the runs' `backend` field)"
+    )
     p.add_argument("--address", help="Ray cluster to join (auto, ray://host:port); default starts a local Ray")
     p.add_argument("--workers", type=int, help="processes for --executor process (default: all cores)")
     p.add_argument("--max-retries", type=int, default=2, help="extra attempts per failing run (default 2)")
@@ -30,10 +35,10 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
 def cmd_sweep(args: argparse.Namespace) -> int:
     from abm.cli.main import parse_sets
 
-    executor = args.executor or ("ray" if args.backend == "ray" else "auto")
-    if args.backend == "local" and args.executor is None:
-        executor = "process"
+    executor = args.executor or "auto"
     overrides = parse_sets(args.set or [])
+    if args.backend is not None:
+        overrides["backend"] = args.backend
     if args.plugin_specs:  # --plugin: loaded here already, and sent with every run to the workers
         overrides["plugins"] = args.plugin_specs
     try:
