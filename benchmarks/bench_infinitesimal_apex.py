@@ -14,9 +14,9 @@ Prints the ratios alg1 / alg2 and the mean relative charge gap.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best_time
 
 from mechanisms.apex.algorithm1 import Apex
 from mechanisms.apex.algorithm2 import InfinitesimalApex
@@ -41,15 +41,6 @@ class OneByOne:
 
     def initial(self):
         return self.p.initial()
-
-
-def best_time(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return min(out)
 
 
 def main() -> None:

@@ -193,7 +193,7 @@ def expand(spec: SweepSpec, root: Path | None = None, extra: dict[str, Any] | No
             if cfg.backend != "local":
                 raise ConfigError(
                     f"backend = {cfg.backend!r} in a sweep run: sweeps parallelize over runs, each run's "
-                    "learners run in its task (choose the sweep executor with --backend/--executor)"
+                    "learners run in its task (choose where runs execute with --executor)"
                 )
             get_scenario(cfg.scenario).parse_params(cfg.params)
             try:  # learner names and parameters too, before any task is launched
