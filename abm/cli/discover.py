@@ -120,6 +120,7 @@ def describe_scenario(entry: Entry[Scenario]) -> None:
     if scenario.mechanism_family:
         names = ", ".join(MECHANISMS.names(scenario.mechanism_family))
         print(f"  mechanisms (params.{scenario.mechanism_param}, family {scenario.mechanism_family}): {names}")
+    print(f"  [[population]] group overrides: {', '.join(sorted(scenario.group_overrides)) or 'none'}")
     _print_params("params", scenario.Params)
 
 
