@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy.optimize import root
@@ -44,6 +45,17 @@ from mechanisms.voting.mechanisms import (
 from mechanisms.voting.simplex import softmax
 
 Rule = Callable[[np.ndarray], np.ndarray]
+
+
+@runtime_checkable
+class AnchoredRule(Protocol):
+    """A rule that fixes its exchange rates on the sincere profile before misreports are
+    tried (`ApexRule`: the competitive-equilibrium rates of Algorithm 2), so eq. (28)
+    compares reports at the same prices."""
+
+    def __call__(self, profile: np.ndarray) -> np.ndarray: ...
+
+    def anchor(self, profile: np.ndarray) -> None: ...
 
 #: Lottery-space (l1) residual targeted for an equilibrium of Algorithm 2 ...
 EQUILIBRIUM_TOL = 1e-11
@@ -281,7 +293,7 @@ def truthfulness_check(
     if extra is not None:
         shared = np.vstack([shared, check_utilities(np.atleast_2d(extra), "extra")])
     gains, benefits, best = np.zeros(len(voters)), np.zeros(len(voters)), np.zeros((len(voters), k))
-    if hasattr(rule, "anchor"):
+    if isinstance(rule, AnchoredRule):
         rule.anchor(prof)
     truthful = rule(prof)
     unsolved = 0
