@@ -88,15 +88,31 @@ def print_summary(summary: dict[str, Any], table: pd.DataFrame) -> None:
         value = _dig(metrics, path)
         if isinstance(value, int | float):
             print(f"  {label}: {value:.4g}")
-    cols = [c for c in SUMMARY_COLUMNS if c in table]
-    view = table[cols]
+    groups = summary.get("groups", {})
     with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 140):
+        if len(groups) > 1:
+            frame = pd.DataFrame.from_dict(groups, orient="index")
+            print("per group:")
+            print(frame[[c for c in GROUP_SUMMARY_COLUMNS if c in frame]].to_string())
+        cols = [c for c in SUMMARY_COLUMNS if c in table]
+        view = table[cols]
         print(view.to_string(index=False) if len(view) <= 25 else view.describe().to_string())
 
 
+#: Per-group columns of the printed table (summary.json["groups"] holds them all).
+GROUP_SUMMARY_COLUMNS = (
+    "learner",
+    "agents",
+    "n_depleted",
+    "utility_mean",
+    "spend_ratio_mean",
+    "strong_regret_per_round_max",
+    "spend_rate_error_final_max",
+)
 #: Per-agent columns of the printed table (metrics.parquet holds them all).
 SUMMARY_COLUMNS = (
     "agent",
+    "group",
     "share",
     "spend_ratio",
     "utility",
