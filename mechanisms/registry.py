@@ -260,6 +260,8 @@ FAMILIES: dict[str, str] = {
     "approx_valuations": "(delta, bid_cap) -> ApproxAuction: a single-good auction for approximate valuations",
     "assignment": "(utilities (n, n), beta, tol) -> Mechanism: one-sided unit-demand allocation of n items "
     "(beta, tol: the regularized heuristic's weight and tolerance)",
+    "linked_vcg": "(mech: LinkedVCG, truth (n, T, I)) -> ResourceAllocationRound: repeated resource "
+    "allocation played date by date, reports scaling the true endowments",
 }
 
 #: Built-in family modules, imported on the first lookup.
@@ -269,6 +271,7 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
     "mechanisms.matching.two_sided",
     "mechanisms.approx_valuations.auctions",
     "mechanisms.assignment.mechanisms",
+    "mechanisms.linked_vcg.adapter",
 )
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)

@@ -5,6 +5,8 @@ observation `values`) and knows only TV_i in K_i = [(1 - delta) x_i, (1 + delta)
 Learners bid from x_i; the mechanism scores (quasi-linear) utilities and welfare with TV_i. The summary
 reports achieved social welfare / maximum social welfare against each theorem's bound,
 and `delta_sweep` tabulates and plots it over a delta grid (scripts/approx_auction_sweep.py).
+The mechanism the loop plays, `ApproxKnowledgeAuction` (the chosen auction scored with
+TV_i), lives in `mechanisms.approx_valuations.knowledge`; this module holds the value model.
 
 Money: the slides' auctions charge money. Bids are capped at bid_cap (default
 2 (1 + delta) value_high) and every budget is T * bid_cap, so no charge (<= the bid) can
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.approx_valuations.auctions import (
     APPROX_MECHANISMS,
@@ -30,13 +32,8 @@ from mechanisms.approx_valuations.auctions import (
     welfare_ratio,
     worst_case_ratio,
 )
-from mechanisms.base import Mechanism, Reports, RoundResult
+from mechanisms.approx_valuations.knowledge import MECHANISM_ORDER, ApproxKnowledgeAuction
 from mechanisms.registry import CHIESA, cite
-
-#: Slack for "a ratio is not below its guarantee" (float round-off only).
-RATIO_TOL = 1e-9
-#: Mechanisms compared in summaries and sweeps, in display order.
-MECHANISM_ORDER = ("random", "second_price", "optimal")
 
 
 class ApproxAuctionParams(ScenarioParams):
@@ -82,103 +79,6 @@ class ApproxKnowledgeValues(ValueModel):
         return x.copy()
 
 
-class ApproxKnowledgeAuction(Mechanism):
-    """Runs `inner` on the played bids with the round's true values TV (the model passes
-    the observed x as `Reports.values`), and records per round the expected and realized
-    welfare, MSW, whether every bid lay in K_i, and the expected welfare every registered
-    mechanism would have produced on the same bids."""
-
-    def __init__(self, inner: ApproxAuction, values: ApproxKnowledgeValues, rounds: int, delta: float) -> None:
-        self.inner, self.values, self.delta = inner, values, delta
-        self.name, self.p_max = inner.name, inner.p_max
-        # M_f needs delta > 0; at delta = 0 it is left out of the comparison.
-        self.others = {
-            name: inner if name == self._inner_key(inner) else make_approx_mechanism(name, delta)
-            for name in MECHANISM_ORDER
-            if name != "optimal" or delta > 0
-        }
-        self.t = 0
-        self.expected = np.zeros(rounds)
-        self.realized = np.zeros(rounds)
-        self.msw = np.zeros(rounds)
-        self.in_k = np.zeros(rounds, dtype=bool)
-        self.counterfactual = {name: np.zeros(rounds) for name in self.others}
-
-    @staticmethod
-    def _inner_key(inner: ApproxAuction) -> str:
-        names = {"second_price": "second_price", "random_assignment": "random", "optimal_approx": "optimal"}
-        return names.get(inner.name, inner.name)
-
-    def _truth(self, reports: Reports) -> Reports:
-        return Reports(reports.bids, self.values.true_values)
-
-    def _ensure_capacity(self, t: int) -> None:
-        """Extra calls beyond the configured rounds (direct use, tests) grow the records."""
-        if t < self.msw.shape[0]:
-            return
-        size = 2 * t + 1
-        grow = lambda a: np.concatenate([a, np.zeros(size - a.shape[0], dtype=a.dtype)])  # noqa: E731
-        self.expected, self.realized = grow(self.expected), grow(self.realized)
-        self.msw, self.in_k = grow(self.msw), grow(self.in_k)
-        self.counterfactual = {k: grow(v) for k, v in self.counterfactual.items()}
-
-    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        truth = self._truth(reports)
-        res = self.inner.run_round(truth, rng)
-        t, tv, x = self.t, truth.values, self.values.knowledge
-        self._ensure_capacity(t)
-        bids = self.inner.clip(reports.bids)
-        self.expected[t] = res.extras["expected_welfare"]
-        self.realized[t] = res.extras["welfare"]
-        self.msw[t] = float(tv.max())
-        tol = RATIO_TOL * np.maximum(x, 1.0)
-        self.in_k[t] = bool(np.all((bids >= (1 - self.delta) * x - tol) & (bids <= (1 + self.delta) * x + tol)))
-        for name, mech in self.others.items():
-            prob = res.extras["win_prob"] if mech is self.inner else mech.win_probabilities(bids)
-            self.counterfactual[name][t] = float(prob @ tv)
-        self.t += 1
-        return res
-
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.inner.menu_all(alternatives, self._truth(reports), agents)
-
-    def report_grid(self, k: int) -> np.ndarray:
-        return self.inner.report_grid(k)
-
-    def summary(self, n: int, worst: dict[str, float]) -> dict[str, Any]:
-        """Achieved SW / MSW for the run's mechanism and, on the same bids, for every
-        mechanism, against each theorem's guarantee."""
-        T = self.t
-        msw = self.msw[:T]
-        ratio = self.expected[:T] / msw
-        in_k = self.in_k[:T]
-        key = self._inner_key(self.inner)
-        bound = GUARANTEES[key](self.delta, n) if key in GUARANTEES else float("nan")  # plug-ins: no bound
-        by_mech = {}
-        for name in self.others:
-            r = self.counterfactual[name][:T] / msw
-            by_mech[name] = {
-                "guarantee": GUARANTEES[name](self.delta, n),
-                "welfare_ratio_on_played_bids": float(self.counterfactual[name][:T].sum() / msw.sum()),
-                "min_round_ratio_bids_in_K": float(r[in_k].min()) if in_k.any() else None,
-                "worst_case_found": worst.get(name),
-            }
-        min_in_k = float(ratio[in_k].min()) if in_k.any() else None
-        return {
-            "delta": self.delta,
-            "guarantee": bound,
-            "welfare_ratio": float(self.realized[:T].sum() / msw.sum()),
-            "expected_welfare_ratio": float(self.expected[:T].sum() / msw.sum()),
-            "min_round_ratio_bids_in_K": min_in_k,
-            "bids_in_K_fraction": float(in_k.mean()),
-            "guarantee_holds": None if min_in_k is None else bool(min_in_k >= bound - RATIO_TOL),
-            "worst_case_found": worst.get(key),
-            "by_mechanism": by_mech,
-        }
-
-
 class ApproxAuctionScenario(Scenario):
     """Chiesa, Micali, Zhu: second price, random assignment and the optimal probabilistic
     M_f with bidders who know their value only within relative inaccuracy delta."""
@@ -194,6 +94,10 @@ class ApproxAuctionScenario(Scenario):
         bid_cap = params.bid_cap if params.bid_cap is not None else 2.0 * (1.0 + params.delta) * params.value_high
         values = ApproxKnowledgeValues(n, params.delta, params.value_low, params.value_high, params.truth)
         inner = self.make_mechanism(params, params.delta, bid_cap)
+        if not isinstance(inner, ApproxAuction):  # the family's factories return one
+            raise ConfigError(
+                f"params.mechanism: {params.mechanism!r} builds a {type(inner).__name__}, not an ApproxAuction"
+            )
         mechanism = ApproxKnowledgeAuction(inner, values, T, params.delta)
         search_rng = np.random.default_rng(seed)
 
@@ -309,7 +213,6 @@ __all__ = [
     "APPROX_MECHANISMS",
     "ApproxAuctionParams",
     "ApproxAuctionScenario",
-    "ApproxKnowledgeAuction",
     "ApproxKnowledgeValues",
     "delta_sweep",
     "plot_delta_sweep",

@@ -8,8 +8,10 @@ always 1, so `truthful` reports lambda = 1 and `value_scaling` with beta reports
 1 / beta: over-claiming when beta < 1). Richer misreports (changing the composition or
 moving projects across dates) are searched in the end-of-run incentive check.
 
-Per date the adapter allocates by ord-A on the retracted reports [mu]_t (linked; the
-retraction is F_t-measurable, §4) or on the raw reports (unlinked). Round utilities are
+Per date the adapter (`mechanisms.linked_vcg.adapter.ResourceAllocationRound`, the
+`linked` and `unlinked` entries of the `linked_vcg` mechanism family) allocates by ord-A
+on the retracted reports [mu]_t (linked; the retraction is F_t-measurable, §4) or on the
+raw reports (unlinked). Round utilities are
 the agent's true project payoff v(A_t^n, mu_t^n) plus the date's Groves accrual, the
 others' reported surplus O_t^n; charges are 0 (the principal pays, at T). Summed with
 beta^(t-1) weights this is the agent's unlinked-VCG utility on the reports the
@@ -42,19 +44,16 @@ from scipy.stats import binom
 
 from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
-from mechanisms.base import Mechanism, Reports, RoundResult
 from mechanisms.linked_vcg import (
     Economy,
     LinkedVCG,
+    ResourceAllocationRound,
     believable_conjecture,
     hoeffding_tail,
     incentive_check,
-    others_surplus_batch,
     reasonable_truthful,
-    retract_rows,
     small_agents_design,
 )
-from mechanisms.linked_vcg.knapsack import ord_split
 from mechanisms.registry import ZHU, cite
 from scenarios.values import UnitValues
 
@@ -65,7 +64,8 @@ GAIN_TOL = 1e-7
 
 
 class ResourceAllocationParams(ScenarioParams):
-    """mechanism: which allocation rule runs each date (both are settled in the summary).
+    """mechanism: which allocation rule runs each date, a `linked_vcg` family entry (linked,
+    unlinked; both are settled in the summary).
     resources R, project_types I (> R), theta: explicit (I, R) inputs (else drawn: the
     last-resort diagonal in `last_resort_input`, the others in `project_input`).
     q_bar_per_agent: stock of each resource per agent (q_bar = N x this, the scaling of
@@ -77,7 +77,11 @@ class ResourceAllocationParams(ScenarioParams):
     k = agents model, which needs beta = 1 and rounds = ceil(agents^kappa); its
     conjecture c(d)[k] (with a Hoeffding tail for f) is reported in the summary."""
 
-    mechanism: Literal["linked", "unlinked"] = "linked"
+    mechanism: str = Field(
+        default="linked",
+        description="the date-by-date rule (family linked_vcg: linked = ord-A on the retracted reports, "
+        "unlinked = per-date VCG)",
+    )
     design: Literal["fixed", "small-agents"] = "fixed"
     kappa: float = Field(default=0.5, gt=0, lt=1)
     endowments: Literal["stylized", "iid"] = "stylized"
@@ -178,98 +182,6 @@ class BinomialEndowments:
         return 1.0 - np.prod(np.clip(p_in, 0.0, 1.0), axis=2)
 
 
-class ResourceAllocationRound(Mechanism):
-    """Date-by-date adapter of (un)linked VCG to the one-round interface. Stateful: each
-    `run_round` call commits the next date; `menu_all` answers counterfactuals for the
-    date just committed (history before it fixed). Reports are scalings of the truth."""
-
-    p_max = np.inf
-
-    def __init__(self, mech: LinkedVCG, truth: np.ndarray, linked: bool) -> None:
-        self.mech = mech
-        self.truth = truth
-        self.linked = linked
-        self.name = "linked-vcg" if linked else "unlinked-vcg"
-        self.t = 0
-        self.raw = np.zeros_like(truth)  # raw reported endowments (N, T, I)
-        # A date's utility (payoff + accrual) is at most that date's surplus <= v-bar (§5).
-        self.payoff_bound = mech.economy.vbar()
-
-    def _effective(self, raw: np.ndarray, t: int) -> np.ndarray:
-        """Date-t reports the allocation uses: [mu]_t (linked) or mu_t. Dates after t
-        are zero in `raw`, which leaves [mu]_t unchanged (F_t-measurability)."""
-        if not self.linked:
-            return raw[..., t, :]
-        return retract_rows(raw, self.mech.mu_low, self.mech.mu_high)[..., t, :]
-
-    def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        t = self.t
-        if t >= self.mech.horizon:
-            raise RuntimeError(f"the horizon T = {self.mech.horizon} is reached")
-        self.raw[:, t] = reports.bids[:, None] * self.truth[:, t]
-        eff = self._effective(self.raw, t)  # (N, I)
-        econ = self.mech.economy
-        sol = econ.efficient(eff.sum(axis=0)[None])
-        invested = ord_split(sol.alpha[0], eff)  # (N + 1, I)
-        own = invested[1:].sum(axis=1)
-        accrual = sol.value[0] - own
-        payoff = econ.value(invested[1:] @ econ.theta, self.truth[:, t])
-        best = econ.efficient(self.truth[:, t].sum(axis=0)[None]).value[0]
-        self.t += 1
-        return RoundResult(
-            outcome=invested,
-            utilities=payoff + accrual,
-            charges=np.zeros(eff.shape[0]),
-            allocated=True,
-            extras={
-                "date": t + 1,
-                "payoff": payoff,
-                "accrual": accrual,
-                "surplus": float(payoff.sum() + invested[0].sum()),
-                "efficient_surplus": float(best),
-                "prices": sol.prices[0],
-            },
-        )
-
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Counterfactual date utility (payoff + accrual) of each alternative scaling for
-        the date just committed, the agent's earlier reports and everyone else fixed."""
-        t = self.t - 1
-        if t < 0:
-            raise RuntimeError("menu_all needs a committed date (call run_round first)")
-        agents = np.arange(self.raw.shape[0]) if agents is None else np.asarray(agents)
-        m, n_alt = alternatives.shape
-        utility = np.empty((m, n_alt))
-        eff_now = self._effective(self.raw, t)
-        for r, k in enumerate(agents):
-            hist = np.repeat(self.raw[k][None, : t + 1], n_alt, axis=0)  # (K, t+1, I)
-            hist[:, t] = alternatives[r][:, None] * self.truth[k, t]
-            if self.linked:
-                pad = np.zeros((n_alt, self.mech.horizon, hist.shape[2]))
-                pad[:, : t + 1] = hist
-                cand_t = retract_rows(pad, self.mech.mu_low[k], self.mech.mu_high[k])[:, t]
-            else:
-                cand_t = hist[:, t]
-            others = eff_now.copy()
-            surplus, own, _ = others_surplus_batch(_one_date(self.mech), others[:, None, :], int(k),
-                                                   cand_t[:, None, :])  # fmt: skip
-            econ = self.mech.economy
-            payoff = econ.value(own[:, 0] @ econ.theta, np.broadcast_to(self.truth[k, t], (n_alt, econ.n_types)))
-            utility[r] = payoff + surplus[:, 0]
-        return utility, np.zeros((m, n_alt))
-
-    def report_grid(self, k: int) -> np.ndarray:
-        """Scalings 0..2 of the true endowment (1 = truthful)."""
-        return np.linspace(0.0, 2.0, k)
-
-
-def _one_date(mech: LinkedVCG) -> LinkedVCG:
-    """A one-date view of the mechanism (for per-date counterfactuals)."""
-    return LinkedVCG(mech.economy, 1, mech.mu_low, mech.mu_high, mech.beta)
-
-
 def draw_theta(params: ResourceAllocationParams, rng: np.random.Generator) -> np.ndarray:
     """Project inputs: last-resort diagonal ~ U[last_resort_input], others ~ U[project_input]^R."""
     if params.theta is not None:
@@ -367,6 +279,7 @@ class ResourceAllocation(Scenario):
 
     name = "resource-allocation"
     Params = ResourceAllocationParams
+    mechanism_family = "linked_vcg"
     citation = cite(ZHU, "§4-§6")
     toml = Path(__file__).with_name("resource_allocation.toml")
 
@@ -400,7 +313,12 @@ class ResourceAllocation(Scenario):
         truth = endow.sample_stylized(horizon, lo, hi, rng) if params.endowments == "stylized" else endow.sample(
             horizon, rng
         )
-        adapter = ResourceAllocationRound(mech, truth, linked=params.mechanism == "linked")
+        adapter = self.make_mechanism(params, mech, truth)
+        if not isinstance(adapter, ResourceAllocationRound):  # the settlement replays its reports
+            raise ConfigError(
+                f"params.mechanism: {params.mechanism!r} builds a {type(adapter).__name__}, "
+                "not a ResourceAllocationRound"
+            )
         check_rng = np.random.default_rng(ss_check)
         return ScenarioInstance(
             mechanism=adapter,

@@ -11,9 +11,12 @@ Layout (this module is the public entry point and re-exports every name below):
 - `mechanisms.linked_vcg.groves_milp`: the Groves base min over Omega^n as an exact MILP (§4);
 - `mechanisms.linked_vcg.incentives`: the ex-post incentive check by misreport search (§4);
 - `mechanisms.linked_vcg.design`: Lemma 6's closed form (§6.2), the eps-ex-post conjecture
-  and reasonable truth-telling (§5), and the small-agents design (§6.3).
+  and reasonable truth-telling (§5), and the small-agents design (§6.3);
+- `mechanisms.linked_vcg.adapter`: the date-by-date one-round adapter the framework's loop
+  plays, registered as `linked` and `unlinked` in the `linked_vcg` mechanism family.
 """
 
+from mechanisms.linked_vcg.adapter import ResourceAllocationRound
 from mechanisms.linked_vcg.design import (
     SmallAgentsDesign,
     believable_conjecture,
@@ -56,6 +59,7 @@ __all__ = [
     "IncentiveCheck",
     "LinkedSettlement",
     "LinkedVCG",
+    "ResourceAllocationRound",
     "SmallAgentsDesign",
     "believable_conjecture",
     "c_of_z",

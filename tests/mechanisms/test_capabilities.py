@@ -46,13 +46,12 @@ from mechanisms.capabilities import (
     PayoffBound,
     currencies,
 )
-from mechanisms.linked_vcg import Economy, LinkedVCG
+from mechanisms.linked_vcg import Economy, LinkedVCG, ResourceAllocationRound
 from mechanisms.matching.two_sided import DeferredAcceptance, TwoSidedMatching
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency, ExactMenuArtificialCurrency
 from mechanisms.public_goods.monetary import Moulin, Proportional
 from mechanisms.public_goods.potential import Potential
 from mechanisms.voting.mechanisms import Plurality, QuadraticVoting, RandomizedDictatorship, SimplexVoting
-from scenarios.resource_allocation import ResourceAllocationRound
 
 RNG = np.random.default_rng(3)
 U4 = RNG.random((4, 4))

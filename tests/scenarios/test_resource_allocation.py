@@ -11,8 +11,8 @@ from scipy.stats import binom
 from abm.config import ConfigError
 from abm.runs.runner import run
 from mechanisms.base import Reports
-from mechanisms.linked_vcg import Economy, LinkedVCG
-from scenarios.resource_allocation import BinomialEndowments, ResourceAllocationRound
+from mechanisms.linked_vcg import Economy, LinkedVCG, ResourceAllocationRound
+from scenarios.resource_allocation import BinomialEndowments
 
 
 def endowments() -> tuple[BinomialEndowments, np.ndarray, np.ndarray]:
