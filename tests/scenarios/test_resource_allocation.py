@@ -12,6 +12,7 @@ from abm.config import ConfigError
 from abm.runs.runner import run
 from mechanisms.base import Reports
 from mechanisms.linked_vcg import Economy, LinkedVCG, ResourceAllocationRound
+from mechanisms.registry import MECHANISMS
 from scenarios.resource_allocation import BinomialEndowments
 
 
@@ -164,6 +165,18 @@ def test_params_are_validated_with_field_names():
         run("resource-allocation", overrides={"rounds": 2, "resources": 3, "project_types": 3}, progress=False)
     with pytest.raises(ConfigError, match="halfwidth"):
         run("resource-allocation", overrides={"rounds": 2, "halfwidth": -1.0}, progress=False)
+    with pytest.raises(ConfigError, match=r"params.mechanism: unknown mechanism 'vcg' in family 'linked_vcg'; "
+                       r"available: linked, unlinked"):  # fmt: skip
+        run("resource-allocation", overrides={"rounds": 2, "mechanism": "vcg"}, progress=False)
+
+
+def test_the_linked_vcg_family_builds_the_date_adapter():
+    """`mechanism = linked | unlinked` names the `linked_vcg` family's factories (mech, truth)."""
+    mech, truth = small_mech()
+    assert MECHANISMS.names("linked_vcg") == ["linked", "unlinked"]
+    for name, linked in (("linked", True), ("unlinked", False)):
+        adapter = MECHANISMS.get(name, family="linked_vcg")(mech, truth)
+        assert isinstance(adapter, ResourceAllocationRound) and adapter.linked is linked and adapter.truth is truth
 
 
 def test_small_agents_design_needs_theorem2_horizon():
