@@ -18,13 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/mechsim run public-goods
 
-## Lint and run the whole test suite
+## Lint, type-check and run the whole test suite
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
-## Type-check abm, agents, mechanisms, scenarios ([tool.mypy] in pyproject.toml); to join
-## `test` (after ruff) once the whole tree is clean
+## Type-check abm, agents, mechanisms, scenarios ([tool.mypy] in pyproject.toml); part of `test`
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 

@@ -54,7 +54,7 @@ def _smooth(x: pd.Series, window: int) -> pd.Series:
     return x.rolling(window, min_periods=1).mean()
 
 
-def read_summary(run_dir: Path) -> dict[str, Any]:
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
     """A finished run's summary.json; a clear error when `run_dir` is not one."""
     path = Path(run_dir) / "summary.json"
     if not path.is_file():

@@ -164,8 +164,8 @@ def ray_py_modules(specs: Iterable[str]) -> list[Any]:
             continue
         module = load_plugin(spec)
         top = sys.modules[module.__name__.split(".")[0]]
-        spec = top.__spec__
-        paths = list(spec.submodule_search_locations or []) if spec is not None else []
+        top_spec = top.__spec__
+        paths = list(top_spec.submodule_search_locations or []) if top_spec is not None else []
         if paths:  # a package: its directory
             out.append(paths[0])
         elif top.__file__:

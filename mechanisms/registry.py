@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -154,8 +155,9 @@ class Registry(Mapping[str, T]):
             else:
                 loader()
 
-    def entry(self, name: str, family: str | None = None, *, field: str | None = None) -> Entry[T]:
-        """The entry called `name` (in `family`); an unknown name lists the available ones."""
+    def entry(self, name: str | None, family: str | None = None, *, field: str | None = None) -> Entry[T]:
+        """The entry called `name` (in `family`); an unknown name (or a missing one, None,
+        from a config) lists the available ones."""
         self.load()
         found = self._entries.get((family, canonical(name))) if isinstance(name, str) else None
         if found is None:
@@ -166,7 +168,7 @@ class Registry(Mapping[str, T]):
             )
         return found
 
-    def get(self, name: str, default: Any = None, *, family: str | None = None, field: str | None = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None, *, family: str | None = None, field: str | None = None) -> Any:
         """The object called `name`; with `family`, an unknown name raises UnknownNameError
         (the mapping-style `get(name, default)` returns `default` without a family)."""
         if family is None and field is None:
@@ -183,8 +185,9 @@ class Registry(Mapping[str, T]):
         self.load()
         return sorted(e.name for (f, _), e in self._entries.items() if f == family)
 
-    def entries(self, family: str | type[Ellipsis] | None = ...) -> list[Entry[T]]:  # type: ignore[valid-type]
-        """Every entry (or those of `family`), sorted by family then name."""
+    def entries(self, family: str | EllipsisType | None = ...) -> list[Entry[T]]:
+        """Every entry (or those of `family`; None: the entries without one), sorted by
+        family then name."""
         self.load()
         out = [e for (f, _), e in self._entries.items() if family is ... or f == family]
         return sorted(out, key=lambda e: (e.family or "", e.name))

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -191,6 +191,18 @@ def draw_theta(params: ResourceAllocationParams, rng: np.random.Generator) -> np
     return np.vstack([last, rng.uniform(*params.project_input, size=(n_types - r, r))])
 
 
+class IncentiveRow(TypedDict):
+    """One agent's line of the summary's ex-post incentive check (linked and unlinked):
+    the best misreport's gain and label ("truth" when the gain is round-off)."""
+
+    agent: int
+    linked_gain: float
+    linked_best: str
+    unlinked_gain: float
+    unlinked_best: str
+    tried: int
+
+
 def settle(mech: LinkedVCG, raw: np.ndarray, truth: np.ndarray, linked: bool, params: ResourceAllocationParams,
            endow: BinomialEndowments, rng: np.random.Generator) -> dict[str, Any]:  # fmt: skip
     """End-of-horizon settlement and metrics (the scenario's summary)."""
@@ -206,7 +218,7 @@ def settle(mech: LinkedVCG, raw: np.ndarray, truth: np.ndarray, linked: bool, pa
     cost_l, cost_u = mech.cost(settlement.transfers), mech.cost(unlinked)
     inside = mech.in_confidence_set(truth)
     scale = max(1.0, abs(float(realized)))
-    checks = []
+    checks: list[IncentiveRow] = []
     for k in range(min(params.incentive_agents, mech.n_agents)):
         lk = incentive_check(mech, raw, truth, k, rng, params.misreports, linked=True)
         uk = incentive_check(mech, raw, truth, k, rng, params.misreports, linked=False)
@@ -289,8 +301,9 @@ class ResourceAllocation(Scenario):
         theta = draw_theta(params, np.random.default_rng(ss_theta))
         econ = Economy(theta, np.full(params.resources, params.q_bar_per_agent * n))
         pi = np.zeros((n, params.project_types))
+        pi_low, pi_high = params.pi_range
         pi[:, params.resources :] = np.random.default_rng(ss_pi).uniform(
-            *params.pi_range, size=(n, params.project_types - params.resources)
+            pi_low, pi_high, size=(n, params.project_types - params.resources)
         )
         design = None
         if params.design == "small-agents":

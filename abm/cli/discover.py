@@ -53,8 +53,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("mechanisms (by family):")
         for family in MECHANISMS.families():
             print(f"  {family}:")
-            for e in MECHANISMS.entries(family):
-                print(f"    {e.name:20s} {e.doc}")
+            for m in MECHANISMS.entries(family):
+                print(f"    {m.name:20s} {m.doc}")
     if "learners" in what:
         print("learners:")
         for e in _learners().entries():

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from abm.runs.executors import Executor
 from abm.runs.sweep import sweep
 
 
@@ -35,7 +36,7 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
 def cmd_sweep(args: argparse.Namespace) -> int:
     from abm.cli.main import parse_sets
 
-    executor = args.executor or "auto"
+    executor: Executor = args.executor or "auto"  # argparse's choices are the Executor names
     overrides = parse_sets(args.set or [])
     if args.backend is not None:
         overrides["backend"] = args.backend

@@ -161,7 +161,8 @@ def regret_study(
     )
     runs["regret_per_round"] = runs["regret"] / runs["T"]
     rows = []
-    for (learner, T), g in runs.groupby(["learner", "T"], sort=True):
+    for (learner, _), g in runs.groupby(["learner", "T"], sort=True):
+        T = int(g["T"].iloc[0])
         m, lo, hi = mean_ci(g["regret"].to_numpy())
         rows.append(
             {"learner": learner, "T": T, "seeds": len(g), "regret_mean": m, "ci_lo": lo, "ci_hi": hi}

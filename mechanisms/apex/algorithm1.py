@@ -69,8 +69,9 @@ class ApexProblem(Protocol):
         """(n,) f_j(x)."""
         ...
 
-    def base(self, x: Any) -> float:
-        """f_0(x) + R_t(x)."""
+    def base(self, x: Any) -> float | np.ndarray:
+        """f_0(x) + R_t(x): a float for one outcome; problems whose outcomes are arrays may
+        batch over leading axes and return an array (Algorithm 1 passes one outcome)."""
         ...
 
     def argmax(self, weights: np.ndarray, start: Any) -> Any:

@@ -82,20 +82,20 @@ class Proportional(Mechanism):
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        agents = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[agents]
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        others = (reports.bids.sum() - reports.bids)[rows]
         total = others[:, None] + alternatives
         served = total >= GOOD_COST
         cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
-        return reports.values[agents][:, None] * served, cost
+        return reports.values[rows][:, None] * served, cost
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
-        agents = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[agents]
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        others = (reports.bids.sum() - reports.bids)[rows]
         return np.stack([np.zeros_like(others), np.maximum(GOOD_COST - others, 0.0)], axis=1)
 
 
@@ -129,17 +129,17 @@ class Moulin(Mechanism):
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        agents = slice(None) if agents is None else agents
-        tau = moulin_thresholds(reports.bids)[agents][:, None]
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        tau = moulin_thresholds(reports.bids)[rows][:, None]
         served = alternatives >= tau
-        return reports.values[agents][:, None] * served, np.where(served, tau, 0.0)
+        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
-        agents = slice(None) if agents is None else agents
-        tau = moulin_thresholds(reports.bids)[agents]
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        tau = moulin_thresholds(reports.bids)[rows]
         return np.stack([np.zeros_like(tau), tau], axis=1)
 
 

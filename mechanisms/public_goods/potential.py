@@ -363,11 +363,11 @@ class Potential(Mechanism):
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        agents = slice(None) if agents is None else agents
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
         n = reports.bids.shape[0]
-        tau = single_good_thresholds(reports.bids, self.potential_curve(n))[agents][:, None]
+        tau = single_good_thresholds(reports.bids, self.potential_curve(n))[rows][:, None]
         served = alternatives >= tau - TOKEN_TOL
-        return reports.values[agents][:, None] * served, np.where(served, tau, 0.0)
+        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
 
 #: DESIGN.md §2 lists the class under this name.

@@ -158,7 +158,9 @@ class SimplexVoting:
         if self._linear_c is not None:
             return softmax(scores, self.eta)
         p0 = self.initial() if start is None else start
-        return mirror_ascent(scores, self.principal.gradient, self.eta, self.principal.smoothness, p0)
+        principal = self.principal
+        assert principal is not None  # no principal means f_0 = 0, linear: handled above
+        return mirror_ascent(scores, principal.gradient, self.eta, principal.smoothness, p0)
 
     def argmax(self, weights: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
         return self.solve(self.scores(weights), start)
