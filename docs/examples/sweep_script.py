@@ -2,9 +2,10 @@
 
     python docs/examples/sweep_script.py [ROUNDS] [OUT] [WORKERS]
 
-`abm` imports Mesa, and `import mesa` sets multiprocessing's start method to "spawn": each
-pool worker starts a fresh interpreter and imports this file again (as `__mp_main__`), so
-everything that starts work must sit under `if __name__ == "__main__":`.
+The pool's workers are spawned (the process executor asks for it, and `import mesa`, done
+by `abm`, makes "spawn" the start method anyway): each starts a fresh interpreter and
+imports this file again (as `__mp_main__`), so everything that starts work must sit under
+`if __name__ == "__main__":`.
 """
 
 import argparse
