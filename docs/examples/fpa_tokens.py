@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import Field
 
 from abm.config import RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from agents.base import Feedback, Learner, LearnerParams, Observation
 from agents.registry import register_learner
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
@@ -43,29 +43,27 @@ class FirstPriceTokens(Mechanism):
             won[np.argmax(bids)] = True  # argmax: the first of the highest reports
         return RoundResult(outcome=won, utilities=values * won, charges=bids * won, allocated=bool(won.any()))
 
-    def rivals(self, bids: np.ndarray, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per agent: the best report of the others, and whether the agent wins a tie with it."""
+    def rivals(self, reports: Reports, agents: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per agent (all if None): the others' best capped report, whether it wins a tie with it."""
+        bids = np.minimum(reports.bids, self.p_max)
+        agents = np.arange(bids.shape[0]) if agents is None else np.asarray(agents)
         best, rest = int(np.argmax(bids)), bids.copy()
         rest[best] = -np.inf
         second = int(np.argmax(rest))
         top = np.where(agents == best, rest[second], bids[best])
-        return top, agents < np.where(agents == best, second, best)
+        return top, agents < np.where(agents == best, second, best), agents
 
     def menu_all(self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None,
                  *, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Exact and vectorized: agent i wins with report b iff b > 0 and b beats the others."""
-        bids = np.minimum(reports.bids, self.p_max)
-        agents = np.arange(bids.shape[0]) if agents is None else np.asarray(agents)
-        top, wins_tie = (x[:, None] for x in self.rivals(bids, agents))
+        top, wins_tie, agents = self.rivals(reports, agents)
         b = np.minimum(alternatives, self.p_max)
-        won = (b > 0) & ((b > top) | ((b == top) & wins_tie))
+        won = (b > 0) & ((b > top[:, None]) | ((b == top[:, None]) & wins_tie[:, None]))
         return reports.values[agents][:, None] * won, b * won
 
     def menu_breakpoints(self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None) -> np.ndarray:
         """ExactMenu: the only undominated reports are 0 and the cheapest winning report."""
-        bids = np.minimum(reports.bids, self.p_max)
-        agents = np.arange(bids.shape[0]) if agents is None else np.asarray(agents)
-        top, wins_tie = self.rivals(bids, agents)
+        top, wins_tie, _ = self.rivals(reports, agents)
         cheapest = np.clip(np.where(wins_tie, top, np.nextafter(top, np.inf)), np.nextafter(0, 1), self.p_max)
         return np.stack([np.zeros_like(cheapest), cheapest], axis=1)
 
@@ -106,7 +104,6 @@ class FpaTokensParams(ScenarioParams):
     correlation: float = Field(default=0.5, ge=0.0, le=1.0, description="rho of the correlated values")
 
 
-@register_scenario
 class FpaTokens(Scenario):
     """One good per round sold by a first-price auction for tokens; budgets alpha / n * T."""
 
@@ -118,9 +115,7 @@ class FpaTokens(Scenario):
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
         n = config.agents
-        values: ValueModel = (
-            UniformValues(n) if params.values == "uniform" else CommonShockValues(n, params.correlation)
-        )
+        values = UniformValues(n) if params.values == "uniform" else CommonShockValues(n, params.correlation)
         return ScenarioInstance(
             mechanism=self.make_mechanism(params),  # the family's factory: no arguments
             budgets=np.full(n, params.alpha / n * config.rounds),
@@ -137,3 +132,6 @@ class FpaTokens(Scenario):
         ax.plot(rounds["round"], rounds["total_charged"], lw=0.5)
         ax.set(xlabel="round", ylabel="winning bid (tokens)", title="fpa-tokens: price per round")
         return [save_figure(fig, out / "fpa_price.png")]
+
+
+register_scenario(FpaTokens())
