@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -140,7 +140,18 @@ class UnknownNameConfigError(ConfigError, UnknownNameError):
 SCENARIOS: Registry[Scenario] = Registry("scenario", "scenario", (load_builtin,))
 
 
-def register_scenario(scenario: Scenario) -> Scenario:
+S = TypeVar("S", bound=Scenario)
+
+
+@overload
+def register_scenario(scenario: type[S]) -> type[S]: ...
+
+
+@overload
+def register_scenario(scenario: S) -> S: ...
+
+
+def register_scenario(scenario: S | type[S]) -> S | type[S]:
     """Make `scenario` (an instance) available by `scenario.name`; usable as a class
     decorator too (`@register_scenario` on a Scenario subclass registers an instance)."""
     if isinstance(scenario, type):
