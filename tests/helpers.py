@@ -24,6 +24,8 @@ import pandas as pd
 from abm.backends import RayBackend, ShardWorker
 
 TESTS = Path(__file__).resolve().parent
+#: Wall-clock entries of a summary (and any key ending in `_seconds`, e.g. the
+#: resource-allocation scenario's `settle_seconds`): not part of what a run computes.
 TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 
 #: Plug-ins loaded (by tests/conftest.py, before any test module is collected) so that the
@@ -71,7 +73,7 @@ def assert_same_outputs(a: Path, b: Path) -> None:
 def strip_timing(d: Any) -> Any:
     """The summary without wall-clock entries (at any depth)."""
     if isinstance(d, dict):
-        return {k: strip_timing(v) for k, v in d.items() if k not in TIMING_KEYS}
+        return {k: strip_timing(v) for k, v in d.items() if k not in TIMING_KEYS and not k.endswith("_seconds")}
     return d
 
 
