@@ -28,6 +28,8 @@ import copy
 import numpy as np
 import pytest
 from helpers import registered_by_contract_plugins
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mechanisms.base import Reports, RoundResult
 from mechanisms.capabilities import ExactMenu, currencies
@@ -117,6 +119,22 @@ def test_round_outputs_are_well_formed(entry, contract_instance):
         utilities = np.asarray(res.utilities)
         assert utilities.shape == (n,) and np.isfinite(utilities).all(), f"round {t}: utilities {utilities}"
         assert isinstance(res.allocated, bool), f"round {t}: allocated is {type(res.allocated).__name__}"
+
+
+@pytest.mark.parametrize("entry", params("well_formed_any_bids"))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_round_outputs_are_well_formed_for_any_valid_bids(entry, contract_instance, data):
+    """The same checks on one round of a fresh instance, bids drawn by hypothesis from
+    [0, bid_high] (subnormals, exact 0 and bid_high included)."""
+    mech, values, bid_high = contract_instance(entry, 0)
+    n = values.shape[0]
+    bids = np.array(data.draw(st.lists(st.floats(0.0, bid_high), min_size=n, max_size=n), label="bids"))
+    res = mech.run_round(Reports(bids, values), np.random.default_rng(0))
+    charges, utilities = np.asarray(res.charges), np.asarray(res.utilities)
+    assert charges.shape[0] == n and np.isfinite(charges).all() and (charges >= 0).all(), charges
+    assert utilities.shape == (n,) and np.isfinite(utilities).all(), utilities
+    assert isinstance(res.allocated, bool)
 
 
 def replayed_mean(
