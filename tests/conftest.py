@@ -1,8 +1,21 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures; puts tests/ on sys.path (for `helpers`) and loads the contract
+plug-ins (`helpers.CONTRACT_PLUGINS`) before any test module is collected, so the
+parametrized contracts (tests/contracts, tests/agents/test_learners_common.py) include
+what they register."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import load_contract_plugins
+
+load_contract_plugins()
 
 
 @pytest.fixture(scope="session")

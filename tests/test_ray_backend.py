@@ -7,9 +7,7 @@ config; call counts are counted inside the actors; the cohort split is checked a
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import PickledShards, assert_same_outputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,36 +40,12 @@ from agents.base import Feedback, Learner, Observation
 from agents.registry import LEARNERS, register_learner
 
 REPO = Path(__file__).resolve().parents[1]
-TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 
 
 def small_config(**kw) -> dict:
     cfg = {"scenario": "public-goods", "agents": 7, "rounds": 80, "seed": 11, "cohort_size": 2, "shards": 2}
     cfg.update(kw)
     return cfg
-
-
-def assert_same_outputs(a: Path, b: Path) -> None:
-    """Every Parquet table and menu array equal; summaries equal except timing and placement."""
-    for name in ("rounds.parquet", "agents.parquet", "metrics.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(a / name), pd.read_parquet(b / name), check_exact=True)
-    if (a / "menus.npz").exists():
-        ma, mb = np.load(a / "menus.npz"), np.load(b / "menus.npz")
-        assert set(ma.files) == set(mb.files)
-        for key in ma.files:
-            np.testing.assert_array_equal(ma[key], mb[key])
-    sa, sb = (strip_timing(json.loads((p / "summary.json").read_text())) for p in (a, b))
-    for s in (sa, sb):
-        for k in ("backend", "address", "shards"):  # where it ran, not what it computed
-            s["config"].pop(k)
-    assert sa == sb
-
-
-def strip_timing(d):
-    """The summary without wall-clock entries (at any depth)."""
-    if isinstance(d, dict):
-        return {k: strip_timing(v) for k, v in d.items() if k not in TIMING_KEYS}
-    return d
 
 
 # --- the split: pure functions, no Ray -------------------------------------------------
@@ -129,26 +104,6 @@ class MenuFollower(Learner):
         assert feedback.alternatives is not None and feedback.alternatives.shape == self.score.shape
         as_played = (feedback.reports == self.played)[:, None]
         self.score += np.where(as_played, feedback.menu_utility - feedback.menu_cost, 0.0)
-
-
-class PickledShards(RayBackend):
-    """RayBackend's driver logic with ShardWorkers in process; every message is pickled
-    both ways, as Ray would, so no state can leak through shared arrays."""
-
-    _plugins = ()
-
-    def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):
-        if snapshots is not None:
-            return [ShardWorker(shard, None, horizon, snapshot=snap) for shard, snap in zip(
-                specs, pickle.loads(pickle.dumps(snapshots)), strict=True)]
-        return [ShardWorker(pickle.loads(pickle.dumps(shard)), budgets.copy(), horizon) for shard in specs]
-
-    def _call_all(self, method, args):
-        out = [getattr(w, method)(*pickle.loads(pickle.dumps(a))) for w, a in zip(self._actors, args, strict=True)]
-        return pickle.loads(pickle.dumps(out))
-
-    def _kill_actors(self):
-        pass
 
 
 @pytest.fixture

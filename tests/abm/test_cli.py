@@ -66,7 +66,9 @@ def test_describe_scenario_mechanism_learner(capsys):
     assert "regularizer per voter" in out and "Braverman" in out
     assert main(["describe", "moulin"]) == 0
     out = capsys.readouterr().out
-    assert "mechanism moulin (family public_goods)" in out and "used by: public-goods" in out
+    assert "mechanism moulin (family public_goods)" in out
+    # other scenarios of the family (the contract plug-in's, tests/helpers.py) may be listed too
+    assert "public-goods" in next(line for line in out.splitlines() if "used by:" in line)
     assert main(["describe", "learner:adaptive_pacing"]) == 0
     out = capsys.readouterr().out
     assert "step_size" in out and "feedback: bandit" in out

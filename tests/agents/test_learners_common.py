@@ -1,8 +1,13 @@
 """Contract every registered learner keeps (DESIGN.md §3): strict alternation, checkpoint
-round trip, non-negative reports, 0 once the budget is gone, and no overdrawn ledger."""
+round trip, non-negative reports, 0 once the budget is gone, and no overdrawn ledger.
+
+Parametrized over the learner registry's names read at collection time; tests/conftest.py
+loads the contract plug-ins (tests/helpers.py `CONTRACT_PLUGINS`) first, so a plug-in's
+learner goes through the same contract."""
 
 import numpy as np
 import pytest
+from helpers import registered_by_contract_plugins
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +91,13 @@ def test_no_learner_overdraws_a_budget_through_the_model(name, scenario):
     dep = dict(zip(t["agent"], t["depletion_round"], strict=True))
     after = rec[[d >= 0 and r > d for r, d in zip(rec["round"], rec["agent"].map(dep), strict=True)]]
     assert np.all(after["report"] == 0)
+
+
+def test_names_are_the_registered_learners_including_the_contract_plugins():
+    """Iterating the registry gives the names (not entries or classes), each a learner class,
+    and the learners of the contract plug-ins are among them."""
+    assert all(isinstance(n, str) and isinstance(LEARNERS[n], type) for n in NAMES)
+    assert sorted(e.name for e in LEARNERS.entries(None)) == NAMES
+    plugged = [e.name for e in registered_by_contract_plugins(LEARNERS)]
+    assert plugged, "the contract plug-ins register no learner"
+    assert set(plugged) <= set(NAMES)

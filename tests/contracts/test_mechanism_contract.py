@@ -1,0 +1,253 @@
+"""The contract every registered mechanism keeps, whatever its family (docs/architecture.md,
+"Contract tests"): parametrized over `MECHANISMS.entries()` read at collection time, so a
+mechanism a plug-in registers (tests/helpers.py `CONTRACT_PLUGINS`) goes through it too.
+Each is built by its family's instance factory (tests/contracts/conftest.py; a family
+without one fails).
+
+Per mechanism, over a few rounds of reports drawn from the whole valid range (0, tiny,
+typical, the largest documented report):
+- charges finite, >= 0, shape (n,) (or (n, d) with d declared currencies); utilities
+  finite, shape (n,); `allocated` a bool;
+- the menu at the played report equals `run_round`'s own utility and charge for that agent
+  (`menu_all(played[:, None], reports, agents, state=result.state)`); a mechanism whose
+  round depends on the rng (found by replaying the round under other seeds) is compared
+  in expectation: the mean of many independent replays of the round must be within 5
+  standard errors of the menu;
+- determinism: two fresh instances, the same rng seed and reports give identical results;
+- a NaN or negative bid is a ValueError naming `bids`; a bid vector of the wrong length
+  one naming `bids` (or `values`, which a mechanism that takes n from the bids checks
+  against them);
+- `ExactMenu`: its breakpoints' menus are finite and weakly dominate (more utility, less
+  cost) every report of a dense grid over the valid range.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from helpers import PLUGIN_INSTANCES, registered_by_contract_plugins
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mechanisms.base import Reports, RoundResult
+from mechanisms.capabilities import ExactMenu, currencies
+from mechanisms.registry import MECHANISMS, Entry
+
+ENTRIES = MECHANISMS.entries()
+IDS = [f"{e.family}/{e.name}" for e in ENTRIES]
+ROUNDS = 6
+TINY = 1e-9
+#: Independent replays per round for mechanisms that use the rng.
+REPLAYS = 400
+
+_UNCHECKED = "run_round does not validate its reports (no check_vector('bids', ...))"
+#: Known violations of the contract, one parametrization each: (test, parametrization id) -> reason.
+XFAIL: dict[tuple[str, str], str] = {
+    ("bad_bids", "public_goods/proportional-nan"): f"Proportional.{_UNCHECKED}: a NaN bid makes the "
+    "total NaN, so the round silently allocates nothing",
+    ("bad_bids", "public_goods/proportional-negative"): f"Proportional.{_UNCHECKED}: bids [.5, -.25, .5, .5, .5] "
+    "are served and agent 1 is charged -0.142857 (a negative charge)",
+    ("bad_bids", "public_goods/proportional-wrong_length"): f"Proportional.{_UNCHECKED}: 6 bids for 5 values "
+    "fail in numpy broadcasting ('operands could not be broadcast'), naming no field",
+    ("bad_bids", "public_goods/moulin-nan"): f"Moulin.{_UNCHECKED}: a NaN bid is treated as not served and the "
+    "others are charged",
+    ("bad_bids", "public_goods/moulin-negative"): f"Moulin.{_UNCHECKED}: a negative bid is accepted (not served)",
+    ("bad_bids", "public_goods/moulin-wrong_length"): f"Moulin.{_UNCHECKED}: 6 bids for 5 values fail in numpy "
+    "broadcasting, naming no field",
+    ("bad_bids", "public_goods/potential-wrong_length"): "Potential.run_round checks `bids` but not `values` "
+    "against them: 6 bids for 5 values fail in numpy broadcasting, naming no field",
+}
+
+
+def params(test: str, variants: list[str] | None = None) -> list:
+    """One pytest.param per registered mechanism (times each variant), id `family/name[-variant]`,
+    with the known violation of this test as a strict xfail."""
+    out = []
+    for entry, ident in zip(ENTRIES, IDS, strict=True):
+        for variant in variants or [None]:
+            pid = ident if variant is None else f"{ident}-{variant}"
+            reason = XFAIL.get((test, pid))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(entry, *([] if variant is None else [variant]), id=pid, marks=marks))
+    return out
+
+
+def report_profiles(n: int, bid_high: float, rng: np.random.Generator, rounds: int = ROUNDS) -> list[np.ndarray]:
+    """All zero, all tiny, all at the largest valid report, then mixed profiles drawing each
+    agent's report from {0, tiny, U[0, 1], U[0, bid_high], bid_high}."""
+    out = [np.zeros(n), np.full(n, TINY), np.full(n, bid_high)]
+    while len(out) < rounds:
+        kinds = rng.integers(0, 5, n)
+        pool = np.stack(
+            [np.zeros(n), np.full(n, TINY), rng.random(n), rng.uniform(0, bid_high, n), np.full(n, bid_high)]
+        )
+        out.append(pool[kinds, np.arange(n)])
+    return out[:rounds]
+
+
+def same(a, b) -> bool:
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+    except (TypeError, ValueError):
+        return bool(a == b)
+
+
+def same_result(a: RoundResult, b: RoundResult) -> bool:
+    return (
+        same(a.outcome, b.outcome)
+        and same(a.utilities, b.utilities)
+        and same(a.charges, b.charges)
+        and a.allocated == b.allocated
+        and same(a.item_prices, b.item_prices)
+    )
+
+
+@pytest.mark.parametrize("entry", params("well_formed"))
+def test_round_outputs_are_well_formed(entry, contract_instance):
+    mech, values, bid_high = contract_instance(entry, 0)
+    n, d = values.shape[0], currencies(mech)
+    rng = np.random.default_rng(1)
+    for t, bids in enumerate(report_profiles(n, bid_high, np.random.default_rng(2))):
+        res = mech.run_round(Reports(bids, values), rng)
+        assert isinstance(res, RoundResult)
+        charges = np.asarray(res.charges)
+        assert charges.shape == ((n,) if d == 1 else (n, d)), f"round {t}: charges shape {charges.shape}"
+        assert np.isfinite(charges).all(), f"round {t}: charges {charges} for bids {bids}"
+        assert (charges >= 0).all(), f"round {t}: negative charge {charges} for bids {bids}"
+        utilities = np.asarray(res.utilities)
+        assert utilities.shape == (n,) and np.isfinite(utilities).all(), f"round {t}: utilities {utilities}"
+        assert isinstance(res.allocated, bool), f"round {t}: allocated is {type(res.allocated).__name__}"
+
+
+@pytest.mark.parametrize("entry", params("well_formed_any_bids"))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_round_outputs_are_well_formed_for_any_valid_bids(entry, contract_instance, data):
+    """The same checks on one round of a fresh instance, bids drawn by hypothesis from
+    [0, bid_high] (subnormals, exact 0 and bid_high included)."""
+    mech, values, bid_high = contract_instance(entry, 0)
+    n = values.shape[0]
+    bids = np.array(data.draw(st.lists(st.floats(0.0, bid_high), min_size=n, max_size=n), label="bids"))
+    res = mech.run_round(Reports(bids, values), np.random.default_rng(0))
+    charges, utilities = np.asarray(res.charges), np.asarray(res.utilities)
+    assert charges.shape[0] == n and np.isfinite(charges).all() and (charges >= 0).all(), charges
+    assert utilities.shape == (n,) and np.isfinite(utilities).all(), utilities
+    assert isinstance(res.allocated, bool)
+
+
+def replayed_mean(
+    before, reports: Reports, agents: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and standard error of agents' utility and charge over REPLAYS independent replays
+    of the round from the mechanism's state `before`."""
+    u = np.empty((REPLAYS, agents.shape[0]))
+    c = np.empty((REPLAYS, agents.shape[0]))
+    for r, ss in enumerate(np.random.SeedSequence(seed).spawn(REPLAYS)):
+        res = copy.deepcopy(before).run_round(reports, np.random.default_rng(ss))
+        u[r], c[r] = res.utilities[agents], np.asarray(res.charges)[agents]
+    se = lambda x: x.std(axis=0, ddof=1) / np.sqrt(REPLAYS)  # noqa: E731
+    return u.mean(axis=0), c.mean(axis=0), se(u), se(c)
+
+
+@pytest.mark.parametrize("entry", params("menu_at_played"))
+def test_menu_at_the_played_report_equals_run_round(entry, contract_instance):
+    mech, values, bid_high = contract_instance(entry, 0)
+    n = values.shape[0]
+    agents = np.unique(np.array([0, n // 2, n - 1]))
+    rng = np.random.default_rng(1)
+    for t, bids in enumerate(report_profiles(n, bid_high, np.random.default_rng(2))):
+        reports = Reports(bids, values)
+        before = copy.deepcopy(mech)
+        res = mech.run_round(reports, rng)
+        u, c = mech.menu_all(bids[agents][:, None], reports, agents, state=res.state)
+        u, c = np.asarray(u)[:, 0], np.asarray(c)[:, 0]
+        replays = [copy.deepcopy(before).run_round(reports, np.random.default_rng(s)) for s in (11, 12, 13)]
+        if all(same_result(res, other) for other in replays):
+            np.testing.assert_allclose(u, res.utilities[agents], rtol=1e-7, atol=1e-9, err_msg=f"round {t}: utility")
+            np.testing.assert_allclose(
+                c, np.asarray(res.charges)[agents], rtol=1e-7, atol=1e-9, err_msg=f"round {t}: charge"
+            )
+        else:  # the round depends on the rng: the menu is the expectation over it
+            mu, mc, su, sc = replayed_mean(before, reports, agents, 100 + t)
+            assert np.all(np.abs(u - mu) <= 5 * su + 1e-9), f"round {t}: menu utility {u}, replays {mu} +- {su}"
+            assert np.all(np.abs(c - mc) <= 5 * sc + 1e-9), f"round {t}: menu charge {c}, replays {mc} +- {sc}"
+
+
+@pytest.mark.parametrize("entry", params("deterministic"))
+def test_fresh_instances_under_the_same_seed_agree(entry, contract_instance):
+    a, values, bid_high = contract_instance(entry, 5)
+    b, values_b, _ = contract_instance(entry, 5)
+    np.testing.assert_array_equal(values, values_b)
+    ra, rb = np.random.default_rng(9), np.random.default_rng(9)
+    for t, bids in enumerate(report_profiles(values.shape[0], bid_high, np.random.default_rng(3))):
+        x = a.run_round(Reports(bids.copy(), values.copy()), ra)
+        y = b.run_round(Reports(bids.copy(), values.copy()), rb)
+        assert same_result(x, y), f"round {t}: results differ for bids {bids}"
+
+
+BAD_BIDS = {
+    "nan": lambda bids: np.where(np.arange(bids.shape[0]) == 1, np.nan, bids),
+    "negative": lambda bids: np.where(np.arange(bids.shape[0]) == 1, -0.25, bids),
+    "wrong_length": lambda bids: np.append(bids, 0.5),
+}
+
+
+@pytest.mark.parametrize(("entry", "bad"), params("bad_bids", sorted(BAD_BIDS)))
+def test_bad_bids_raise_a_value_error_naming_bids(entry, bad, contract_instance):
+    mech, values, _ = contract_instance(entry, 0)
+    bids = BAD_BIDS[bad](np.full(values.shape[0], 0.5))
+    # A wrong length is a mismatch of bids and values: a mechanism that takes n from the bids
+    # may name `values` instead.
+    with pytest.raises(ValueError, match="bids|values" if bad == "wrong_length" else "bids"):
+        mech.run_round(Reports(bids, values), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("entry", params("exact_menu"))
+def test_exact_menu_breakpoints_dominate_a_dense_grid(entry, contract_instance):
+    mech, values, bid_high = contract_instance(entry, 0)
+    if not isinstance(mech, ExactMenu):
+        pytest.skip(f"{type(mech).__name__} does not declare ExactMenu")
+    n = values.shape[0]
+    agents = np.arange(n)
+    grid = np.unique(np.concatenate([[0.0, TINY], np.linspace(0.0, bid_high, 201), np.logspace(-6, 0, 25)]))
+    rng = np.random.default_rng(1)
+    for t, bids in enumerate(report_profiles(n, bid_high, np.random.default_rng(2))):
+        reports = Reports(bids, values)
+        res = mech.run_round(reports, rng)
+        bp = np.asarray(mech.menu_breakpoints(reports, agents, state=res.state), dtype=np.float64)
+        assert bp.ndim == 2 and bp.shape[0] == n and np.isfinite(bp).all() and (bp >= 0).all(), bp
+        ub, cb = (np.asarray(x) for x in mech.menu_all(bp, reports, agents, state=res.state))
+        assert np.isfinite(ub).all() and np.isfinite(cb).all()
+        alts = np.concatenate([np.broadcast_to(grid, (n, grid.shape[0])), bids[:, None]], axis=1)
+        ug, cg = (np.asarray(x) for x in mech.menu_all(alts, reports, agents, state=res.state))
+        tol = 1e-7 * max(1.0, float(np.abs(ug).max()), float(np.abs(cg).max()))
+        # (m, K grid, J breakpoints): breakpoint j dominates grid report k
+        dom = (ub[:, None, :] >= ug[:, :, None] - tol) & (cb[:, None, :] <= cg[:, :, None] + tol)
+        undominated = ~dom.any(axis=2)
+        if undominated.any():
+            i, k = np.argwhere(undominated)[0]
+            pytest.fail(
+                f"round {t}, agent {i}: report {alts[i, k]} gives (u, c) = ({ug[i, k]}, {cg[i, k]}), "
+                f"which no breakpoint {bp[i]} with menus {list(zip(ub[i], cb[i], strict=True))} dominates"
+            )
+
+
+def test_a_family_without_an_instance_factory_fails(contract_instance):
+    entry = Entry("orphan", object(), family="no_instance_family")
+    with pytest.raises(pytest.fail.Exception, match=r"no_instance_family.*no contract instance factory"):
+        contract_instance(entry, 0)
+
+
+def test_the_contract_plugins_mechanisms_are_parametrized():
+    plugged = registered_by_contract_plugins(MECHANISMS)
+    assert plugged, "the contract plug-ins register no mechanism"
+    assert {f"{e.family}/{e.name}" for e in plugged} <= set(IDS)
+    # a family a plug-in adds with its own instance factory (plugin_example.py's `contract_posted`)
+    assert set(PLUGIN_INSTANCES) <= {e.family for e in ENTRIES}
+
+
+def test_every_xfail_names_a_parametrization():
+    ids = set(IDS) | {f"{i}-{b}" for i in IDS for b in BAD_BIDS}
+    assert {pid for _, pid in XFAIL} <= ids
