@@ -102,6 +102,14 @@ def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True
     return arr
 
 
+def check_reports(reports: Reports, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(bids, values) of a round, validated: finite, bids >= 0, both of one length (`n`
+    when the mechanism fixes the number of agents). Errors name `bids` or `values`."""
+    bids = check_vector("bids", reports.bids, n)
+    values = check_vector("values", reports.values, bids.shape[0], nonneg=False)
+    return bids, values
+
+
 class Mechanism(ABC):
     """One-round allocation rule with token charges (DESIGN.md §3)."""
 

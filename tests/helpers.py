@@ -32,7 +32,10 @@ TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 #: parametrized contracts of tests/contracts and tests/agents/test_learners_common.py
 #: include what they register. To put another plug-in (say docs/examples/fpa_tokens.py)
 #: through the contracts, add its path here.
-CONTRACT_PLUGINS: list[Path] = [TESTS / "contracts" / "plugin_example.py"]
+CONTRACT_PLUGINS: list[Path] = [
+    TESTS / "contracts" / "plugin_example.py",
+    TESTS.parent / "docs" / "examples" / "fpa_tokens.py",  # docs/extending.md's examples
+]
 
 #: Name of the module attribute by which a plug-in provides contract instances for its
 #: own mechanism families: `CONTRACT_INSTANCES = {"my_family": make_instance}` (see

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult
+from mechanisms.base import Mechanism, Reports, RoundResult, check_reports
 from mechanisms.linked_vcg.groves_milp import others_surplus_batch
 from mechanisms.linked_vcg.knapsack import ord_split
 from mechanisms.linked_vcg.model import LinkedVCG, retract_rows
@@ -55,7 +55,8 @@ class ResourceAllocationRound(Mechanism):
         t = self.t
         if t >= self.mech.horizon:
             raise RuntimeError(f"the horizon T = {self.mech.horizon} is reached")
-        self.raw[:, t] = reports.bids[:, None] * self.truth[:, t]
+        bids, _ = check_reports(reports, self.truth.shape[0])
+        self.raw[:, t] = bids[:, None] * self.truth[:, t]
         eff = self._effective(self.raw, t)  # (N, I)
         econ = self.mech.economy
         sol = econ.efficient(eff.sum(axis=0)[None])

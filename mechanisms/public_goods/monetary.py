@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector
 from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
 #: Cost of the single good (Onyeze et al. normalizes c = 1).
@@ -67,14 +67,14 @@ class Proportional(Mechanism):
     p_max = GOOD_COST
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids = reports.bids
+        bids, values = check_reports(reports)
         total = bids.sum()
         allocated = total >= GOOD_COST
         served = np.full(bids.shape[0], allocated)
         charges = bids / total if allocated else np.zeros_like(bids)
         return RoundResult(
             outcome=served,
-            utilities=reports.values * served,
+            utilities=values * served,
             charges=charges,
             allocated=bool(allocated),
         )
@@ -111,7 +111,7 @@ class Moulin(Mechanism):
     p_max = GOOD_COST
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids = reports.bids
+        bids, values = check_reports(reports)
         size = moulin_size(np.sort(bids)[::-1])
         served = np.zeros(bids.shape[0], dtype=bool)
         if size:
@@ -121,7 +121,7 @@ class Moulin(Mechanism):
         charges = np.where(served, GOOD_COST / max(size, 1), 0.0)
         return RoundResult(
             outcome=served,
-            utilities=reports.values * served,
+            utilities=values * served,
             charges=charges,
             allocated=bool(size),
         )

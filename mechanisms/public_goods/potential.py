@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_vector
+from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (Onyeze et al. normalizes c = 1).
@@ -342,7 +342,7 @@ class Potential(Mechanism):
         return self._curves_for(n)[1]
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids = check_vector("bids", reports.bids)
+        bids, values = check_reports(reports)
         n = bids.shape[0]
         served, tau, P = single_good_outcome(bids, self.potential_curve(n))
         charges = np.where(served, np.minimum(tau, bids), 0.0)
@@ -350,7 +350,7 @@ class Potential(Mechanism):
         g = self.cost_curve(n)
         return RoundResult(
             outcome=served,
-            utilities=reports.values * served,
+            utilities=values * served,
             charges=charges,
             allocated=bool(k),
             extras={

@@ -85,8 +85,10 @@ def test_built_in_mechanisms_by_family():
     for name in MECHANISMS.names("voting"):
         mech = MECHANISMS.get(name, family="voting")(u, 0.1)
         assert hasattr(mech, "run_round")
-    for entry in MECHANISMS.entries():
-        assert entry.doc and entry.citation is not None and "seed" not in str(entry.citation).lower()
+    for entry in MECHANISMS.entries():  # every built-in cites its paper; a plug-in may not
+        assert entry.doc
+        if entry.obj.__module__.startswith("mechanisms."):
+            assert entry.citation is not None and "seed" not in str(entry.citation).lower()
 
 
 def test_registry_import_is_lazy():

@@ -68,6 +68,19 @@ def assignment(factory: Any, rng: np.random.Generator) -> Instance:
     return factory(rng.random((4, 4)), 1e-3, 1e-9), np.ones(4), 10.0
 
 
+def linked_vcg(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(mech: LinkedVCG, truth (N, T, I))`: Zhu's economy with 2 resources, 3 project
+    types and 2 agents over 40 dates, confidence intervals [0, 1] per agent and type, true
+    endowments U[0.5, 1.5]; a report scales the agent's true endowment of the date (any
+    scale >= 0 is valid; the date adapter commits one date per round)."""
+    from mechanisms.linked_vcg import Economy, LinkedVCG
+
+    econ = Economy(np.array([[3.0, 0.0], [0.0, 3.0], [1.0, 0.5]]), np.array([1.5, 1.2]))
+    dates = 40
+    truth = rng.uniform(0.5, 1.5, (2, dates, 3))
+    return factory(LinkedVCG(econ, dates, np.zeros((2, 3)), np.ones((2, 3))), truth), np.ones(2), 3.0
+
+
 #: The built-in families' instance factories.
 BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "public_goods": public_goods,
@@ -75,6 +88,7 @@ BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "matching": matching,
     "approx_valuations": approx_valuations,
     "assignment": assignment,
+    "linked_vcg": linked_vcg,
 }
 
 

@@ -42,23 +42,10 @@ TINY = 1e-9
 #: Independent replays per round for mechanisms that use the rng.
 REPLAYS = 400
 
-_UNCHECKED = "run_round does not validate its reports (no check_vector('bids', ...))"
 #: Known violations of the contract, one parametrization each: (test, parametrization id) -> reason.
-XFAIL: dict[tuple[str, str], str] = {
-    ("bad_bids", "public_goods/proportional-nan"): f"Proportional.{_UNCHECKED}: a NaN bid makes the "
-    "total NaN, so the round silently allocates nothing",
-    ("bad_bids", "public_goods/proportional-negative"): f"Proportional.{_UNCHECKED}: bids [.5, -.25, .5, .5, .5] "
-    "are served and agent 1 is charged -0.142857 (a negative charge)",
-    ("bad_bids", "public_goods/proportional-wrong_length"): f"Proportional.{_UNCHECKED}: 6 bids for 5 values "
-    "fail in numpy broadcasting ('operands could not be broadcast'), naming no field",
-    ("bad_bids", "public_goods/moulin-nan"): f"Moulin.{_UNCHECKED}: a NaN bid is treated as not served and the "
-    "others are charged",
-    ("bad_bids", "public_goods/moulin-negative"): f"Moulin.{_UNCHECKED}: a negative bid is accepted (not served)",
-    ("bad_bids", "public_goods/moulin-wrong_length"): f"Moulin.{_UNCHECKED}: 6 bids for 5 values fail in numpy "
-    "broadcasting, naming no field",
-    ("bad_bids", "public_goods/potential-wrong_length"): "Potential.run_round checks `bids` but not `values` "
-    "against them: 6 bids for 5 values fail in numpy broadcasting, naming no field",
-}
+#: (Proportional, Moulin, Potential and the linked-VCG date adapter accepted NaN, negative or
+#: wrong-length reports until this contract found it; they now validate them.)
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def params(test: str, variants: list[str] | None = None) -> list:
