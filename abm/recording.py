@@ -71,7 +71,7 @@ class MenuRecorder:
         alts[:, -1] = played
         self.utility[t], self.cost[t] = self.mechanism.menu_all(alts, reports, self.agents, state=state)
         self.played[t] = played
-        if isinstance(self.mechanism, ExactMenu):
+        if self.exact and isinstance(self.mechanism, ExactMenu):  # the flag first: isinstance is slow
             extra = np.asarray(self.mechanism.menu_breakpoints(reports, self.agents, state=state), dtype=np.float64)
             u, c = self.mechanism.menu_all(extra, reports, self.agents, state=state)
             if self.exact_utility is None or self.exact_cost is None:
@@ -100,8 +100,9 @@ class MenuRecorder:
 
 #: Outcome vectors are kept for every round only while rounds x outcome size stays below
 #: this and each round's outcome has at most TRACE_OUTCOME_SIZE entries (copying a 1e5-agent
-#: outcome every round would cost more than the round itself); the sum behind X-bar is kept
-#: whatever the size.
+#: outcome every round would cost more than the round itself). The sum behind X-bar is kept
+#: whatever the size for a mechanism that declares `OutcomeAverage`; an undeclared numeric
+#: outcome larger than TRACE_OUTCOME_SIZE is not traced at all.
 TRACE_OUTCOME_MAX = 20_000_000
 TRACE_OUTCOME_SIZE = 65_536
 #: Entries (rounds x agents) per traced per-round array.
@@ -129,6 +130,8 @@ class OutcomePath:
 
     def __init__(self, mechanism: Mechanism, rounds: int) -> None:
         self.mechanism = mechanism
+        # Resolved once: an isinstance check against a runtime Protocol is too slow per round.
+        self._declared = mechanism if isinstance(mechanism, OutcomeAverage) else None
         self.horizon = max(int(rounds), 1)
         self.t = 0
         self.recorded = True
@@ -145,8 +148,8 @@ class OutcomePath:
         self._live_means: list[np.ndarray] = []
 
     def _vector(self, outcome: Any) -> np.ndarray | None:
-        if isinstance(self.mechanism, OutcomeAverage):
-            return np.asarray(self.mechanism.outcome_array(outcome), dtype=np.float64).ravel()
+        if self._declared is not None:
+            return np.asarray(self._declared.outcome_array(outcome), dtype=np.float64).ravel()
         if isinstance(outcome, np.ndarray) and outcome.ndim >= 1 and outcome.dtype.kind in "biuf":
             return outcome.astype(np.float64).ravel()
         return None
@@ -161,6 +164,8 @@ class OutcomePath:
         if not self.recorded:
             return
         x = self._vector(result.outcome)
+        if x is not None and self._declared is None and x.size > TRACE_OUTCOME_SIZE:
+            x = None  # an undeclared outcome this large (a 1e5-agent served vector) is not traced
         if x is None or (self.outcome.total is not None and x.shape != self.outcome.total.shape):
             self.recorded, self.outcome, self.outcomes, self.last_outcome = False, TimeAverage("x_bar"), None, None
             return

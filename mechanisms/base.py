@@ -92,14 +92,19 @@ def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True
         raise ValueError(f"{name} must be a 1-d array, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name} must have length {n}, got {arr.shape[0]}")
+    if arr.size == 0:
+        return arr
+    # Two reductions screen the common case without temporaries (NaN propagates through
+    # min and max, and +-inf shows in one of them); the slow path names the culprit.
+    lo, hi = arr.min(), arr.max()
+    if np.isfinite(lo) and np.isfinite(hi) and (lo >= 0 or not nonneg):
+        return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{name}[{i}] must be finite, got {arr[i]}")
-    if nonneg and (arr < 0).any():
-        i = int(np.flatnonzero(arr < 0)[0])
-        raise ValueError(f"{name}[{i}] must be >= 0, got {arr[i]}")
-    return arr
+    i = int(np.flatnonzero(arr < 0)[0])
+    raise ValueError(f"{name}[{i}] must be >= 0, got {arr[i]}")
 
 
 def check_reports(reports: Reports, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:

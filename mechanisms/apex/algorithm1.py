@@ -174,6 +174,14 @@ class Apex(Mechanism):
                 f"problem must implement ApexProblem (n, utilities, base, argmax, initial), got {problem!r}"
             )
         self.problem = problem
+        # The problem's optional hooks, resolved once (an isinstance check against a runtime
+        # Protocol costs tens of microseconds, too much for every round).
+        self._externalities = problem if isinstance(problem, ClosedFormExternalities) else None
+        self._without_each = problem if isinstance(problem, ArgmaxWithoutEach) else None
+        self._item_prices = problem if isinstance(problem, ProblemItemPrices) else None
+        self._problem_menu = problem if isinstance(problem, ProblemMenu) else None
+        self._as_array_hook = problem if isinstance(problem, OutcomeAsArray) else None
+        self._declared_span = problem if isinstance(problem, DeclaredSpan) else None
         self.name = name
         self.n = int(problem.n)
         self.x = problem.initial()
@@ -191,12 +199,12 @@ class Apex(Mechanism):
     def _charges(self, lam: np.ndarray, start: Any, x_next: Any) -> tuple[np.ndarray, np.ndarray, dict]:
         """C_{i,t} (raw, before clamping), F^{-i}(X^{-i}) per i, and problem extras."""
         p = self.problem
-        if isinstance(p, ClosedFormExternalities):
-            charges, extras = p.externalities(lam, start, x_next)
+        if self._externalities is not None:
+            charges, extras = self._externalities.externalities(lam, start, x_next)
             return np.asarray(charges, dtype=np.float64), np.full(self.n, np.nan), dict(extras)
         f_next_total, f_next = self._weighted(lam, x_next)
-        if isinstance(p, ArgmaxWithoutEach):
-            without = p.argmax_without_each(lam, start)
+        if self._without_each is not None:
+            without = self._without_each.argmax_without_each(lam, start)
         else:
             without = []
             for i in range(self.n):
@@ -218,8 +226,8 @@ class Apex(Mechanism):
         charges = self._clamp(raw, lam)
         utilities = np.asarray(self.problem.utilities(x_next), dtype=np.float64).copy()
         prices = extras.pop("item_prices", None)
-        if prices is None and isinstance(self.problem, ProblemItemPrices):
-            prices = self.problem.item_prices(lam, x_next)
+        if prices is None and self._item_prices is not None:
+            prices = self._item_prices.item_prices(lam, x_next)
         if prices is not None:
             prices = np.asarray(prices, dtype=np.float64)
         self._record(x_next, prices)
@@ -254,13 +262,13 @@ class Apex(Mechanism):
         gets non-negative charges and the budget cap holds exactly. The upper bound is
         applied only when the problem declares `utility_span`."""
         charges = np.maximum(charges, 0.0)
-        if isinstance(self.problem, DeclaredSpan):
-            charges = np.minimum(charges, np.asarray(lam, dtype=np.float64) * float(self.problem.utility_span))
+        if self._declared_span is not None:
+            charges = np.minimum(charges, np.asarray(lam, dtype=np.float64) * float(self._declared_span.utility_span))
         return charges
 
     def _as_array(self, x: Any) -> np.ndarray:
-        if isinstance(self.problem, OutcomeAsArray):
-            return np.asarray(self.problem.as_array(x), dtype=np.float64)
+        if self._as_array_hook is not None:
+            return np.asarray(self._as_array_hook.as_array(x), dtype=np.float64)
         return np.asarray(x, dtype=np.float64)
 
     def _record(self, x_next: Any, prices: np.ndarray | None) -> None:
@@ -338,8 +346,8 @@ class Apex(Mechanism):
         st = self._round_for(reports, state)
         alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
-        if isinstance(p, ProblemMenu):
-            u, c = p.menu_all(st.lam, st.start, st.x_next, alts, agents, st.cache)
+        if self._problem_menu is not None:
+            u, c = self._problem_menu.menu_all(st.lam, st.start, st.x_next, alts, agents, st.cache)
             return np.asarray(u, dtype=np.float64), self._clamp(np.asarray(c, dtype=np.float64), alts)
         if np.isnan(st.opt_minus).any():
             raise ValueError("menu_all: the problem computes charges in closed form but defines no menu_all")
