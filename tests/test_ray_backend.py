@@ -300,6 +300,22 @@ def test_ray_three_group_population_equals_local(ray_session, tmp_path):
 
 
 @pytest.mark.ray
+def test_ray_shards_load_the_runs_plug_ins(ray_session, tmp_path):
+    """A plug-in learner in Ray shard actors: the actors are other processes, which load the
+    run's plug-ins before building their cohorts; outputs equal the local run's."""
+    plugin = str(REPO / "docs" / "examples" / "fpa_tokens.py")
+    cfg = small_config(rounds=40, cohort_size=2, plugins=[plugin], population=[
+        {"name": "pacers", "count": 4, "learner": "adaptive_pacing"},
+        {"name": "fixed", "count": 3, "learner": "fixed_pacing", "params": {"beta": 0.5}},
+    ])
+    write_outputs(run(cfg, progress=False), tmp_path / "local")
+    result = run({**cfg, "backend": "ray"}, progress=False)
+    assert isinstance(result.model.backend, RayBackend)
+    write_outputs(result, tmp_path / "ray")
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+
+
+@pytest.mark.ray
 def test_ray_one_call_per_shard_and_states(ray_session):
     cfg = RunConfig.from_mapping(small_config(agents=9, cohort_size=3, backend="ray"))
     model = MechanismModel(cfg)
