@@ -10,6 +10,7 @@ import numpy as np
 from abm.backends import Backend, LocalBackend, RayBackend, build_cohorts, population_cohorts
 from abm.config import ConfigError, GroupPlan, RunConfig
 from abm.ledger import Ledger
+from abm.plugins import load_plugins
 from abm.recording import MenuRecorder, TraceRecorder, make_datacollector
 from abm.resolve import resolve_config
 from abm.scenario import get_scenario
@@ -193,9 +194,11 @@ def _model_config(config: RunConfig | dict[str, Any] | None, parameters: dict[st
             raise ConfigError("MechanismModel needs a config or scenario=NAME (plus keyword overrides)")
         parameters = dict(parameters)
         return resolve_config(parameters.pop("scenario"), parameters)
-    if parameters:
-        return resolve_config(config, parameters)
-    return config if isinstance(config, RunConfig) else RunConfig.from_mapping(config)
+    if isinstance(config, RunConfig) and not parameters:
+        # Validated elsewhere, perhaps in another process: its plug-ins may not be loaded here.
+        load_plugins(config.plugins)
+        return config
+    return resolve_config(config, parameters)
 
 
 def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:
