@@ -1,6 +1,6 @@
 """Where learner cohorts live and run: in process (`LocalBackend`) or in Ray actors.
 
-DESIGN.md §3. A backend holds cohorts — (agent indices, Learner) pairs fixed by the
+docs/architecture.md. A backend holds cohorts — (agent indices, Learner) pairs fixed by the
 config — and turns the model's global observation into global reports, then routes the
 round's feedback (with menus for full-information cohorts) back to each cohort.
 """
@@ -346,7 +346,7 @@ class ShardWorker:
 
 
 class RayBackend(Backend):
-    """Cohorts sharded over K Ray actors (num_cpus=1 each), DESIGN.md §3.
+    """Cohorts sharded over K Ray actors (num_cpus=1 each), docs/architecture.md.
 
     The cohorts, their agents and their RNG streams are given as `CohortSpec`s — the very
     specs `LocalBackend`'s cohorts are built from — so a run gives the same results as

@@ -1,4 +1,4 @@
-"""Run configuration: TOML files or dicts validated into typed objects (DESIGN.md §5).
+"""Run configuration: TOML files or dicts validated into typed objects (docs/architecture.md).
 
 Every error names the field and the offending value: unknown keys, wrong types,
 NaN/inf, negative sizes. Scenario-specific parameters live under `[params]` and are
@@ -71,7 +71,7 @@ GROUP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 
 class PopulationGroup(StrictModel):
-    """One group of a mixed population (DESIGN.md §3 "Population"): `count` agents, or a
+    """One group of a mixed population (docs/architecture.md "Population"): `count` agents, or a
     `fraction` of the agents not in count groups, all running `learner` with `params`.
 
     `budget` (tokens per agent) and `share` (alpha_i per agent) override the scenario's

@@ -1,4 +1,4 @@
-"""The budget ledger: token budgets per agent, charges per round, invariants (DESIGN.md §3)."""
+"""The budget ledger: token budgets per agent, charges per round, invariants (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Mesa model: one `step()` is one principal round (DESIGN.md §1)."""
+"""The Mesa model: one `step()` is one principal round (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ AUTO_AGENT_RECORDS = 5_000_000
 
 class BidderAgent(mesa.Agent):
     """One bidder as Mesa sees it. Its learning state lives vectorized in a learner
-    cohort (DESIGN.md §3); these properties read the model's per-agent arrays."""
+    cohort (docs/architecture.md); these properties read the model's per-agent arrays."""
 
     def __init__(self, model: MechanismModel, index: int) -> None:
         super().__init__(model)

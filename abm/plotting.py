@@ -1,7 +1,7 @@
 """Figures of a finished run (`mechsim plot RESULT_DIR`): reads the files `abm.runs.runner` wrote
 (summary.json, rounds.parquet, metrics.parquet, regret_curve.parquet, trace.parquet) and
 writes PNGs beside them (matplotlib Agg, no display). Plotting never runs inside a
-simulation (DESIGN.md §6: keep plotting out of the simulation script)."""
+simulation (docs/architecture.md: keep plotting out of the simulation script)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User plug-ins: modules that register scenarios, mechanisms and learners (DESIGN.md §2, §4).
+"""User plug-ins: modules that register scenarios, mechanisms and learners (docs/architecture.md).
 
 A plug-in is named by a spec: a module name (`mypkg.mechsim_ext`) or a path to a `.py`
 file. A file is imported under a stable module name derived from its file name and its

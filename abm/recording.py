@@ -1,6 +1,6 @@
 """Per-round records: Mesa's DataCollector for series, an array recorder for the
 counterfactual menus the regret metrics need, a per-agent trace and the outcome path
-X-bar (DESIGN.md §3 "Recording"). What is recorded follows the mechanism's declared
+X-bar (docs/architecture.md "Recording"). What is recorded follows the mechanism's declared
 capabilities (`mechanisms.capabilities`): exact menus for `ExactMenu`, the outcome vector
 for `OutcomeAverage`, item prices from the typed `RoundResult.item_prices`."""
 

@@ -1,5 +1,5 @@
 """From what a user names — a scenario, a TOML file, a dict, a RunConfig — plus dotted
-overrides to one validated `RunConfig` (DESIGN.md §5)."""
+overrides to one validated `RunConfig` (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A scenario (in `scenarios/`) turns a validated `RunConfig` into a `ScenarioInsta
 a mechanism, initial budgets, a value model and agent metadata. Scenarios register
 themselves here (`register_scenario`, the `SCENARIOS` registry); `abm` loads the built-in
 `scenarios` package as its first plug-in (`abm.plugins`), so the import graph stays
-scenarios -> abm (DESIGN.md §2).
+scenarios -> abm (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Named random streams of a run (DESIGN.md §3 "Random streams").
+"""Named random streams of a run (docs/architecture.md "Random streams").
 
 Every consumer of randomness asks for its stream by name — `scenario`, `values`,
 `mechanism`, `model`, `metrics`, `population/<group>` — and gets a `SeedSequence` derived

@@ -1,4 +1,4 @@
-"""Bidding policies (learners), vectorized over a cohort of agents (DESIGN.md §2)."""
+"""Bidding policies (learners), vectorized over a cohort of agents (docs/architecture.md)."""
 
 from agents.base import AlternationError, Feedback, Learner, LearnerParams, Observation
 from agents.baselines import FixedBid, GreedyUntilDepleted, UniformRandom

@@ -1,6 +1,6 @@
 """The Learner interface: one object holds a cohort of m agents of one kind as arrays.
 
-DESIGN.md §3. Strict alternation act -> observe (as in uoftcprg/noregret's
+docs/architecture.md. Strict alternation act -> observe (as in uoftcprg/noregret's
 next_strategy / observe_utility), so a learner never updates on feedback it did not
 cause. Feedback is `bandit` (own utility and charge) or `full` (the whole menu of
 counterfactual (utility, cost) over the learner's own alternatives).

@@ -1,4 +1,4 @@
-"""Non-learning reference bidders (DESIGN.md §2): fixed, greedy, random, truthful.
+"""Non-learning reference bidders (docs/architecture.md): fixed, greedy, random, truthful.
 
 Each reports one scalar per agent and uses no feedback (bandit model, nothing learned);
 they bracket the learners in the BwK comparisons of Braverman §2.3.3.

@@ -1,4 +1,4 @@
-"""Learners by name, for configs: a registry, never `eval` (DESIGN.md §6).
+"""Learners by name, for configs: a registry, never `eval` (docs/architecture.md).
 
 Built on the shared `mechanisms.registry.Registry` (stdlib only; the one import from
 `mechanisms` into `agents`). Names are canonical (`adaptive_pacing` = `Adaptive-Pacing`).

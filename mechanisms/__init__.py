@@ -1,4 +1,4 @@
-"""One-round allocation rules and their prices: pure functions of reports (DESIGN.md §2).
+"""One-round allocation rules and their prices: pure functions of reports (docs/architecture.md).
 
 One subpackage per family (`assignment`, `apex`, `voting`, `matching`, `public_goods`,
 `linked_vcg`, `approx_valuations`, `bwk`); `base` holds the interface, `capabilities` the

@@ -1,4 +1,4 @@
-"""The one-round mechanism interface every allocation rule implements (DESIGN.md §3).
+"""The one-round mechanism interface every allocation rule implements (docs/architecture.md).
 
 A mechanism is a pure function of this round's reports: it never learns and never
 touches Mesa. Reports are scalars per agent (a reported value for public goods, a
@@ -36,7 +36,7 @@ class Reports:
 
 @dataclass(frozen=True, slots=True)
 class RoundResult:
-    """Outcome of one round (DESIGN.md §3): every field `abm` reads is typed here.
+    """Outcome of one round (docs/architecture.md): every field `abm` reads is typed here.
 
     outcome: the mechanism's outcome (an allocation, a lottery, an arm, ...).
     utilities: (n,) utility each agent derived. charges: (n,) or (n, d) tokens, >= 0.
@@ -116,7 +116,7 @@ def check_reports(reports: Reports, n: int | None = None) -> tuple[np.ndarray, n
 
 
 class Mechanism(ABC):
-    """One-round allocation rule with token charges (DESIGN.md §3)."""
+    """One-round allocation rule with token charges (docs/architecture.md)."""
 
     #: Short name used in configs and summaries.
     name: str = "mechanism"
@@ -141,7 +141,7 @@ class Mechanism(ABC):
         ignore it, stateful ones recompute it from their current state when None).
 
         This generic version re-runs the round per alternative; mechanisms override it
-        with an exact vectorized form where their structure allows (DESIGN.md §3)."""
+        with an exact vectorized form where their structure allows (docs/architecture.md)."""
         agents = np.arange(reports.bids.shape[0]) if agents is None else np.asarray(agents)
         m, k = alternatives.shape
         u = np.empty((m, k))

@@ -1,4 +1,4 @@
-"""Declared capabilities of a mechanism (DESIGN.md §3): runtime-checkable Protocols.
+"""Declared capabilities of a mechanism (docs/architecture.md): runtime-checkable Protocols.
 
 Everything `abm` reads from a mechanism beyond `run_round` / `menu_all` / `report_grid`
 is one of these. A mechanism has a capability by defining its members; `abm` asks

@@ -1,4 +1,4 @@
-"""Registries by name: one generic helper, and the mechanisms by name and family (DESIGN.md §2-§3).
+"""Registries by name: one generic helper, and the mechanisms by name and family (docs/architecture.md).
 
 `Registry` is stdlib + typing only, so `agents.registry` (learners) and `abm.scenario`
 (scenarios, studies) build on it too. Names are canonical (case and `-`/`_` do not

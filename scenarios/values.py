@@ -1,4 +1,4 @@
-"""Value models shared by several scenarios (DESIGN.md §2: shared helpers exist once)."""
+"""Value models shared by several scenarios (docs/architecture.md: shared helpers exist once)."""
 
 from __future__ import annotations
 

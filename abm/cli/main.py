@@ -2,7 +2,7 @@
 
 Every subcommand takes `--plugin MODULE_OR_FILE.py` (repeatable): user code that registers
 scenarios, mechanisms and learners, loaded before anything is looked up. Library code
-logs; only `abm.cli` prints (DESIGN.md §5)."""
+logs; only `abm.cli` prints (docs/architecture.md)."""
 
 from __future__ import annotations
 

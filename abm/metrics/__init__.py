@@ -1,4 +1,4 @@
-"""Metrics over recorded arrays (DESIGN.md §3 "Collectors"; SPEC.md §C, §G): strong regret,
+"""Metrics over recorded arrays (docs/architecture.md "Collectors"; SPEC.md §C, §G): strong regret,
 external and swap regret, budget depletion, equilibrium convergence, core factor, Pareto
 and externalities. Each is a pure function in its own module; `end_of_run_metrics` runs
 them as a pipeline of steps (`abm.metrics.pipeline`) over a finished model's records."""

@@ -1,4 +1,4 @@
-"""End-of-run metrics as a pipeline of steps (DESIGN.md §3 "Metrics").
+"""End-of-run metrics as a pipeline of steps (docs/architecture.md "Metrics").
 
 Each step is a small object with a `name`, `applies(records) -> bool` (when it runs: by
 what was recorded and by the mechanism's declared capabilities, `mechanisms.capabilities`)
@@ -157,7 +157,7 @@ class DepletionStep:
 
 
 def payoff_bound(mechanism: Mechanism, utility: np.ndarray) -> tuple[float, str]:
-    """M of Definition 3: the mechanism's declared `PayoffBound`, else 1 (DESIGN.md §5:
+    """M of Definition 3: the mechanism's declared `PayoffBound`, else 1 (docs/architecture.md:
     utilities in [0, 1]); raised to the largest recorded menu utility if that exceeds it."""
     declared = False
     bound = 1.0

@@ -3,7 +3,7 @@ metrics.parquet (one row per agent), rounds.parquet (per-round series), summary.
 extra tables (regret_curve.parquet, trace.parquet). The metrics are the steps of
 `abm.metrics.pipeline` (chosen by what was recorded and by the mechanism's declared
 capabilities) plus the scenario's own `ScenarioInstance.metric_steps`; each metric is a
-pure function in its own module (DESIGN.md §3 "Metrics").
+pure function in its own module (docs/architecture.md "Metrics").
 """
 
 from __future__ import annotations

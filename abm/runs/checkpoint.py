@@ -1,6 +1,6 @@
 """Resumable checkpoints of a run: the whole model, written atomically into the run's
 output directory every `checkpoint_every` rounds and picked up by a rerun of the same
-config (DESIGN.md §5)."""
+config (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Where a sweep's runs execute — serially, in a process pool, or as Ray tasks — and the
-driver loop that retries failing runs and records each finished one (DESIGN.md §4).
+driver loop that retries failing runs and records each finished one (docs/architecture.md).
 
 Every pool runs `execute_run` (module level, so process-pool and Ray workers unpickle it
 by reference), which returns the run's output files as bytes; the driver writes them, so

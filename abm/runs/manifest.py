@@ -1,5 +1,5 @@
 """A sweep's results on disk: run ids, `manifest.jsonl` lines, the runs/<run_id>/ directories
-and the resume bookkeeping read back from them (DESIGN.md §4).
+and the resume bookkeeping read back from them (docs/architecture.md).
 
 A run's id is a hash of its resolved config (placement fields aside), so re-running the
 same sweep finds its finished runs here and skips them. Writes are atomic per run: the

@@ -1,6 +1,6 @@
 """Run one configuration end to end: build the model, step it T times with a progress
 bar, collect, and write `rounds.parquet`, `agents.parquet`, `metrics.parquet`,
-`summary.json` (and `menus.npz` when menus are recorded). DESIGN.md §4."""
+`summary.json` (and `menus.npz` when menus are recorded). docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Parameter sweeps that survive failures: a grid over parameters x seeds, one task per run
-(DESIGN.md §4).
+(docs/architecture.md).
 
 A sweep file (TOML) names a base (a scenario or a config TOML), `[overrides]` applied to
 every run, `[axes]` whose cartesian product, times `seeds`, is the grid:

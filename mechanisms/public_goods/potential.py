@@ -370,7 +370,7 @@ class Potential(Mechanism):
         return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
 
-#: DESIGN.md §2 lists the class under this name.
+#: docs/architecture.md lists the class under this name.
 PotentialMechanism = Potential
 
 

@@ -1,4 +1,4 @@
-"""Contract every registered learner keeps (DESIGN.md §3): strict alternation, checkpoint
+"""Contract every registered learner keeps (docs/architecture.md): strict alternation, checkpoint
 round trip, non-negative reports, 0 once the budget is gone, and no overdrawn ledger.
 
 Parametrized over the learner registry's names read at collection time; tests/conftest.py
