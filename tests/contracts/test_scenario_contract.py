@@ -1,18 +1,19 @@
 """Smoke contract of every registered scenario (read at collection time, so a plug-in's
 scenario — tests/helpers.py `CONTRACT_PLUGINS` — is included): its TOML defaults cut to a
 tiny run, played on the local backend and on the Ray backend's driver logic in process
-(`helpers.PickledShards`, no Ray cluster; one agent per cohort over two shards), must give
-identical outputs; the ledger keeps its invariants, checked from the recorded per-round
-charges and budgets; and the summary has one `groups` entry per population group.
+(`helpers.PickledShards`, no Ray cluster; one agent per cohort over two shards), and in real
+Ray actors, must give identical outputs; the ledger keeps its invariants, checked from the
+recorded per-round charges and budgets; and the summary has one `groups` entry per population group.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import PickledShards, assert_same_outputs, registered_by_contract_plugins
+from helpers import CONTRACT_PLUGINS, PickledShards, assert_same_outputs, registered_by_contract_plugins
 
 import abm.model
+from abm.backends import RayBackend
 from abm.runs.runner import resolve_config, run, write_outputs
 from abm.scenario import SCENARIOS
 
@@ -86,6 +87,19 @@ def test_scenario_runs_tiny_on_both_backends_with_the_same_outputs(name, tmp_pat
     groups = local.summary["groups"]
     assert list(groups) == [g.name for g in local.model.groups]
     assert sum(g["agents"] for g in groups.values()) == local.config.agents
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("name", NAMES)
+def test_scenario_on_real_ray_equals_local(name, ray_session, tmp_path):
+    """The same tiny run with its cohorts in real Ray actors (other processes, which load the
+    contract plug-ins from the run's `plugins`, as a user's run would)."""
+    overrides = {**tiny_overrides(name), "plugins": [str(p) for p in CONTRACT_PLUGINS]}
+    write_outputs(run(name, overrides=overrides, progress=False), tmp_path / "local")
+    result = run(name, overrides={**overrides, "backend": "ray"}, progress=False)
+    assert isinstance(result.model.backend, RayBackend) and result.model.backend.shards == overrides["shards"]
+    write_outputs(result, tmp_path / "ray")
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
 
 
 def test_tiny_overrides_name_registered_scenarios():
