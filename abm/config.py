@@ -54,7 +54,7 @@ def valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 class StrictModel(BaseModel):
     """Unknown keys and non-finite floats are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True, defer_build=True)
 
 
 class LearnerSpec(StrictModel):

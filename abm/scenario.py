@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class ScenarioParams(BaseModel):
     """Base of every scenario's `[params]` table."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 class ValueModel(ABC):

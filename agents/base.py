@@ -27,7 +27,7 @@ def scaled_grid(values: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
 class LearnerParams(BaseModel):
     """Base of every learner's validated parameters (unknown keys and NaN are errors)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 @dataclass(frozen=True, slots=True)

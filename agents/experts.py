@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator, model_validator
 
 from agents.base import Feedback, Learner, LearnerParams, Observation, scaled_grid
+from agents.jit import lazy_njit
 
 #: A policy factory: (n learners, K actions, horizon T, rng) -> GridPolicy.
 Factory = Callable[[int, int, int, np.random.Generator], "GridPolicy"]
@@ -40,7 +40,7 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.minimum((cum < u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@lazy_njit(nogil=True, cache=True, error_model="numpy")
 def _inverse_cdf(  # pragma: no cover - compiled
     w: NDArray[np.floating], u: NDArray[np.floating], actions: NDArray[np.int64], probs: NDArray[np.float64]
 ) -> None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from agents.jit import lazy_njit
 
 #: The kernels' array arguments: float64 arrays and boolean masks.
 F64Array = NDArray[np.float64]
@@ -47,7 +48,7 @@ class KernelOptions(TypedDict):
 KERNEL_OPTIONS: KernelOptions = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": {"contract", "arcp"}}
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@lazy_njit(**KERNEL_OPTIONS)
 def gth_block(  # pragma: no cover - compiled
     Q: F64Array, s: F64Array, x: F64Array, p: F64Array, bad: BoolArray, i0: int, L: int
 ) -> None:
@@ -96,7 +97,7 @@ def gth_block(  # pragma: no cover - compiled
             pk[l] = xk[l] * s[l]
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@lazy_njit(**KERNEL_OPTIONS)
 def load_rows(W: F64Array, b: int, j: int, q: F64Array, t: F64Array) -> None:  # pragma: no cover - compiled
     """q = W[b, :, j] / sum_a W[b, a, j] lane by lane: row j of every chain in tile b,
     normalized into q (K_a, TILE); t (TILE,) scratch. (Rows are indexed one action at a
@@ -116,7 +117,7 @@ def load_rows(W: F64Array, b: int, j: int, q: F64Array, t: F64Array) -> None:  #
             qa[l] = wa[l] * t[l]
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@lazy_njit(**KERNEL_OPTIONS)
 def gth_tiles(W: F64Array, p: F64Array, bad: BoolArray) -> None:  # pragma: no cover - compiled
     """GTH stationary distributions of tiled weights W (n_tiles, K_a, K_j, TILE), row j of
     each chain being W[:, :, j] (any positive scale). Writes p (K, n) and bad (n,)."""

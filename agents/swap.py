@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 from pydantic import field_validator
 
@@ -30,6 +29,7 @@ from agents.experts import (
     policy_factory,
     sample_columns,
 )
+from agents.jit import lazy_njit
 from agents.stationary import (
     KERNEL_OPTIONS,
     TILE,
@@ -97,7 +97,7 @@ _EXP_DEGREE = 11
 _INV_FACTORIAL = tuple(1.0 / math.factorial(k) for k in range(_EXP_DEGREE + 1))
 
 
-@numba.njit(inline="always", **KERNEL_OPTIONS)
+@lazy_njit(inline="always", **KERNEL_OPTIONS)
 def exp_small(x: float) -> float:  # pragma: no cover - compiled
     """exp(x) for |x| <= 1/4 by its degree-11 Taylor polynomial (Horner): the remainder is
     below 0.25^12 e^0.25 / 12! < 2e-16 relative, so the result is within 2 ulp of exp, and
@@ -110,7 +110,7 @@ def exp_small(x: float) -> float:  # pragma: no cover - compiled
     return r
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@lazy_njit(**KERNEL_OPTIONS)
 def _hedge_swap_round(  # pragma: no cover - compiled
     W: F64Array, gains_t: F64Array, p_t: F64Array, eta: float, small: bool, bad: BoolArray
 ) -> None:

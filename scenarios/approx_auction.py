@@ -16,10 +16,9 @@ ever make a budget bind; charges still go through the ledger.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
@@ -34,6 +33,9 @@ from mechanisms.approx_valuations.auctions import (
 )
 from mechanisms.approx_valuations.knowledge import MECHANISM_ORDER, ApproxKnowledgeAuction
 from mechanisms.registry import CHIESA, cite
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ApproxAuctionParams(ScenarioParams):
@@ -145,6 +147,8 @@ def delta_sweep(
     """For every (delta, n, mechanism): the guarantee eps(delta, n), the lowest SW/MSW the
     adversarial search finds with bids in K_i (`worst_case_ratio`), and the mean and minimum
     SW/MSW when everyone bids its knowledge x_i with TV_i uniform in K_i (`instances` draws)."""
+    import pandas as pd
+
     rows = []
     root = np.random.SeedSequence(seed)
     for (delta, n), ss in zip(

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from abm.config import RunConfig
@@ -31,6 +30,9 @@ from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_sc
 from mechanisms.bwk.instances import BanditsWithKnapsacks, hindsight_opt, lp_opt
 from mechanisms.registry import BRAVERMAN, cite
 from scenarios.values import UnitValues
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +197,8 @@ def compare_learners(
 ) -> pd.DataFrame:
     """Every learner's ratio in both toy scenarios and its worst case (Braverman §2.3.3:
     no algorithm's worst case exceeds 2/3). Prints the table when `show`."""
+    import pandas as pd
+
     from agents import LEARNERS
 
     names = learners if learners is not None else sorted(LEARNERS)

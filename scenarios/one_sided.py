@@ -23,7 +23,6 @@ import numpy as np
 from pydantic import Field
 
 from abm.config import ConfigError, RunConfig
-from abm.metrics.pipeline import HZResidualStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.apex.algorithm1 import Apex
 from mechanisms.assignment.hz import hz_residuals
@@ -116,6 +115,9 @@ class OneSided(Scenario):
     toml = Path(__file__).with_name("one_sided.toml")
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        # Imported when a run is built, not when the scenario registers (`mechsim list`).
+        from abm.metrics.pipeline import HZResidualStep
+
         n, T = config.agents, config.rounds
         u = make_utilities(params.utilities, n, params.correlation, np.random.default_rng(seed))
         mechanism = self.make_mechanism(params, u, params.beta, params.tol)

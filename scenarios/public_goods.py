@@ -12,7 +12,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
-from abm.metrics.pipeline import CoreFactorStep
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 from mechanisms.registry import ONYEZE, cite
@@ -96,6 +95,9 @@ class PublicGoods(Scenario):
     group_overrides = frozenset({"share"})
 
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        # Imported when a run is built, not when the scenario registers (`mechsim list`).
+        from abm.metrics.pipeline import CoreFactorStep
+
         n = config.agents
         if params.values == "harmonic":
             shares = np.full(n, 1.0 / (2 * n))

@@ -40,7 +40,6 @@ from typing import Any, Literal, TypedDict
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.stats import binom
 
 from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
@@ -169,6 +168,8 @@ class BinomialEndowments:
     def prob_outside(self, mu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """X_s = P^n(mu^n not in Omega^n | mu^n|_s) for s = 0..T, shape (N, T + 1): a
         martingale in s (Lemma 5), X_0 the unconditional probability, X_T an indicator."""
+        from scipy.stats import binom
+
         n, horizon, _ = mu.shape
         a, b = self._in_range(horizon, lo, hi)
         with np.errstate(divide="ignore", invalid="ignore"):

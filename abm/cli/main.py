@@ -12,13 +12,14 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from abm.config import ConfigError, parse_value
 from abm.plugins import load_plugins, resolve_spec
 from mechanisms.registry import RegistryError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Modules that add subcommands through `register_cli(subparsers, parents)`.
 COMMAND_MODULES: tuple[str, ...] = ("abm.cli.sweep", "abm.cli.plot", "abm.cli.study", "abm.cli.discover")
@@ -75,6 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict[str, Any], table: pd.DataFrame) -> None:
     """A short human summary: the run and one line per agent (or quantiles if many)."""
+    import pandas as pd
+
     print(
         f"\n{summary['scenario']} | mechanism {summary['mechanism']} | learner {summary['learner']} | "
         f"n={summary['agents']} T={summary['rounds']} seed={summary['seed']} | "

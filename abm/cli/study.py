@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import pandas as pd
-
+# abm.runs.study imports pandas, scipy and the sweep machinery only inside its functions,
+# so the registry (with the studies' one-line docs for --help) is cheap to import here.
 from abm.runs.study import STUDIES, parse_horizons
 
 
@@ -38,6 +38,8 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
 
 
 def cmd_study_regret(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from abm.cli.main import parse_sets
 
     overrides = parse_sets(args.set or [])

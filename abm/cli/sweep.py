@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from abm.runs.executors import Executor
-from abm.runs.sweep import sweep
+if TYPE_CHECKING:
+    from abm.runs.executors import Executor
 
 
 def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -34,7 +32,11 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    # Imported here, not at module level: building the parser (`mechsim --help`) stays light.
+    import pandas as pd
+
     from abm.cli.main import parse_sets
+    from abm.runs.sweep import sweep
 
     executor: Executor = args.executor or "auto"  # argparse's choices are the Executor names
     overrides = parse_sets(args.set or [])

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from scipy.optimize import linprog
 
 #: Coalitions are enumerated exhaustively up to this many agents (2^n - 1 LPs).
 EXACT_MAX_AGENTS = 10
@@ -86,6 +85,8 @@ def coalition_gamma(values: np.ndarray, utility: np.ndarray, shares: np.ndarray,
 
 def _coalition_lp(v: np.ndarray, u: np.ndarray, a: np.ndarray, coalition: Iterable[int]) -> tuple[float, np.ndarray]:
     """(gamma(S), the maximizing alternative x (T,)) for validated inputs."""
+    from scipy.optimize import linprog
+
     s = np.asarray(sorted(set(coalition)), dtype=np.int64)
     if s.size == 0:
         raise ValueError("coalition must be non-empty")

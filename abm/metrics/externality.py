@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 #: Improvements below this (utility units) count as none (LP round-off).
 PARETO_TOL = 1e-9
@@ -58,6 +57,8 @@ class ParetoResult:
 
 def pareto_check(outcome_utilities: np.ndarray, p: np.ndarray) -> ParetoResult:
     """Pareto efficiency of p over the finite outcome set (Braverman §2.3.4), by two LPs."""
+    from scipy.optimize import linprog
+
     f, q = _check(outcome_utilities, p)
     k = f.shape[0]
     cur = q @ f

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from abm.metrics.convergence import (
     bid_drift,
@@ -36,9 +35,15 @@ from abm.metrics.regret import (
     swap_regret,
 )
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
-from abm.recording import MenuRecorder, TraceRecorder
 from mechanisms.base import Mechanism, Reports
 from mechanisms.capabilities import FiniteOutcomes, PayoffBound
+
+if TYPE_CHECKING:
+    # Annotations only: abm.recording imports Mesa, and scenarios import this module for
+    # their metric steps (`mechsim list` imports no Mesa or pandas).
+    import pandas as pd
+
+    from abm.recording import MenuRecorder, TraceRecorder
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +185,8 @@ class RegretStep:
         return records.menus is not None
 
     def compute(self, records: RunRecords) -> StepOutput:
+        import pandas as pd
+
         menus = records.menus
         assert menus is not None
         t_done = records.t_done
@@ -351,6 +358,8 @@ class TraceTableStep:
         return True
 
     def compute(self, records: RunRecords) -> StepOutput:
+        import pandas as pd
+
         t_done, trace = records.t_done, records.trace
         k = min(TRACE_PLOT_AGENTS, records.agents.shape[0])
         remaining = remaining_budget(records.charges, records.budget)

@@ -18,16 +18,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from abm.config import ConfigError
-from abm.runs.sweep import Executor, sweep
 from abm.scenario import get_scenario
 from mechanisms.registry import Citation, Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from abm.runs.sweep import Executor
+
+# pandas, scipy.stats and the sweep machinery are imported inside the functions that use
+# them: `mechsim --help` and `mechsim list` read STUDIES without paying for them.
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,8 @@ class RegretStudy:
 
 def mean_ci(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval (NaN bounds with fewer than two values)."""
+    from scipy import stats
+
     x = np.asarray(x, dtype=np.float64)
     m = float(x.mean()) if x.size else np.nan
     if x.size < 2:
@@ -73,6 +80,8 @@ def loglog_fit(horizons: np.ndarray, regret: np.ndarray, confidence: float = CON
     """Slope b of log(regret) = a + b log(T) by least squares over runs, with a t-interval
     from linregress's standard error (n - 2 degrees of freedom). Runs with regret <= 0
     (no regret at all) have no logarithm and are left out; their number is reported."""
+    from scipy import stats
+
     T = np.asarray(horizons, dtype=np.float64)
     r = np.asarray(regret, dtype=np.float64)
     keep = np.isfinite(r) & (r > 0)
@@ -93,6 +102,8 @@ def loglog_fit(horizons: np.ndarray, regret: np.ndarray, confidence: float = CON
 
 def run_regret(path: str | Path, aggregate: Aggregate) -> float:
     """One run's strong regret from its metrics.parquet: mean or max over traced agents."""
+    import pandas as pd
+
     table = pd.read_parquet(Path(path) / "metrics.parquet")
     if "strong_regret" not in table:
         raise ValueError(f"{path}/metrics.parquet has no strong_regret column (menus not recorded?)")
@@ -122,6 +133,10 @@ def regret_study(
     """Run the (learner x T x seed) grid as a resumable sweep under `out/sweep`, then write
     `regret_runs.csv`, `regret_table.csv`, `regret_fits.csv`, `study.json` and
     `regret_study.png` (regret/T vs T, log-log, with each learner's fitted line)."""
+    import pandas as pd
+
+    from abm.runs.sweep import sweep
+
     horizons = sorted({int(t) for t in horizons})
     if not horizons or horizons[0] < 1:
         raise ValueError(f"horizons must be integers >= 1, got {horizons}")

@@ -7,9 +7,6 @@ Both implement `mechanisms.apex.algorithm1.ApexProblem`; the VCG machinery is `m
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import floyd_warshall
 
 from mechanisms.assignment.vcg import (
     assignments_without_each,
@@ -100,6 +97,9 @@ class AssignmentProblem:
         at once (Floyd-Warshall, O(n^3) in C) on reduced costs: the minimal Walrasian
         prices p are a feasible potential (envy-freeness makes every reduced cost >= 0;
         csr keeps the many exact-zero edges as edges)."""
+        from scipy.sparse import csr_array
+        from scipy.sparse.csgraph import floyd_warshall
+
         s = self.scaled(weights)
         n = self.n
         assignment = x_next.argmax(axis=1)
@@ -196,6 +196,8 @@ def _double_center(d: np.ndarray) -> np.ndarray:
 
 def _fw_gap(grad: np.ndarray, x: np.ndarray) -> float:
     """Frank-Wolfe duality gap max_{S permutation} <grad, S - x> >= max F - F(x) (F concave)."""
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(grad, maximize=True)
     return float(grad[rows, cols].sum() - (grad * x).sum())
 
@@ -431,6 +433,8 @@ class RegularizedAssignment:
     def _fw_direction(self, c: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frank-Wolfe direction S - x, S the permutation maximizing <grad, S>
         (`linear_sum_assignment`), and its slope <grad, S - x> = the duality gap."""
+        from scipy.optimize import linear_sum_assignment
+
         g = c + self.beta / x**2
         d = -x.copy()
         for r in range(x.shape[0]):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from mechanisms.base import check_vector
 
@@ -59,6 +58,8 @@ class HZReport:
 
 def best_affordable_utility(u: np.ndarray, prices: np.ndarray, budget: float) -> float:
     """max u . y over {y >= 0, sum y = 1, prices . y <= budget} by HiGHS (nan if empty)."""
+    from scipy.optimize import linprog
+
     m = u.shape[0]
     res = linprog(
         -u,

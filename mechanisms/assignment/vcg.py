@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +55,8 @@ def check_values(values: np.ndarray | list, name: str = "values") -> np.ndarray:
 
 def optimal_assignment(v: np.ndarray) -> np.ndarray:
     """Agent -> item of one max-weight assignment (every agent served: m >= n, v >= 0)."""
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(v, maximize=True)
     assignment = np.full(v.shape[0], -1, dtype=np.int64)
     assignment[rows] = cols
@@ -144,6 +145,8 @@ def unit_demand_vcg_naive(values: np.ndarray | list) -> VCGResult:
     """Reference VCG by n + 1 assignment solves (tests and benchmarks only).
 
     payment_i = OPT_{-i} - (OPT - v_{i pi(i)}); item price = payment of its owner, 0 if unsold."""
+    from scipy.optimize import linear_sum_assignment
+
     v = check_values(values)
     n, m = v.shape
     assignment = optimal_assignment(v)

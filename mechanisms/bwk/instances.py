@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linprog
 
 from mechanisms.base import Mechanism, Reports, RoundResult
 
@@ -149,6 +148,8 @@ def lp_opt(reward_means: np.ndarray, cost_means: np.ndarray, budget: float, hori
     """LP benchmark of stochastic BwK (Badanidiyuru et al. 2013; Braverman §1.1):
     max T sum_a x_a rbar_a  s.t.  T sum_a x_a cbar_a <= B, sum_a x_a <= 1, x >= 0
     (sum < 1 is the null arm). Solved with HiGHS."""
+    from scipy.optimize import linprog
+
     r = np.asarray(reward_means, dtype=np.float64)
     c = np.asarray(cost_means, dtype=np.float64)
     res = linprog(

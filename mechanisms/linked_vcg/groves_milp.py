@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 if TYPE_CHECKING:
     # Annotations only: linked_model imports this module at run time.
+    from scipy.optimize import LinearConstraint
+
     from mechanisms.linked_vcg.model import LinkedVCG
+
+# scipy is imported inside the functions that solve: importing the mechanisms (`mechsim
+# list`) does not pay for scipy.optimize.
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,9 @@ class _Rows:
         self.ub.append(ub)
 
     def constraint(self, n_var: int) -> LinearConstraint:
+        from scipy import sparse
+        from scipy.optimize import LinearConstraint
+
         mat = sparse.csr_matrix((self.data, (self.ri, self.ci)), shape=(len(self.lb), n_var))
         return LinearConstraint(mat, np.array(self.lb), np.array(self.ub))
 
@@ -132,6 +138,8 @@ def _groves_base_milp(mech: LinkedVCG, retracted: np.ndarray, k: int) -> tuple[n
     when someone ahead of k holds type i (H_i > 0); a is maximized by the objective, so
     the upper bounds are attained. Objective: sum_t beta^(t-T) (others' surplus).
     Returns (minimizer (T, I), MILP value)."""
+    from scipy.optimize import Bounds, milp
+
     econ = mech.economy
     theta, q_bar = econ.theta, econ.q_bar
     n_types, n_res, horizon = econ.n_types, econ.n_resources, mech.horizon

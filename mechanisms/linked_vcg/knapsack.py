@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 #: Relative tolerance for comparisons of project/resource amounts (float round-off of HiGHS).
 AMOUNT_TOL = 1e-7
@@ -63,6 +61,8 @@ def general_position_violation(theta: np.ndarray, tol: float = 1e-9) -> tuple[in
     subset S we ask whether some p > 0 solves theta_S p = 1 (an LP maximizing min_r p(r)).
     Exhaustive, so only run when the number of subsets is at most
     GENERAL_POSITION_MAX_SUBSETS (raises ValueError otherwise)."""
+    from scipy.optimize import linprog
+
     theta = check_theta(theta)
     n_types, n_res = theta.shape
     total = sum(comb(n_types, k) for k in range(2, n_res + 2))
@@ -102,6 +102,9 @@ def solve_knapsack(theta: np.ndarray, q: np.ndarray, mu: np.ndarray) -> Knapsack
     """Solve eq. (1) for B instances at once: q (B, R) resources, mu (B, I) supplies
     (np.inf = unlimited). One block-diagonal HiGHS LP; blocks are independent, so the
     optimum is the blockwise optimum."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     theta = np.asarray(theta, dtype=np.float64)
     q = np.atleast_2d(np.asarray(q, dtype=np.float64))
     mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from mechanisms.assignment.sinkhorn import matrix_entropy, sinkhorn
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
@@ -231,6 +230,8 @@ def externalities(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> np.ndarray:
     get. The max over perfect matchings is one linear assignment per player (the LP over
     the Birkhoff polytope has integral optima). §3.3: for instance (34) and
     X = (M1 + M2) / 2 every player's externality is 1/2."""
+    from scipy.optimize import linear_sum_assignment
+
     uh, ud = check_market(uh, ud)
     coef = player_coefficients(uh, ud)
     x = np.asarray(x, dtype=np.float64)

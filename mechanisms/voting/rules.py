@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from scipy.optimize import root
 
 from mechanisms.voting.mechanisms import (
     INDIFFERENCE_TOL,
@@ -135,6 +134,8 @@ def _p_residual(push: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> floa
 
 
 def _root(push: Callable[[np.ndarray], np.ndarray], z0: np.ndarray) -> tuple[np.ndarray, float]:
+    from scipy.optimize import root
+
     sol = root(lambda z: z - push(z), z0, method="hybr", options={"xtol": 1e-13})
     return sol.x, _p_residual(push, sol.x)
 
