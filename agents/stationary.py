@@ -27,6 +27,7 @@ from agents.jit import lazy_njit
 #: The kernels' array arguments: float64 arrays and boolean masks.
 F64Array = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+I64Array = NDArray[np.int64]
 
 #: Chains per tile: 64 doubles per row keep a K=11 tile's 121 rows (62 KB) in L2.
 TILE = 64

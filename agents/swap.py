@@ -14,11 +14,14 @@ import math
 from typing import Any
 
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 from pydantic import field_validator
 
 from agents.base import LearnerParams
 from agents.experts import (
     BASE_POLICIES,
+    Exp3Policy,
     Factory,
     GridLearner,
     GridParams,
@@ -35,6 +38,7 @@ from agents.stationary import (
     TILE,
     BoolArray,
     F64Array,
+    I64Array,
     gth_block,
     gth_tiles,
     load_rows,
@@ -45,7 +49,8 @@ from agents.stationary import (
 
 class SwapPolicy(GridPolicy):
     """Blum–Mansour swap-regret policy over K actions built from any base `Factory`
-    (`swap_factory` picks the compiled `HedgeSwapPolicy` for plain Hedge copies).
+    (`swap_factory` picks the compiled `HedgeSwapPolicy` / `Exp3SwapPolicy` for plain
+    Hedge / Exp3 copies).
 
     Guarantee (Blum & Mansour 2007, Thm 5): swap regret <= sum_j R_j, where R_j is copy j's
     external regret on the gains p_j * g; with Hedge copies (eta = sqrt(8 ln K / T)) this
@@ -144,6 +149,238 @@ def _hedge_swap_round(  # pragma: no cover - compiled
         gth_block(Q, s, x, p_t, bad, i0, L)
 
 
+@intrinsic
+def _f64_from_bits(typingctx: Any, bits: Any) -> Any:  # pragma: no cover - compile time
+    """The float64 whose IEEE bit pattern is the int64 `bits` (an LLVM bitcast, so loops
+    that build powers of two with it still vectorize)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
+
+
+#: Below this exponent `exp_nonpositive` returns 0 (exp(-690) ~ 3e-300): weights never subnormal.
+EXP_FLUSH = -690.0
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@numba.njit(inline="always", **KERNEL_OPTIONS)
+def exp_nonpositive(x: float) -> float:  # pragma: no cover - compiled
+    """exp(x) for x <= 0 to a few ulp, 0 below EXP_FLUSH, in vectorizable arithmetic (no
+    libm call): x = k ln 2 + r, |r| <= ln2 / 2, exp(r) = exp_small(r / 2)^2, times 2^k
+    built from its exponent bits."""
+    y = max(x, EXP_FLUSH - 10.0)
+    k = np.floor(y * _LOG2E + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    h = exp_small(0.5 * r)
+    e = h * h * _f64_from_bits((np.int64(k) + 1023) << 52)  # type: ignore[call-arg]
+    return e if x >= EXP_FLUSH else 0.0
+
+
+@numba.njit(**KERNEL_OPTIONS)
+def _exp3_swap_round(  # pragma: no cover - compiled
+    S: F64Array,
+    V: F64Array,
+    T: F64Array,
+    p_t: F64Array,
+    actions: I64Array,
+    loss: F64Array,
+    weight: F64Array,
+    log_k: float,
+    eta: float,
+    adaptive: bool,
+    gamma: float,
+    update: bool,
+    bad: BoolArray,
+) -> None:
+    """One Blum–Mansour round over Exp3 copies, tile by tile. S (n_tiles, K_a, K_j, TILE):
+    copy j's scores; V (K_j, n): its variance sums (adaptive rate); T (K_j, n): its weight
+    totals at the last solve; p_t (K, n): the distribution played.
+
+    update: copy j of agent i = b * TILE + l gets `ExpWeights.update_bandit` with the
+    importance-weighted loss loss[i] * (p_t[j, i] * weight[i]) on the played arm
+    actions[i] (variance first, with the copy's own probability of that arm), and is
+    recentered (max score 0). Then, in every case, each copy's row
+    (1 - gamma) softmax(eta_j S_j) + gamma / K is loaded and p_t <- the chains'
+    stationary distributions (GTH)."""
+    n_t, K, _, B = S.shape
+    n = p_t.shape[1]
+    Q = np.empty((K, K, B))
+    s = np.empty(B)
+    x = np.empty((K, B))
+    e = np.ones(B)
+    sa = np.empty(B)
+    lh = np.empty(B)
+    m = np.empty(B)
+    u = gamma / K
+    for b in range(n_t):
+        i0 = b * B
+        L = min(B, n - i0)
+        for j in range(K):
+            # S[b, a, j] (one action's lanes) is contiguous, so the lane loops vectorize.
+            if update:
+                for l in range(L):
+                    sa[l] = S[b, actions[i0 + l], j, l]
+                pj = p_t[j, i0 : i0 + L]
+                for l in range(L):
+                    lh[l] = loss[i0 + l] * (pj[l] * weight[i0 + l])
+                if adaptive:
+                    Vj = V[j, i0 : i0 + L]
+                    Tj = T[j, i0 : i0 + L]
+                    for l in range(L):
+                        z = exp_nonpositive(np.sqrt(2.0 * log_k / (K + Vj[l])) * sa[l])
+                        Vj[l] += z / Tj[l] * (lh[l] * lh[l])
+                for l in range(L):
+                    S[b, actions[i0 + l], j, l] = sa[l] - lh[l]
+                m[:] = S[b, 0, j]
+                for a in range(1, K):
+                    sj = S[b, a, j]
+                    for l in range(B):
+                        m[l] = max(m[l], sj[l])
+                for a in range(K):
+                    sj = S[b, a, j]
+                    for l in range(B):
+                        sj[l] -= m[l]
+            if adaptive:
+                Vj = V[j, i0 : i0 + L]
+                for l in range(L):
+                    e[l] = np.sqrt(2.0 * log_k / (K + Vj[l]))
+            else:
+                e[:] = eta
+            s[:] = 0.0
+            for a in range(K):
+                sj = S[b, a, j]
+                qa = Q[j, a]
+                for l in range(B):
+                    z = exp_nonpositive(e[l] * sj[l])
+                    qa[l] = z
+                    s[l] += z
+            T[j, i0 : i0 + L] = s[:L]
+            for l in range(B):
+                s[l] = (1.0 - gamma) / s[l]
+            for a in range(K):
+                qa = Q[j, a]
+                for l in range(B):
+                    qa[l] = qa[l] * s[l] + u
+        gth_block(Q, s, x, p_t, bad, i0, L)
+
+
+class Exp3SwapPolicy(GridPolicy):
+    """Blum–Mansour over K Exp3 copies (bandit feedback; Braverman §1.1, eq. 2; [BM07]),
+    one compiled pass per round.
+
+    The same algorithm as `SwapPolicy(n, k, T, rng, Exp3Policy factory)` (adaptive or
+    fixed rate, exploration gamma), laid out like `HedgeSwapPolicy`: `scores`
+    (n_tiles, K_a, K_j, TILE), copy j's cumulative estimated gains of action a, kept with
+    maximum 0 per copy; `variance` (K_j, n), the copies' adaptive-rate sums; `p_t` (K, n),
+    the distribution played. A bandit update changes one score per copy, but an adaptive
+    rate changes every weight exp(eta_j S_ja), so each round takes K^2 exponentials per
+    agent: `exp_nonpositive`, which vectorizes, where a libm call per weight would cost
+    more than the rest of the round. Weights are float64 (the generic path's are float32)
+    and those below exp(EXP_FLUSH) of their row's maximum are 0, never subnormal.
+    """
+
+    full_information = False
+
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        horizon: int,
+        rng: np.random.Generator,
+        eta: float | None = None,
+        gamma: float = 0.0,
+    ) -> None:
+        super().__init__(n, k, horizon, rng)
+        if eta is not None and not eta > 0:
+            raise ValueError(f"eta must be > 0, got {eta}")
+        if not 0.0 <= gamma < 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {gamma}")
+        self.adaptive = eta is None
+        self.eta = 1.0 if eta is None else float(eta)
+        self.gamma = float(gamma)
+        self.log_k = float(np.log(max(k, 2)))
+        self.scores = np.zeros((n_tiles(self.n), self.k, self.k, TILE))
+        self.variance = np.zeros((self.k, self.n))
+        self.p_t = np.full((self.k, self.n), 1.0 / self.k)
+        self._total = np.empty((self.k, self.n))
+        self._fresh = False  # whether p_t and _total belong to the current scores
+        self._bad = np.zeros(self.n, dtype=np.bool_)
+        self._no_actions = np.zeros(self.n, dtype=np.int64)
+        self._ones = np.ones(self.n)
+
+    def _round(self, actions: np.ndarray, loss: np.ndarray, weight: np.ndarray, update: bool) -> None:
+        _exp3_swap_round(
+            self.scores, self.variance, self._total, self.p_t, actions, loss, weight,
+            self.log_k, self.eta, self.adaptive, self.gamma, update, self._bad,
+        )  # fmt: skip
+        self._fresh = True
+        if self._bad.any():  # a zero pivot: weights flushed to 0 made a reducible chain
+            self.p_t[:, self._bad] = stationary_distribution(self.matrix(np.flatnonzero(self._bad))).T
+
+    def _solve(self) -> None:
+        self._round(self._no_actions, self._ones, self._ones, False)
+
+    def probs(self) -> np.ndarray:
+        if not self._fresh:
+            self._solve()
+        return self.p_t.T
+
+    def weights(self, agents: np.ndarray | None = None) -> np.ndarray:
+        """exp(eta_j S_ja) (m, K_j, K_a) of `agents` (default: all), by numpy's exp."""
+        i = np.arange(self.n) if agents is None else np.asarray(agents)
+        S = self.scores[i // TILE, :, :, i % TILE].transpose(0, 2, 1)
+        if not self.adaptive:
+            return np.exp(self.eta * S)
+        eta = np.sqrt(2.0 * self.log_k / (self.k + self.variance[:, i]))
+        return np.exp(S * eta.T[:, :, None])
+
+    def matrix(self, agents: np.ndarray | None = None) -> np.ndarray:
+        """Q (m, K, K) of `agents` (default: all): row j is copy j's proposed distribution."""
+        w = self.weights(agents)
+        return (1.0 - self.gamma) * (w / w.sum(axis=2, keepdims=True)) + self.gamma / self.k
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return sample_columns(self.probs().T, rng)
+
+    def update_t(self, gains_t: np.ndarray) -> None:
+        # As `SwapPolicy`: copy j gets p_j * g (`Exp3Policy.update_t`); not the hot path.
+        if not self._fresh:
+            self._solve()
+        n, k = self.n, self.k
+        g = np.zeros((n_tiles(n) * TILE, k, k))  # (agent, K_j, K_a)
+        g[:n] = self.p_t.T[:, :, None] * np.asarray(gains_t, dtype=np.float64).T[:, None, :]
+        if self.adaptive:
+            w = self.weights()
+            self.variance += (w * (1.0 - g[:n]) ** 2).sum(axis=2).T / self._total
+        self.scores += g.reshape(-1, TILE, k, k).transpose(0, 3, 2, 1)
+        self.scores -= self.scores.max(axis=1, keepdims=True)
+        self._solve()
+
+    def update_bandit(
+        self,
+        actions: np.ndarray,
+        gains: np.ndarray,
+        played_prob: np.ndarray,
+        weight: np.ndarray | None = None,
+    ) -> None:
+        # As `SwapPolicy` over Exp3 copies: copy j's loss estimate is l_hat * (p_j * weight).
+        if not self._fresh:
+            self._solve()
+        loss = np.ascontiguousarray(importance_weighted_loss(gains, played_prob), dtype=np.float64)
+        w = self._ones if weight is None else np.ascontiguousarray(weight, dtype=np.float64)
+        self._round(np.ascontiguousarray(actions, dtype=np.int64), loss, w, True)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._fresh = False
+
+
 class HedgeSwapPolicy(GridPolicy):
     """Blum–Mansour over K Hedge copies (Braverman §1.1, eq. 2; [BM07]), one compiled pass.
 
@@ -234,11 +471,14 @@ class HedgeSwapPolicy(GridPolicy):
 
 def swap_factory(base: Factory) -> Factory:
     """A `Factory` of Blum–Mansour policies over `base` (so swap learners compose too);
-    over plain Hedge copies, the compiled `HedgeSwapPolicy`."""
+    over plain Hedge or Exp3 copies, the compiled `HedgeSwapPolicy` / `Exp3SwapPolicy`."""
 
     def build(n: int, k: int, horizon: int, rng: np.random.Generator) -> GridPolicy:
-        if getattr(base, "policy_cls", None) is HedgePolicy:
+        cls = getattr(base, "policy_cls", None)
+        if cls is HedgePolicy:
             return HedgeSwapPolicy(n, k, horizon, rng, **base.kwargs)  # type: ignore[attr-defined]
+        if cls is Exp3Policy:
+            return Exp3SwapPolicy(n, k, horizon, rng, **base.kwargs)  # type: ignore[attr-defined]
         return SwapPolicy(n, k, horizon, rng, base)
 
     return build

@@ -113,10 +113,13 @@ def menu_follower():
     LEARNERS.pop("menu_follower_test", None)
 
 
-@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower", "blum_mansour_swap"])
+@pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower", "blum_mansour_swap", "blum_mansour_exp3"])
 def test_shard_protocol_matches_local(tmp_path, monkeypatch, menu_follower, learner):
     name = menu_follower if learner == "menu_follower" else learner
-    cfg = small_config(rounds=60, shards=3, learner={"name": name})
+    spec = {"name": name}
+    if learner == "blum_mansour_exp3":  # Exp3 copies: the compiled bandit path
+        spec = {"name": "blum_mansour_swap", "params": {"base": "exp3"}}
+    cfg = small_config(rounds=60, shards=3, learner=spec)
     write_outputs(run(cfg, progress=False), tmp_path / "local")
     monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
     result = run({**cfg, "backend": "ray"}, progress=False)

@@ -9,10 +9,20 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from agents import BlumMansourSwap, Hedge, make_learner
-from agents.experts import HedgePolicy, policy_factory, sample_categorical
+from agents.experts import HedgePolicy, policy_factory, sample_categorical, sample_columns
 from agents.games import external_regret, swap_regret
 from agents.stationary import TILE, stationary_distribution
-from agents.swap import EXP_SMALL_MAX, HedgeSwapPolicy, SwapPolicy, exp_small, swap_factory
+from agents.swap import (
+    EXP_FLUSH,
+    EXP_SMALL_MAX,
+    Exp3SwapPolicy,
+    HedgeSwapPolicy,
+    SwapPolicy,
+    exp_nonpositive,
+    exp_small,
+    swap_factory,
+)
+from mechanisms.bwk.instances import BanditsWithKnapsacks
 
 
 def stochastic(raw: np.ndarray, zero_mask: np.ndarray) -> np.ndarray:
@@ -194,3 +204,97 @@ def test_compiled_bm_falls_back_on_a_reducible_chain():
     Q = pol.matrix()
     assert np.allclose(p.sum(axis=1), 1.0) and np.all(p >= 0)
     assert np.abs(np.einsum("nk,nkj->nj", p, Q) - p).max() < 1e-12
+
+
+# --- Blum–Mansour over Exp3 copies: the compiled `Exp3SwapPolicy` ---------------------------
+
+
+def generic_bm_exp3(n, k, T, rng, float64=True, **kw):
+    """SwapPolicy over Exp3 copies; float64: with float64 weights instead of the copies'
+    float32 ones, so the arithmetic is the compiled policy's up to rounding order."""
+    pol = SwapPolicy(n, k, T, rng, policy_factory("exp3", **kw))
+    if float64:
+        pol.copies._zbuf = np.empty(pol.copies._zbuf.shape)
+    return pol
+
+
+def compiled_bm_exp3(n, k, T, rng, **kw):
+    pol = swap_factory(policy_factory("exp3", **kw))(n, k, T, rng)
+    assert isinstance(pol, Exp3SwapPolicy)
+    return pol
+
+
+def test_exp_nonpositive_is_exp_to_double_precision():
+    x = -np.concatenate([np.linspace(0.0, -EXP_FLUSH, 200_001), np.geomspace(1e-300, 1.0, 1000), [0.0]])
+    approx = np.array([exp_nonpositive(v) for v in x])
+    assert np.abs(approx / np.exp(x) - 1.0).max() <= 1e-15
+    assert [exp_nonpositive(v) for v in (EXP_FLUSH - 1e-9, -1e4, -np.inf)] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("kw", [{}, {"eta": 0.05}, {"gamma": 0.1}], ids=["adaptive", "fixed_eta", "gamma"])
+def test_compiled_bm_exp3_matches_the_generic_composition(kw):
+    """Same actions (drawn as played) and gains, bandit updates with and without weights,
+    n = TILE + 3 agents: the compiled policy follows SwapPolicy(Exp3) with float64 weights
+    to 1e-10 (played distributions, scores, variances), and the default float32 one to 1e-4."""
+    T, n, k = 300, TILE + 3, 5
+    rng = np.random.default_rng(3)
+    a = compiled_bm_exp3(n, k, T, rng, **kw)
+    b, c = generic_bm_exp3(n, k, T, rng, **kw), generic_bm_exp3(n, k, T, rng, float64=False, **kw)
+    rows = np.arange(n)
+    for t in range(T):
+        pa, pb, pc = a.probs(), b.probs(), c.probs()
+        assert np.abs(pa - pb).max() < 1e-10, t
+        assert np.abs(pa - pc).max() < 1e-4, t
+        act, _ = sample_columns(pa.T.copy(), rng)
+        gain, w = rng.random(n), (rng.random(n) if t % 3 else None)
+        for pol, p in ((a, pa), (b, pb), (c, pc)):
+            pol.update_bandit(act, gain, p[rows, act], w)
+    scores = a.scores.transpose(0, 3, 2, 1).reshape(-1, k * k)[:n]  # (agent, j * K + a)
+    assert np.abs(scores - b.copies.scores.T.reshape(n, k * k)).max() < 1e-10 * max(1.0, -scores.min())
+    assert np.allclose(a.variance.T.reshape(-1), b.copies.variance, rtol=1e-10, atol=0)
+
+
+def test_compiled_bm_exp3_full_information_update_matches_the_generic_composition():
+    T, n, k = 60, TILE + 3, 4
+    rng = np.random.default_rng(4)
+    a, b = compiled_bm_exp3(n, k, T, rng), generic_bm_exp3(n, k, T, rng)
+    for t in range(T):
+        assert np.abs(a.probs() - b.probs()).max() < 1e-10, t
+        g = rng.random((n, k))
+        a.update(g)
+        b.update(g)
+
+
+def test_blum_mansour_exp3_learners_use_the_compiled_policy():
+    rng = np.random.default_rng(0)
+    lr = make_learner("blum_mansour_swap", 5, np.ones(5), 100, rng, {"base": "exp3", "grid_points": 4, "eta": 0.2})
+    assert isinstance(lr.policy, Exp3SwapPolicy) and lr.feedback == "bandit"
+    assert not lr.policy.adaptive and lr.policy.eta == 0.2
+    bwk = make_learner("lagrange_bwk", 5, np.ones(5), 100, rng, {"base": "blum_mansour_exp3"})
+    assert isinstance(bwk.policy, Exp3SwapPolicy) and bwk.feedback == "bandit"
+
+
+def test_blum_mansour_exp3_checkpoint_reproduces_the_future(play):
+    """As tests/agents/test_learners_common.py, with Exp3 copies (bandit feedback)."""
+    budgets, params = np.full(TILE + 5, 20.0), {"base": "exp3"}
+    mech = (BanditsWithKnapsacks([0.0, 0.3, 0.6, 0.8], [0.0, 0.1, 0.5, 0.9], mode="bid") for _ in range(3))
+    a = make_learner("blum_mansour_swap", budgets.size, budgets, 60, np.random.default_rng(1), params)
+    _, _, rem = play(a, next(mech), budgets, 30, np.random.default_rng(2))
+    state = a.state_dict()
+    b = make_learner("blum_mansour_swap", budgets.size, budgets, 60, np.random.default_rng(99), params)
+    b.load_state_dict(state)
+    ra, _, _ = play(a, next(mech), rem, 30, np.random.default_rng(3), t0=30)
+    rb, _, _ = play(b, next(mech), rem, 30, np.random.default_rng(3), t0=30)
+    assert np.array_equal(ra, rb)
+
+
+def test_compiled_bm_exp3_falls_back_on_a_reducible_chain():
+    """Scores far below EXP_FLUSH flush weights to 0: agent 1's chain becomes Q = I, whose
+    zero pivot is caught, and its stationary distribution comes from the fallback."""
+    pol = compiled_bm_exp3(3, 4, 100, np.random.default_rng(0), eta=1.0)
+    pol.scores[0, :, :, 1] = np.where(np.eye(4) > 0, 0.0, -1e4)
+    pol._fresh = False
+    p = pol.probs()
+    assert pol._bad[1] and not pol._bad[[0, 2]].any()
+    assert np.allclose(p.sum(axis=1), 1.0) and np.all(p >= 0)
+    assert np.abs(np.einsum("nk,nkj->nj", p, pol.matrix()) - p).max() < 1e-12
