@@ -67,6 +67,21 @@ class LazyKernel:
         return f"<lazy numba kernel {self.py_func.__module__}.{self.py_func.__qualname__} ({state})>"
 
 
+class LazyIntrinsic(LazyKernel):
+    """A numba `@intrinsic`, created (numba imported) when a kernel using it is compiled:
+    `_build` of that kernel swaps it for the intrinsic like any lazy kernel."""
+
+    def _build(self) -> Any:
+        from numba.extending import intrinsic
+
+        return intrinsic(self.py_func)
+
+
+def lazy_intrinsic(func: F) -> F:
+    """Decorator: `numba.extending.intrinsic`, applied when a kernel that calls it compiles."""
+    return cast(F, LazyIntrinsic(func, {}))
+
+
 def lazy_njit(**options: Any) -> Callable[[F], F]:
     """Decorator: `numba.njit(**options)`, imported and applied on the first call."""
 
@@ -76,4 +91,4 @@ def lazy_njit(**options: Any) -> Callable[[F], F]:
     return deco
 
 
-__all__ = ["LazyKernel", "lazy_njit"]
+__all__ = ["LazyIntrinsic", "LazyKernel", "lazy_intrinsic", "lazy_njit"]

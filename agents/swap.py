@@ -14,8 +14,6 @@ import math
 from typing import Any
 
 import numpy as np
-from numba.core import types
-from numba.extending import intrinsic
 from pydantic import field_validator
 
 from agents.base import LearnerParams
@@ -32,7 +30,7 @@ from agents.experts import (
     policy_factory,
     sample_columns,
 )
-from agents.jit import lazy_njit
+from agents.jit import lazy_intrinsic, lazy_njit
 from agents.stationary import (
     KERNEL_OPTIONS,
     TILE,
@@ -149,10 +147,12 @@ def _hedge_swap_round(  # pragma: no cover - compiled
         gth_block(Q, s, x, p_t, bad, i0, L)
 
 
-@intrinsic
+@lazy_intrinsic
 def _f64_from_bits(typingctx: Any, bits: Any) -> Any:  # pragma: no cover - compile time
     """The float64 whose IEEE bit pattern is the int64 `bits` (an LLVM bitcast, so loops
     that build powers of two with it still vectorize)."""
+    from numba.core import types  # compile time only: `import agents` stays free of numba
+
     if not isinstance(bits, types.Integer):
         return None
 
@@ -169,7 +169,7 @@ _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: k * _LN2_HI is e
 _LN2_LO = 1.90821492927058770002e-10
 
 
-@numba.njit(inline="always", **KERNEL_OPTIONS)
+@lazy_njit(inline="always", **KERNEL_OPTIONS)
 def exp_nonpositive(x: float) -> float:  # pragma: no cover - compiled
     """exp(x) for x <= 0 to a few ulp, 0 below EXP_FLUSH, in vectorizable arithmetic (no
     libm call): x = k ln 2 + r, |r| <= ln2 / 2, exp(r) = exp_small(r / 2)^2, times 2^k
@@ -182,7 +182,7 @@ def exp_nonpositive(x: float) -> float:  # pragma: no cover - compiled
     return e if x >= EXP_FLUSH else 0.0
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@lazy_njit(**KERNEL_OPTIONS)
 def _exp3_swap_round(  # pragma: no cover - compiled
     S: F64Array,
     V: F64Array,
