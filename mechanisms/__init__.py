@@ -8,8 +8,7 @@ below are imported lazily, so `import mechanisms.base` does not pull in scipy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mechanisms.lazy import lazy_exports
 
 _LAZY = {
     "Apex": "mechanisms.apex.algorithm1",
@@ -58,8 +57,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mechanisms' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

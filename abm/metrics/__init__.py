@@ -9,12 +9,12 @@ The names below are imported on first access (PEP 562): a scenario that imports
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Eager (numpy only): the function `strong_regret` shadows its submodule's name, which a
 # lazy lookup would find first once the submodule is imported.
 from abm.metrics.strong_regret import StrongRegretAccumulator, StrongRegretResult, menu_envelope, strong_regret
+from mechanisms.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from abm.metrics.convergence import (
@@ -100,14 +100,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'abm.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
