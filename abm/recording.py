@@ -120,7 +120,7 @@ def checkpoints(rounds: int, points: int) -> np.ndarray:
 
 class OutcomePath:
     """The outcome path of a run (Braverman §2.1.2): the running sum behind the time average
-    X-bar_t = (1/t) sum_{s<=t} X_s (eq. 16), the mean bids, the mean item prices and the
+    X-bar_t = (1/t) sum_{s<=t} X_s (eq. 16), the mean bids and the
     per-round outcomes as vectors (all rounds while small, else OUTCOME_PATH_POINTS
     checkpoints), for the scenario summaries, `plot_panels` and the convergence metrics.
 
@@ -135,10 +135,9 @@ class OutcomePath:
         self.horizon = max(int(rounds), 1)
         self.t = 0
         self.recorded = True
-        #: The running sums behind X-bar, the mean bids and the mean item prices.
+        #: The running sums behind X-bar and the mean bids.
         self.outcome = TimeAverage("x_bar")
         self.bids = TimeAverage("mean_bids")
-        self.prices = TimeAverage("mean_item_prices")
         self.last_outcome: np.ndarray | None = None
         #: (T, size) outcomes of every round, or None when too large (or not traced).
         self.outcomes: np.ndarray | None = None
@@ -156,10 +155,6 @@ class OutcomePath:
 
     def record(self, t: int, bids: np.ndarray, result: RoundResult) -> None:
         self.bids.add(bids)
-        if result.item_prices is not None:
-            prices = np.asarray(result.item_prices, dtype=np.float64).ravel()
-            if self.prices.total is None or self.prices.total.shape == prices.shape:
-                self.prices.add(prices)
         self.t = t + 1
         if not self.recorded:
             return
@@ -190,11 +185,6 @@ class OutcomePath:
     def mean_bids(self) -> np.ndarray:
         """(n,) every agent's mean (budget-feasible) bid over the rounds played."""
         return self.bids.mean
-
-    @property
-    def mean_item_prices(self) -> np.ndarray | None:
-        """Mean over rounds of `RoundResult.item_prices` (None if the mechanism has none)."""
-        return None if self.prices.total is None else self.prices.mean
 
     def trace(self, points: int, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
         """JSON-ready checkpoints — `rounds` (0-based), the `outcome` at each and the
@@ -244,6 +234,15 @@ class TraceRecorder:
         self.prices: np.ndarray | None = None
         self.outcome_path = OutcomePath(mechanism, rounds)
         self.rounds = 0
+
+    @property
+    def mean_item_prices(self) -> np.ndarray | None:
+        """Mean of `RoundResult.item_prices` over the rounds that had them, from the per-round
+        prices (None if the mechanism has none)."""
+        if self.prices is None:
+            return None
+        rows = self.prices[: self.rounds]
+        return rows[~np.isnan(rows).any(axis=1)].mean(axis=0)
 
     @property
     def outcomes(self) -> np.ndarray | None:

@@ -82,7 +82,7 @@ def summarize(model: Any, u: np.ndarray, budget: float, hz_tol: float) -> dict[s
     path = model.trace.outcome_path
     n = u.shape[0]
     x_bar = path.x_bar.reshape(n, n)
-    prices = path.mean_item_prices
+    prices = model.trace.mean_item_prices
     rounds = max(model.t, 1)
     spend = model.ledger.spent
     report = hz_residuals(u, x_bar, prices, budget, tol=hz_tol)
