@@ -10,8 +10,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
@@ -130,6 +131,45 @@ def largest_remainder(weights: list[float], total: int) -> list[int]:
     return out
 
 
+#: Per-agent series are recorded for this many agents by default (spread over the ids).
+RECORD_AGENTS = 256
+
+
+class RecordSpec(StrictModel):
+    """What a run records beside the model-level series (docs/config.md "Recording")."""
+
+    #: Per-agent series (value, report, utility, charge per round; agents.parquet and the
+    #: per-agent metrics): "all", a number N of agents spread evenly over the ids (all
+    #: when N >= agents), or a list of agent ids.
+    agents: Literal["all"] | Annotated[int, Field(ge=0)] | list[Annotated[int, Field(ge=0)]] = RECORD_AGENTS
+    #: Menus on every k-th round only (rounds 0, k, 2k, ...): strong regret is then an
+    #: estimate from that subsample, labelled so (1 = every round, exact).
+    menu_every: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RecordSpec:
+        if isinstance(self.agents, list) and len(set(self.agents)) != len(self.agents):
+            raise ValueError(f"record.agents: agent ids must be distinct, got {self.agents}")
+        return self
+
+    def agent_ids(self, n: int) -> np.ndarray:
+        """The recorded agents among n, in increasing order."""
+        if self.agents == "all":
+            return np.arange(n)
+        if isinstance(self.agents, list):
+            return np.asarray(sorted(self.agents), dtype=np.int64)
+        return spread_ids(n, int(self.agents))
+
+
+def spread_ids(n: int, k: int) -> np.ndarray:
+    """k of the ids 0..n-1 spread evenly (both ends included; all of them when k >= n)."""
+    if k >= n:
+        return np.arange(n)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
 class RunConfig(StrictModel):
     """One simulation run: scenario + sizes + seed + execution options."""
 
@@ -146,8 +186,8 @@ class RunConfig(StrictModel):
     #: Record per-round counterfactual menus on a report grid (for strong regret).
     record_menus: bool = True
     menu_points: int = Field(default=64, ge=2)
-    #: Per-agent per-round records via Mesa's DataCollector: auto = on when agents*rounds <= 5e6.
-    agent_records: Literal["auto", "on", "off"] = "auto"
+    #: What else is recorded, and for whom ([record]: agents, menu_every).
+    record: RecordSpec = Field(default_factory=lambda: RecordSpec())
     #: Write a resumable checkpoint of the whole model every this many rounds (0 = never).
     checkpoint_every: int = Field(default=0, ge=0)
     learner: LearnerSpec = Field(default_factory=LearnerSpec)
@@ -157,6 +197,21 @@ class RunConfig(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     #: Plug-ins (module names or .py paths) loaded before the names above are looked up.
     plugins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_agent_records(cls, data: Any) -> Any:
+        """`agent_records` (before [record]) still reads: "on" records every agent's series,
+        "auto" and "off" the default sample."""
+        if isinstance(data, dict) and "agent_records" in data:
+            data = dict(data)
+            old = data.pop("agent_records")
+            if old not in ("auto", "on", "off"):
+                raise ValueError(f"agent_records: must be 'auto', 'on' or 'off', got {old!r} (see [record] agents)")
+            if old == "on":
+                record = data.get("record")
+                data["record"] = {**(record if isinstance(record, dict) else {}), "agents": "all"}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +245,9 @@ class RunConfig(StrictModel):
             total_fraction = sum(g.fraction or 0.0 for g in self.population)
             if total_fraction > 1.0 + 1e-9:
                 raise ValueError(f"population: fractions must sum to <= 1, got {total_fraction:g}")
+        ids = self.record.agents
+        if isinstance(ids, list) and ids and (max(ids) >= self.agents):
+            raise ValueError(f"record.agents: agent id {max(ids)} is out of range for agents = {self.agents}")
         for where, learner, params in self.learner_choices():
             check_learner(where, learner, params)
         if self.population is not None:

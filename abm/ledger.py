@@ -32,7 +32,10 @@ class Ledger:
         self.remaining = self.initial.copy()
         self.spent = np.zeros_like(self.initial)
         self.p_max = float(p_max)
+        self._scratch = np.empty_like(self.initial)
+        self._empty = EMPTY_BUDGET * np.maximum(1.0, self.initial)
         self.depleted_at = np.where(self.can_pay(), -1, 0)
+        self._depleted = self.depleted_at >= 0
         #: How many agents have depleted so far (kept incrementally: a per-round series).
         self.n_depleted = int(np.count_nonzero(self.depleted_at >= 0))
         self.rounds = 0
@@ -45,41 +48,49 @@ class Ledger:
         """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. Algorithm 1), or,
         when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
         if np.isfinite(self.p_max):
-            return self.remaining + TOKEN_TOL >= self.p_max
-        return self.remaining > EMPTY_BUDGET * np.maximum(1.0, self.initial)
+            # Into a scratch buffer: a fresh (n,) float temporary costs page faults at n = 1e5.
+            scratch = np.add(self.remaining, TOKEN_TOL, out=self._scratch)
+            return scratch >= self.p_max
+        return self.remaining > self._empty
 
     def charge(self, charges: np.ndarray, t: int) -> None:
         """Debit one round's charges; refuse (BudgetError) anything that overdraws."""
         charges = np.asarray(charges, dtype=np.float64)
         if charges.shape != (self.n,):
             raise BudgetError(f"charges must have shape ({self.n},), got {charges.shape}")
-        # One reduction screens the common case; the slow path finds and names the culprit.
-        if not (np.isfinite(lo := charges.min()) and lo >= -TOKEN_TOL and np.isfinite(charges.sum())):
-            bad = ~np.isfinite(charges) | (charges < -TOKEN_TOL)
-            i = int(np.flatnonzero(bad)[0])
-            raise BudgetError(f"round {t}: charge to agent {i} must be finite and >= 0, got {charges[i]}")
+        # Few array passes on the hot path: the minimum screens NaN and negative charges, the
+        # minimum of what is left screens +inf and overdraws; the slow path names the culprit.
+        lo = charges.min()
         after = self.remaining - charges
-        if after.min() < -TOKEN_TOL:
-            over = after < -TOKEN_TOL * np.maximum(1.0, self.initial)
-            if over.any():
-                i = int(np.flatnonzero(over)[0])
-                raise BudgetError(
-                    f"round {t}: charge {charges[i]} to agent {i} exceeds its remaining budget "
-                    f"{self.remaining[i]}"
-                )
+        if not (lo >= -TOKEN_TOL and after.min() >= -TOKEN_TOL):
+            self._refuse(charges, after, t)
         # `remaining` is replaced, never mutated in place, so observers may hold it without copying.
         self.remaining = np.maximum(after, 0.0, out=after)
         self.spent += np.maximum(charges, 0.0) if lo < 0 else charges
         newly = ~self.can_pay()
-        newly &= self.depleted_at < 0
-        self.depleted_at[newly] = t
-        self.n_depleted += int(np.count_nonzero(newly))
+        np.greater(newly, self._depleted, out=newly)  # cannot pay now and had not depleted before
+        if newly.any():
+            self.depleted_at[newly] = t
+            self._depleted |= newly
+            self.n_depleted += int(np.count_nonzero(newly))
         self.rounds += 1
         # Conservation holds by construction up to round-off; a full check every
         # CHECK_EVERY rounds (and at the end of a run) catches drift without an extra
         # O(n) pass per round. Negativity is checked every round above.
         if self.rounds % CHECK_EVERY == 0:
             self.check_invariants()
+
+    def _refuse(self, charges: np.ndarray, after: np.ndarray, t: int) -> None:
+        bad = ~np.isfinite(charges) | (charges < -TOKEN_TOL)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise BudgetError(f"round {t}: charge to agent {i} must be finite and >= 0, got {charges[i]}")
+        over = after < -TOKEN_TOL * np.maximum(1.0, self.initial)
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            raise BudgetError(
+                f"round {t}: charge {charges[i]} to agent {i} exceeds its remaining budget {self.remaining[i]}"
+            )
 
     def check_invariants(self) -> None:
         if self.remaining.min(initial=0.0) < 0:

@@ -8,18 +8,15 @@ import mesa
 import numpy as np
 
 from abm.backends import Backend, LocalBackend, RayBackend, build_cohorts, population_cohorts
-from abm.config import ConfigError, GroupPlan, RunConfig
+from abm.config import ConfigError, GroupPlan, RunConfig, spread_ids
 from abm.ledger import Ledger
 from abm.plugins import load_plugins
-from abm.recording import MenuRecorder, TraceRecorder, make_datacollector
+from abm.recording import MENU_MAX_AGENTS, MenuRecorder, ModelSeriesCollector, SpillDir, TraceRecorder
 from abm.resolve import resolve_config
 from abm.scenario import get_scenario
 from abm.streams import Streams
 from agents.base import Feedback, Observation
 from mechanisms.base import Reports, RoundResult
-
-#: Agent-level DataCollector records are kept automatically up to this many agent-rounds.
-AUTO_AGENT_RECORDS = 5_000_000
 
 
 class BidderAgent(mesa.Agent):
@@ -73,6 +70,10 @@ class MechanismModel(mesa.Model):
 
     Randomness: named streams of `Streams(config.seed)` (`scenario`, `values`,
     `mechanism`, `model`, `population/<group>`), never positional spawns.
+
+    Records (`config.record`, docs/architecture.md "Recording") spill to `spill_dir` in
+    chunks as the run goes (a temporary directory by default; the runner uses one inside
+    the run's output directory so checkpoints find them).
     """
 
     steps: int  # Mesa's step counter (set by mesa.Model)
@@ -82,6 +83,8 @@ class MechanismModel(mesa.Model):
         self,
         config: RunConfig | dict[str, Any] | None = None,
         backend: Backend | None = None,
+        *,
+        spill_dir: str | None = None,
         **parameters: Any,
     ) -> None:
         self.config = _model_config(config, parameters)
@@ -123,14 +126,18 @@ class MechanismModel(mesa.Model):
         self.goods_allocated = 0
         for i in range(n):
             BidderAgent(self, i)
+        self.spill = SpillDir(spill_dir)
+        recorded = cfg.record.agent_ids(n)
+        self.trace = TraceRecorder(self.mechanism, cfg.rounds, recorded, self.spill)
         self.menus = (
-            MenuRecorder(self.mechanism, cfg.rounds, n, cfg.menu_points) if cfg.record_menus else None
+            MenuRecorder(
+                self.mechanism, cfg.rounds, recorded[spread_ids(recorded.shape[0], MENU_MAX_AGENTS)],
+                cfg.menu_points, self.spill, every=cfg.record.menu_every,
+            )
+            if cfg.record_menus and recorded.size
+            else None
         )
-        self.trace = TraceRecorder(self.mechanism, cfg.rounds, n)
-        agent_records = cfg.agent_records == "on" or (
-            cfg.agent_records == "auto" and n * cfg.rounds <= AUTO_AGENT_RECORDS
-        )
-        self.datacollector = make_datacollector(agent_records)
+        self.datacollector = ModelSeriesCollector(self.spill)
         self.running = cfg.rounds > 0
         self.datacollector.collect(self)
 

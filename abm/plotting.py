@@ -1,5 +1,5 @@
 """Figures of a finished run (`mechsim plot RESULT_DIR`): reads the files `abm.runs.runner` wrote
-(summary.json, rounds.parquet, metrics.parquet, regret_curve.parquet, trace.parquet) and
+(summary.json, rounds.parquet, metrics.parquet, regret_curve.parquet, agents.parquet) and
 writes PNGs beside them (matplotlib Agg, no display). Plotting never runs inside a
 simulation (docs/architecture.md: keep plotting out of the simulation script)."""
 
@@ -35,6 +35,26 @@ def pyplot() -> Any:
     import matplotlib.pyplot
 
     return matplotlib.pyplot
+
+
+#: Agents whose per-round series the budget and bid figures draw.
+PLOT_AGENTS = 10
+
+
+def _plot_trace(run_dir: Path) -> pd.DataFrame | None:
+    """The first PLOT_AGENTS recorded agents' rows of agents.parquet (`remaining` = the
+    budget left after the round), read without loading the other agents; runs written
+    before agents.parquet held every series keep theirs in trace.parquet."""
+    path = run_dir / "agents.parquet"
+    if not path.is_file():
+        return _load(run_dir, "trace")
+    import pyarrow.parquet as pq
+
+    ids = np.unique(pq.read_table(path, columns=["agent"]).column("agent").to_numpy())[:PLOT_AGENTS]
+    if ids.size == 0:
+        return None
+    frame = pq.read_table(path, filters=[("agent", "in", ids.tolist())]).to_pandas()
+    return frame.rename(columns={"budget": "remaining"})
 
 
 def _load(run_dir: Path, name: str) -> pd.DataFrame | None:
@@ -261,7 +281,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     rounds = _load(run_dir, "rounds")
     table = _load(run_dir, "metrics")
     curve = _load(run_dir, "regret_curve")
-    trace = _load(run_dir, "trace")
+    trace = _plot_trace(run_dir)
     written: list[Path | None] = []
     if curve is not None and len(curve):
         written.append(plot_strong_regret(curve, summary, target))

@@ -17,23 +17,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from abm.metrics.convergence import (
+    accumulator_curve,
     bid_drift,
     geometric_horizons,
     hz_residual_curve,
     outcome_distance,
-    strong_regret_curve,
 )
 from abm.metrics.core import core_factor, ex_ante_core
-from abm.metrics.depletion import budget_depletion, remaining_budget
+from abm.metrics.depletion import budget_depletion
 from abm.metrics.externality import externalities, pareto_check
-from abm.metrics.regret import (
-    cce_gap,
-    ce_gap,
-    external_regret,
-    lagrangian_payoff,
-    nearest_grid_index,
-    swap_regret,
-)
+from abm.metrics.regret import GridRegretStats, nearest_grid_index
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
 from mechanisms.base import Mechanism, Reports
 from mechanisms.capabilities import FiniteOutcomes, PayoffBound
@@ -47,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Agents whose per-round trace goes to trace.parquet (for plots).
-TRACE_PLOT_AGENTS = 10
 #: Samples of the value distribution for the ex-ante core (Lemma 4.2).
 EX_ANTE_SAMPLES = 2000
 #: Horizons at which the HZ residuals of (X-bar_t, mean prices) are evaluated (n LPs each).
@@ -161,14 +152,14 @@ class DepletionStep:
         )
 
 
-def payoff_bound(mechanism: Mechanism, utility: np.ndarray) -> tuple[float, str]:
+def payoff_bound(mechanism: Mechanism, seen: float) -> tuple[float, str]:
     """M of Definition 3: the mechanism's declared `PayoffBound`, else 1 (docs/architecture.md:
-    utilities in [0, 1]); raised to the largest recorded menu utility if that exceeds it."""
+    utilities in [0, 1]); raised to `seen`, the largest recorded |menu utility|, if that
+    exceeds it."""
     declared = False
     bound = 1.0
     if isinstance(mechanism, PayoffBound):
         declared, bound = True, float(mechanism.payoff_bound)
-    seen = float(np.abs(utility).max()) if utility.size else 0.0
     if seen > bound * (1 + 1e-9):
         log.warning("menu utilities reach %.4g > payoff bound %.4g; using the observed maximum", seen, bound)
         return seen, "observed maximum of the menus"
@@ -177,12 +168,16 @@ def payoff_bound(mechanism: Mechanism, utility: np.ndarray) -> tuple[float, str]
 
 class RegretStep:
     """Strong regret, its prefix curve (epsilon(t)), external and swap regret, CE/CCE gaps
-    (when menus were recorded)."""
+    (when menus were recorded), in one streamed pass over the recorded menu chunks.
+
+    With menus on every k-th round only (`record.menu_every` = k > 1) the step solves the
+    same LPs on the S recorded rounds with the pro-rated budget B S / T and scales the
+    regrets by T / S: an estimate of the full-horizon values, labelled so in the summary."""
 
     name = "regret"
 
     def applies(self, records: RunRecords) -> bool:
-        return records.menus is not None
+        return records.menus is not None and records.menus.slots_before(records.t_done) > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
         import pandas as pd
@@ -190,16 +185,35 @@ class RegretStep:
         menus = records.menus
         assert menus is not None
         t_done = records.t_done
-        m = min(menus.agents.shape[0], records.budget.shape[0])  # traced agents: a prefix of the menu agents
-        u_all, c_all = menus.all_menus()
-        u_all, c_all = u_all[:t_done, :m], c_all[:t_done, :m]
-        budget, charges, utilities = records.budget[:m], records.charges[:, :m], records.utilities[:, :m]
-        bound, bound_source = payoff_bound(records.mechanism, u_all)
+        slots = menus.slots_before(t_done)
+        rounds = menus.rounds_of(slots)
+        pos = np.searchsorted(records.agents, menus.agents)
+        m = pos.shape[0]
+        exact = menus.every == 1
+        charges, utilities = records.charges[rounds][:, pos], records.utilities[rounds][:, pos]
+        budget = records.budget[pos] if exact else records.budget[pos] * slots / t_done
+        scale = 1.0 if exact else t_done / slots
+        k_grid = menus.grid.shape[0]
         acc = StrongRegretAccumulator(m)
-        acc.add(u_all, c_all)
-        opt, r_star = acc.solve(budget)
-        sr = regret_result(opt[0], utilities.sum(axis=0), r_star[0], t_done, bound)
-        curve = strong_regret_curve(u_all, c_all, utilities, charges, budget, None, bound, accumulator=acc)
+        grid = GridRegretStats(budget, k_grid)
+        seen = 0.0
+        for lo, u, c, played in menus.chunks(slots):
+            hi = lo + u.shape[0]
+            acc.add(u, c)
+            seen = max(seen, float(np.abs(u).max()) if u.size else 0.0)
+            grid.add(
+                u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),
+                utilities[lo:hi], charges[lo:hi],
+            )
+        bound, bound_source = payoff_bound(records.mechanism, seen)
+        realized = utilities.sum(axis=0)
+        full_budget = np.maximum(budget, charges.sum(axis=0)) if not exact else budget
+        opt, r_star = acc.solve(full_budget)
+        sr = regret_result(scale * opt[0], scale * realized, r_star[0], t_done, bound)
+        curve = accumulator_curve(acc, utilities, charges, budget, None, bound)
+        horizons = curve.horizons * menus.every
+        regret_h = scale * curve.regret
+        eps_h = (regret_h / horizons[:, None]).max(axis=1) / bound
         out = StepOutput()
         out.agent_columns |= {
             "strong_regret": sr.regret,
@@ -209,21 +223,26 @@ class RegretStep:
             "r_star": sr.r_star,
         }
         eps_series = np.full(t_done, np.nan)
-        eps_series[curve.horizons - 1] = curve.epsilon
+        eps_series[np.minimum(horizons, t_done) - 1] = eps_h
         out.round_columns["epsilon"] = eps_series
         out.tables["regret_curve"] = pd.DataFrame(
             {
-                "horizon": np.repeat(curve.horizons, m),
-                "agent": np.tile(menus.agents[:m], curve.horizons.shape[0]),
-                "benchmark_utility": curve.opt.ravel(),
-                "utility": curve.utility.ravel(),
-                "strong_regret": curve.regret.ravel(),
-                "strong_regret_per_round": (curve.regret / curve.horizons[:, None]).ravel(),
+                "horizon": np.repeat(horizons, m),
+                "agent": np.tile(menus.agents, horizons.shape[0]),
+                "benchmark_utility": scale * curve.opt.ravel(),
+                "utility": scale * curve.utility.ravel(),
+                "strong_regret": regret_h.ravel(),
+                "strong_regret_per_round": (regret_h / horizons[:, None]).ravel(),
             }
         )
-        menu_text = f"grid of {menus.grid.shape[0]} reports (Mechanism.report_grid) + the played report"
+        menu_text = f"grid of {k_grid} reports (Mechanism.report_grid) + the played report"
         if menus.exact_utility is not None:
-            menu_text += f" + {menus.exact_utility.shape[2]} exact breakpoints (mechanism.menu_breakpoints)"
+            menu_text += f" + {menus.exact_utility.row_shape[1]} exact breakpoints (mechanism.menu_breakpoints)"
+        estimate = (
+            "exact (menus of every round)" if exact
+            else f"estimate: menus of every {menus.every}th round ({slots} of {t_done}), budget pro-rated, "
+            f"regrets scaled by {t_done}/{slots}"
+        )
         out.summary["strong_regret"] = {
             "max": float(sr.regret.max()),
             "mean": float(sr.regret.mean()),
@@ -233,34 +252,37 @@ class RegretStep:
             "payoff_bound_source": bound_source,
             "menu": menu_text,
             "exact_menu": menus.exact_utility is not None,
+            "menu_rounds": estimate,
+            "agents": int(m),
         }
         out.summary["epsilon"] = {
-            "final": float(curve.epsilon[-1]),
-            "lemma4_dominance_per_round": float(2 * curve.epsilon[-1]),
-            "horizons": int(curve.horizons.shape[0]),
+            "final": float(eps_h[-1]),
+            "lemma4_dominance_per_round": float(2 * eps_h[-1]),
+            "horizons": int(horizons.shape[0]),
             "definition": "max_i strong regret_i(t) / (t M); budget of the t-prefix = max(B t/T, spend by t)",
         }
-
-        grid_u, grid_c = u_all[:, :, : menus.grid.shape[0]], c_all[:, :, : menus.grid.shape[0]]
-        ext, best = external_regret(grid_u, grid_c, budget, utilities.sum(axis=0))
-        played_idx = nearest_grid_index(menus.played[:t_done, :m], menus.grid)
-        swap = swap_regret(grid_u, played_idx, utilities)
-        lag_swap = swap_regret(
-            lagrangian_payoff(grid_u, grid_c, sr.r_star), played_idx, lagrangian_payoff(utilities, charges, sr.r_star)
-        )
+        ext, best = grid.external_regret(realized)
+        swap = grid.swap_regret()
+        lag_swap = grid.swap_regret(sr.r_star)
         out.agent_columns |= {
-            "external_regret": ext,
+            "external_regret": scale * ext,
             "best_fixed_report": menus.grid[best],
-            "swap_regret": swap,
-            "swap_regret_lagrangian": lag_swap,
+            "swap_regret": scale * swap,
+            "swap_regret_lagrangian": scale * lag_swap,
         }
         out.summary |= {
-            "external_regret_max": float(ext.max()),
-            "swap_regret_max": float(swap.max()),
-            "swap_regret_lagrangian_max": float(lag_swap.max()),
-            "cce_gap": cce_gap(grid_u, utilities),
-            "ce_gap": ce_gap(grid_u, played_idx, utilities),
+            "external_regret_max": float(scale * ext.max()),
+            "swap_regret_max": float(scale * swap.max()),
+            "swap_regret_lagrangian_max": float(scale * lag_swap.max()),
+            "cce_gap": grid.cce_gap(),
+            "ce_gap": grid.ce_gap(),
         }
+        if m != records.agents.shape[0]:
+            # Menus cover a spread subset of the traced agents: NaN for the others.
+            for key, col in out.agent_columns.items():
+                full = np.full(records.agents.shape[0], np.nan)
+                full[pos] = col
+                out.agent_columns[key] = full
         return out
 
 
@@ -347,34 +369,6 @@ class FiniteOutcomeStep:
                 "externality_spread": float(ext.max() - ext.min()),
             },
         )
-
-
-class TraceTableStep:
-    """trace.parquet: the per-round trace of the first TRACE_PLOT_AGENTS agents (for plots)."""
-
-    name = "trace_table"
-
-    def applies(self, records: RunRecords) -> bool:
-        return True
-
-    def compute(self, records: RunRecords) -> StepOutput:
-        import pandas as pd
-
-        t_done, trace = records.t_done, records.trace
-        k = min(TRACE_PLOT_AGENTS, records.agents.shape[0])
-        remaining = remaining_budget(records.charges, records.budget)
-        table = pd.DataFrame(
-            {
-                "round": np.repeat(np.arange(t_done), k),
-                "agent": np.tile(records.agents[:k], t_done),
-                "value": trace.values[:t_done, :k].ravel(),
-                "report": trace.reports[:t_done, :k].ravel(),
-                "utility": records.utilities[:, :k].ravel(),
-                "charge": records.charges[:, :k].ravel(),
-                "remaining": remaining[:, :k].ravel(),
-            }
-        )
-        return StepOutput(tables={"trace": table})
 
 
 # -- scenario hooks (ScenarioInstance.metric_steps) -------------------------------------------
@@ -483,7 +477,7 @@ GENERIC_STEPS: tuple[MetricStep, ...] = (
     ItemPriceStep(),
 )
 #: Steps after the scenario's own.
-FINAL_STEPS: tuple[MetricStep, ...] = (FiniteOutcomeStep(), TraceTableStep())
+FINAL_STEPS: tuple[MetricStep, ...] = (FiniteOutcomeStep(),)
 
 
 def run_pipeline(records: RunRecords, steps: list[MetricStep] | tuple[MetricStep, ...]) -> StepOutput:

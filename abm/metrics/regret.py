@@ -98,3 +98,75 @@ def ce_gap(grid_utility: np.ndarray, played_index: np.ndarray, played_utility: n
     """Correlated-equilibrium gap of the empirical joint play: max_i swap regret_i / T."""
     t = np.shape(grid_utility)[0]
     return float(swap_regret(grid_utility, played_index, played_utility).max() / t)
+
+
+class GridRegretStats:
+    """The grid-menu regret metrics of one run fed chunk by chunk in round order
+    (`add`), so the (T, m, K) menus are never held whole: fixed-action utilities under the
+    budget (`external_regret`), the swap gains on utility and cost (`swap_regret`, also
+    on the Lagrangian payoff u - r c, which is linear in them) and the per-action sums of
+    the CE/CCE gaps. Equal to the whole-array functions above up to summation order."""
+
+    def __init__(self, budget: np.ndarray, k: int) -> None:
+        self.budget = np.asarray(budget, dtype=np.float64)
+        m = self.budget.shape[0]
+        self.k = k
+        self._tol = 1e-9 * np.maximum(1.0, np.abs(self.budget))
+        self.rounds = 0
+        self.cum_cost = np.zeros((m, k))
+        self.fixed = np.zeros((m, k))
+        self.grid_sum = np.zeros((m, k))
+        self.swap_u = np.zeros((m * k, k))
+        self.swap_c = np.zeros((m * k, k))
+        self.got_u = np.zeros(m * k)
+        self.got_c = np.zeros(m * k)
+        self.played_total = np.zeros(m)
+
+    def add(
+        self, grid_u: np.ndarray, grid_c: np.ndarray, played_index: np.ndarray, got_u: np.ndarray, got_c: np.ndarray
+    ) -> None:
+        """One chunk: grid menus (t, m, K), the played grid index (t, m) and the realized
+        utility and charge (t, m) of those rounds."""
+        u, c = check_menus(grid_u, grid_c)
+        t, m, k = u.shape
+        if k != self.k or m != self.budget.shape[0]:
+            raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
+        cum = self.cum_cost[None] + np.cumsum(c, axis=0)
+        alive = cum <= (self.budget + self._tol)[None, :, None]
+        self.fixed += np.where(alive, u, 0.0).sum(axis=0)
+        self.cum_cost = cum[-1]
+        self.grid_sum += u.sum(axis=0)
+        flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
+        rows_u, rows_c = u.reshape(t * m, k), c.reshape(t * m, k)
+        for b in range(k):
+            self.swap_u[:, b] += np.bincount(flat, weights=rows_u[:, b], minlength=m * k)
+            self.swap_c[:, b] += np.bincount(flat, weights=rows_c[:, b], minlength=m * k)
+        self.got_u += np.bincount(flat, weights=np.asarray(got_u, dtype=np.float64).ravel(), minlength=m * k)
+        self.got_c += np.bincount(flat, weights=np.asarray(got_c, dtype=np.float64).ravel(), minlength=m * k)
+        self.played_total += np.asarray(got_u, dtype=np.float64).sum(axis=0)
+        self.rounds += t
+
+    def external_regret(self, realized: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As `external_regret`: (regret (m,), best grid index (m,))."""
+        best = self.fixed.argmax(axis=1)
+        return self.fixed[np.arange(self.fixed.shape[0]), best] - np.asarray(realized, dtype=np.float64), best
+
+    def swap_regret(self, r: np.ndarray | None = None) -> np.ndarray:
+        """As `swap_regret` on utility, or on u - r c with per-agent prices r (m,)."""
+        m, k = self.budget.shape[0], self.k
+        swap_in, got = self.swap_u, self.got_u
+        if r is not None:
+            rr = np.repeat(np.asarray(r, dtype=np.float64), k)
+            swap_in = swap_in - rr[:, None] * self.swap_c
+            got = got - rr * self.got_c
+        gain = (swap_in - got[:, None]).reshape(m, k, k)
+        return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
+
+    def cce_gap(self) -> float:
+        """As `cce_gap`."""
+        gain = self.grid_sum.max(axis=1) - self.played_total
+        return float(max(gain.max(), 0.0) / self.rounds)
+
+    def ce_gap(self) -> float:
+        """As `ce_gap`."""
+        return float(self.swap_regret().max() / self.rounds)

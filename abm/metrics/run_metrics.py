@@ -1,6 +1,6 @@
 """End-of-run metrics of one finished `MechanismModel`: what `abm.runs.runner.run` adds to
 metrics.parquet (one row per agent), rounds.parquet (per-round series), summary.json and
-extra tables (regret_curve.parquet, trace.parquet). The metrics are the steps of
+extra tables (regret_curve.parquet). The metrics are the steps of
 `abm.metrics.pipeline` (chosen by what was recorded and by the mechanism's declared
 capabilities) plus the scenario's own `ScenarioInstance.metric_steps`; each metric is a
 pure function in its own module (docs/architecture.md "Metrics").

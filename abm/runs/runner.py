@@ -17,25 +17,37 @@ from tqdm.auto import tqdm
 from abm.config import ConfigError, RunConfig
 from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
+from abm.recording.frames import AGENT_SERIES_COLUMNS, agent_series_tables
 from abm.resolve import resolve_config
 from abm.runs.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from abm.runs.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
+#: Where a checkpointed run's records spill, inside its output directory.
+RECORDS_DIR = ".records"
+
 
 @dataclass
 class RunResult:
-    """Per-round series, per-agent series, the per-agent end-of-run table and the summary."""
+    """Per-round series, the per-agent end-of-run table and the summary; `agents`, the
+    recorded agents' per-round series, is loaded from the model's records on access."""
 
     config: RunConfig
     rounds: pd.DataFrame
-    agents: pd.DataFrame
     agent_table: pd.DataFrame
     summary: dict[str, Any]
     model: MechanismModel = field(repr=False)
-    #: Extra per-run tables written as <name>.parquet (regret_curve, trace: abm.metrics).
+    #: Extra per-run tables written as <name>.parquet (regret_curve: abm.metrics).
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def agents(self) -> pd.DataFrame:
+        """One row per round and recorded agent (`record.agents`): what agents.parquet holds."""
+        frames = [pa_table.to_pandas() for pa_table in agent_series_tables(self.model)]
+        if not frames:
+            return pd.DataFrame(columns=list(AGENT_SERIES_COLUMNS))
+        return pd.concat(frames, ignore_index=True)
 
 
 def agent_table(model: MechanismModel) -> pd.DataFrame:
@@ -60,21 +72,13 @@ def agent_table(model: MechanismModel) -> pd.DataFrame:
     return table
 
 
-def round_frames(model: MechanismModel) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The DataCollector's series as per-round tables. Mesa step s >= 1 is the state after
-    round s - 1 (rounds are 0-based like `depletion_round`); step 0, the initial state
-    collected at construction, is not a round and is left out."""
-    dc = model.datacollector
-    rounds = dc.get_model_vars_dataframe().iloc[1:].reset_index(drop=True)
+def round_frame(model: MechanismModel) -> pd.DataFrame:
+    """The DataCollector's model-level series as a per-round table. Mesa step s >= 1 is the
+    state after round s - 1 (rounds are 0-based like `depletion_round`); step 0, the
+    initial state collected at construction, is not a round and is left out."""
+    rounds = model.datacollector.get_model_vars_dataframe().iloc[1:].reset_index(drop=True)
     rounds.insert(0, "round", np.arange(len(rounds)))
-    agents = dc.get_agent_vars_dataframe() if dc.agent_reporters else pd.DataFrame()
-    if len(agents):
-        agents = agents.reset_index().rename(columns={"Step": "round", "AgentID": "agent"})
-        agents = agents[agents["round"] >= 1].reset_index(drop=True)
-        agents["round"] -= 1
-        agents["agent"] -= 1  # Mesa unique_ids start at 1; agent ids are array indices
-        agents.insert(2, "group", model.group_names[agents["agent"].to_numpy()])
-    return rounds, agents
+    return rounds
 
 
 def run(
@@ -94,7 +98,9 @@ def run(
     ckpt = Path(out) / CHECKPOINT if out is not None and cfg.checkpoint_every else None
     model = load_checkpoint(ckpt, cfg) if ckpt is not None else None
     if model is None:
-        model = MechanismModel(cfg)
+        # A checkpointed run spills beside its checkpoint, where a resumed run finds the
+        # records; any other run spills to a temporary directory (SpillDir).
+        model = MechanismModel(cfg, spill_dir=str(ckpt.parent / RECORDS_DIR) if ckpt is not None else None)
     try:
         bar = tqdm(
             range(model.steps, cfg.rounds),
@@ -112,7 +118,7 @@ def run(
         model.backend.close()
     model.ledger.check_invariants()
     elapsed = time.perf_counter() - started
-    rounds, agents = round_frames(model)
+    rounds = round_frame(model)
     table = agent_table(model)
     metrics = end_of_run_metrics(model)
     table = table.merge(metrics.agent_columns, on="agent", how="left")
@@ -132,18 +138,22 @@ def run(
         "n_depleted": model.ledger.n_depleted,
         "config": cfg.model_dump(mode="json"),
     }
+    summary["recorded_agents"] = int(model.trace.agents.shape[0])
     if model.menus is not None:
         summary["menus"] = {
             "recorded_agents": int(model.menus.agents.shape[0]),
             "alternatives": f"mechanism report grid ({model.menus.grid.shape[0]} points) + the played report",
+            "every": model.menus.every,
         }
     if model.instance.summarize is not None:
         summary["scenario_summary"] = model.instance.summarize(model)
     summary["metrics"] = metrics.summary
     summary["groups"] = group_summary(table)
-    result = RunResult(cfg, rounds, agents, table, summary, model, metrics.tables)
+    result = RunResult(cfg, rounds, table, summary, model, metrics.tables)
     if out is not None:
         write_outputs(result, Path(out))
+        if ckpt is not None:
+            model.spill.cleanup()  # the checkpoint is gone too: nothing can resume from them
     return result
 
 

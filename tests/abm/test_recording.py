@@ -97,7 +97,7 @@ def test_undeclared_non_array_outcomes_are_not_traced():
 
 def test_large_outcomes_keep_x_bar_and_live_checkpoints(monkeypatch):
     """Beyond the per-round memory cap the path keeps the sum behind X-bar and checkpoints."""
-    import abm.recording as rec
+    import abm.recording.series as rec
 
     monkeypatch.setattr(rec, "TRACE_OUTCOME_MAX", 50)
     monkeypatch.setattr(rec, "OUTCOME_PATH_POINTS", 4)

@@ -39,7 +39,10 @@ def test_summary_and_files(small_run) -> None:
     assert len(rounds) == 400 and rounds["epsilon"].notna().sum() >= 10
     curve = pd.read_parquet(out / "regret_curve.parquet")
     assert curve["horizon"].max() == 400
-    assert (out / "trace.parquet").is_file()
+    # The per-agent series are written once, to agents.parquet (no second trace table).
+    assert not (out / "trace.parquet").exists()
+    series = pd.read_parquet(out / "agents.parquet")
+    assert len(series) == 400 * 3 and list(series.columns)[:3] == ["round", "agent", "group"]
 
 
 def test_metric_invariants(small_run) -> None:
@@ -92,7 +95,7 @@ def test_exact_breakpoints_are_recorded_and_give_the_exact_benchmark() -> None:
     assert u.shape == (t, n, 16 + 1 + 1)
     budget = np.full(n, 6.0)
     got = strong_regret(u, c, budget, np.zeros(n))
-    grid_only = strong_regret(rec.utility, rec.cost, budget, np.zeros(n))
+    grid_only = strong_regret(rec.utility.to_array(), rec.cost.to_array(), budget, np.zeros(n))
     for i in range(n):
         others = bids.sum(axis=1) - bids[:, i]
         cost = np.maximum(1.0 - others, 0.0)

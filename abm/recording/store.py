@@ -1,0 +1,216 @@
+"""Chunked per-round columns that spill to disk as the run goes (docs/architecture.md
+"Recording"): memory holds one chunk per column whatever the horizon T.
+
+A `SpillArray` is a (T, *row_shape) array written one round at a time. The current chunk
+of `chunk_rows` rows lives in memory; a full chunk is appended to a raw file in the run's
+`SpillDir` and the buffer is reused. Readers iterate the chunks in round order
+(`chunks`) or load a range (`read`). Raw little-endian float64 on a local disk is the
+cheapest format to append (no compression on the hot path); outputs are compressed when a
+run's files are written (`abm.runs.outputs`).
+
+A checkpoint pickles a SpillArray by reference: the file path, the rows flushed and their
+size. Loading it checks that the file still holds those rows and truncates anything a
+crashed run appended after the checkpoint, so a resumed run never reads rows it did not
+write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Bytes held in memory per column before a chunk is flushed to disk.
+CHUNK_BYTES = 8 << 20
+#: Environment variable naming the directory under which runs without an output
+#: directory spill their records (default: the system temporary directory).
+SPILL_ENV = "MECHSIM_SPILL_DIR"
+
+
+class SpillError(RuntimeError):
+    """A spill file that does not hold the rows its recorder wrote (deleted or truncated)."""
+
+
+class SpillDir:
+    """Where one model's columns spill. A temporary directory (removed when the model is
+    garbage-collected or the process exits) unless `path` is given, e.g. inside the run's
+    output directory, where checkpoints can find it again."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            base = os.environ.get(SPILL_ENV) or None
+            self.path = Path(tempfile.mkdtemp(prefix="mechsim-records-", dir=base))
+            self.owned = True
+        else:
+            self.path = Path(path)
+            self.owned = False
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True) if self.owned else None
+
+    def file(self, name: str) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path / f"{name}.f64"
+
+    def cleanup(self) -> None:
+        """Remove the spill files now (a temporary directory entirely)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        elif self.path.is_dir():
+            for f in self.path.glob("*.f64"):
+                f.unlink(missing_ok=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A checkpoint refers to the files; the unpickled copy never deletes them.
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self.owned, self._finalizer = Path(state["path"]), False, None
+
+
+def chunk_rows_for(row_shape: tuple[int, ...], chunk_bytes: int | None = None) -> int:
+    """Rows per chunk so one chunk of float64 rows takes about `chunk_bytes` (CHUNK_BYTES)."""
+    row = int(np.prod(row_shape, dtype=np.int64)) * 8
+    return max(1, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // max(row, 1))
+
+
+class SpillArray:
+    """A (T, *row_shape) float64 column of per-round rows, chunked to disk.
+
+    `row(t)` is the writable row of round t, which must lie in the current chunk (rounds
+    are recorded in order; a round may be rewritten until its chunk is flushed). `rows`
+    counts the rows written so far (the highest t written + 1)."""
+
+    def __init__(
+        self, name: str, row_shape: tuple[int, ...], spill: SpillDir, chunk_rows: int | None = None
+    ) -> None:
+        self.name = name
+        self.row_shape = tuple(int(s) for s in row_shape)
+        self.spill = spill
+        self.chunk_rows = int(chunk_rows) if chunk_rows else chunk_rows_for(self.row_shape)
+        self.flushed = 0
+        self.rows = 0
+        self._buf = np.zeros((self.chunk_rows, *self.row_shape))
+        self._path: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.rows, *self.row_shape)
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.row_shape, dtype=np.int64)) * 8
+
+    def row(self, t: int) -> np.ndarray:
+        """The writable row of round t (the next round, or one in the current chunk)."""
+        if t < self.flushed:
+            raise SpillError(f"{self.name}: round {t} was already flushed to disk (rounds go in order)")
+        while t >= self.flushed + self.chunk_rows:
+            self._flush()
+        self.rows = max(self.rows, t + 1)
+        return self._buf[t - self.flushed]
+
+    def _flush(self) -> None:
+        if self._path is None:
+            self._path = self.spill.file(self.name)
+            self._path.write_bytes(b"")
+        with self._path.open("ab") as fh:
+            self._buf.tofile(fh)
+        self.flushed += self.chunk_rows
+        self._buf.fill(0.0)
+
+    def chunks(self, hi: int | None = None, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first round, block) pairs covering rounds [0, hi) in order, blocks of at most
+        `rows` rows (default: the chunk size); blocks from disk are fresh arrays, the
+        in-memory tail is a read-only view."""
+        hi = self.rows if hi is None else min(int(hi), self.rows)
+        step = int(rows) if rows else self.chunk_rows
+        lo = 0
+        while lo < hi:
+            top = min(lo + step, hi)
+            yield lo, self.read(lo, top)
+            lo = top
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows [lo, hi) as a (hi - lo, *row_shape) array."""
+        lo, hi = max(0, int(lo)), min(int(hi), self.rows)
+        if hi <= lo:
+            return np.zeros((0, *self.row_shape))
+        parts = []
+        if lo < self.flushed:
+            top = min(hi, self.flushed)
+            parts.append(self._read_disk(lo, top))
+            lo = top
+        if lo < hi:
+            view = self._buf[lo - self.flushed : hi - self.flushed]
+            if not parts:
+                view = view.view()
+                view.flags.writeable = False
+                return view
+            parts.append(view)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _read_disk(self, lo: int, hi: int) -> np.ndarray:
+        assert self._path is not None
+        count = (hi - lo) * int(np.prod(self.row_shape, dtype=np.int64))
+        with self._path.open("rb") as fh:
+            fh.seek(lo * self.row_bytes)
+            data = np.fromfile(fh, dtype=np.float64, count=count)
+        if data.size != count:
+            raise SpillError(f"{self.name}: spill file {self._path} ends before round {hi} (truncated or deleted)")
+        return data.reshape(hi - lo, *self.row_shape)
+
+    def to_array(self, hi: int | None = None) -> np.ndarray:
+        """Rounds [0, hi) loaded as one array (memory T x row size: prefer `chunks`)."""
+        return self.read(0, self.rows if hi is None else hi)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_buf"] = self._buf[: max(0, self.rows - self.flushed)].copy()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        tail = state.pop("_buf")
+        self.__dict__.update(state)
+        self._buf = np.zeros((self.chunk_rows, *self.row_shape))
+        self._buf[: tail.shape[0]] = tail
+        if self._path is not None:
+            expected = self.flushed * self.row_bytes
+            size = self._path.stat().st_size if self._path.is_file() else -1
+            if size < expected:
+                raise SpillError(
+                    f"{self.name}: spill file {self._path} holds {max(size, 0)} bytes, the checkpoint needs {expected}"
+                )
+            if size > expected:
+                # Rows a run appended after this checkpoint was written: the resumed run redoes them.
+                with self._path.open("r+b") as fh:
+                    fh.truncate(expected)
+
+
+#: zlib level of the compressed outputs (1: several times faster than the default 6 and
+#: within a few percent of its size on float64 menus).
+NPZ_COMPRESSLEVEL = 1
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray | SpillArray]) -> None:
+    """A compressed .npz (what `np.load` reads) written member by member, SpillArrays
+    streamed chunk by chunk, so no array is loaded whole."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                if isinstance(arr, SpillArray):
+                    header = {"descr": "<f8", "fortran_order": False, "shape": arr.shape}
+                    np.lib.format.write_array_header_2_0(fh, header)
+                    for _, block in arr.chunks():
+                        fh.write(np.ascontiguousarray(block, dtype="<f8").tobytes())
+                else:
+                    np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
