@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -131,6 +131,8 @@ def largest_remainder(weights: list[float], total: int) -> list[int]:
     return out
 
 
+#: Run keys of earlier versions, still read (and translated) by `RunConfig`.
+LEGACY_RUN_KEYS = frozenset({"agent_records"})
 #: Per-agent series are recorded for this many agents by default (spread over the ids).
 RECORD_AGENTS = 256
 
@@ -145,6 +147,17 @@ class RecordSpec(StrictModel):
     #: Menus on every k-th round only (rounds 0, k, 2k, ...): strong regret is then an
     #: estimate from that subsample, labelled so (1 = every round, exact).
     menu_every: int = Field(default=1, ge=1)
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents_form(cls, value: Any) -> Any:
+        ok = value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+            isinstance(value, list)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+        )
+        if not ok:
+            raise ValueError(f"must be 'all', a number >= 0 or a list of agent ids, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RecordSpec:
@@ -330,7 +343,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     out = _deep_copy(data)
     for key, value in overrides.items():
         parts = key.split(".")
-        if parts[0] not in RunConfig.model_fields:
+        if parts[0] not in RunConfig.model_fields and parts[0] not in LEGACY_RUN_KEYS:
             parts = ["params", *parts]
         node: Any = out
         for p in parts[:-1]:

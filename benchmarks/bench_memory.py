@@ -47,7 +47,7 @@ runner.end_of_run_metrics = metrics
 with tempfile.TemporaryDirectory() as out:
     res = abm.run(scenario, overrides={"agents": n, "rounds": rounds}, out=out, progress=False)
 peak["run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-peak["runtime_s"] = res.summary["runtime_s"]
+peak["runtime_s"] = res.summary["runtime_s"]  # the rounds (the summary times metrics apart)
 peak["metrics_s"] = res.summary["metrics"]["runtime_s"]
 print(json.dumps(peak))
 """
@@ -80,7 +80,7 @@ def main() -> int:
         p = measure("public-goods", 5, t)
         rows.append((t, p))
         print(f"{'public-goods n=5 T=' + format(t, ','):28} {p['rounds'] / 2**20:>10.0f} {p['run'] / 2**20:>8.0f} "
-              f"{p['runtime_s'] - p['metrics_s']:>9.1f} {p['metrics_s']:>10.1f}")
+              f"{p['runtime_s']:>9.1f} {p['metrics_s']:>10.1f}")
     (t0, p0), (t1, p1) = rows[1], rows[-1]  # beyond the first chunk (T = 10^3 fits in one)
     slope_rounds = (p1["rounds"] - p0["rounds"]) / (t1 - t0)
     slope_run = (p1["run"] - p0["run"]) / (t1 - t0)
@@ -93,7 +93,7 @@ def main() -> int:
         ok &= verdict(p1["run"] <= GB, f"public-goods n=5 T=10^6 peak {p1['run'] / GB:.2f} GB (required <= 1 GB)")
         p = measure("one-sided", 64, 100_000)
         print(f"{'one-sided n=64 T=100,000':28} {p['rounds'] / 2**20:>10.0f} {p['run'] / 2**20:>8.0f} "
-              f"{p['runtime_s'] - p['metrics_s']:>9.1f} {p['metrics_s']:>10.1f}")
+              f"{p['runtime_s']:>9.1f} {p['metrics_s']:>10.1f}")
         ok &= verdict(p["run"] <= 2 * GB, f"one-sided n=64 T=10^5 peak {p['run'] / GB:.2f} GB (required <= 2 GB)")
     return 0 if ok else 1
 

@@ -124,7 +124,7 @@ class DepletionStep:
     name = "depletion"
 
     def applies(self, records: RunRecords) -> bool:
-        return True
+        return records.agents.size > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
         dep = budget_depletion(records.charges, records.budget, records.mechanism.p_max)
@@ -240,7 +240,7 @@ class RegretStep:
             menu_text += f" + {menus.exact_utility.row_shape[1]} exact breakpoints (mechanism.menu_breakpoints)"
         estimate = (
             "exact (menus of every round)" if exact
-            else f"estimate: menus of every {menus.every}th round ({slots} of {t_done}), budget pro-rated, "
+            else f"estimate: menus of every k-th round, k = {menus.every} ({slots} of {t_done}), budget pro-rated, "
             f"regrets scaled by {t_done}/{slots}"
         )
         out.summary["strong_regret"] = {
@@ -292,7 +292,7 @@ class DriftStep:
     name = "bid_drift"
 
     def applies(self, records: RunRecords) -> bool:
-        return True
+        return records.agents.size > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
         drift = bid_drift(records.trace.reports[: records.t_done])
@@ -397,7 +397,7 @@ class CoreFactorStep:
         self.shares = np.asarray(shares, dtype=np.float64)
 
     def applies(self, records: RunRecords) -> bool:
-        return self.shares.shape == (records.n_agents,)
+        return self.shares.shape == (records.n_agents,) and records.agents.size > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
         model, trace, t_done = records.model, records.trace, records.t_done
