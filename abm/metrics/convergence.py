@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,16 +95,22 @@ def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
-    x = x - x.mean(axis=0, keepdims=True)
-    zero = np.zeros((1, *x.shape[1:]))
-    s1 = np.concatenate([zero, np.cumsum(x, axis=0)])
-    s2 = np.concatenate([zero, np.cumsum(x * x, axis=0)])
-    t = x.shape[0]
-    hi = np.arange(1, t + 1)
-    lo = np.maximum(hi - window, 0)
-    n = (hi - lo).reshape(-1, *([1] * (x.ndim - 1)))
-    mean = (s1[hi] - s1[lo]) / n
-    var = (s2[hi] - s2[lo]) / n - mean * mean
+    return _rolling_std_rows(x, window, 0, x.shape[0], x.mean(axis=0, keepdims=True))
+
+
+def _rolling_std_rows(x: np.ndarray, window: int, lo: int, hi: int, center: np.ndarray) -> np.ndarray:
+    """Rows [lo, hi) of `rolling_std(x, window)`, from the running sums of the slab of x
+    those rows' windows cover (so a long series can be taken in blocks)."""
+    start = max(lo - window + 1, 0)
+    slab = x[start:hi] - center
+    zero = np.zeros((1, *slab.shape[1:]))
+    s1 = np.concatenate([zero, np.cumsum(slab, axis=0)])
+    s2 = np.concatenate([zero, np.cumsum(slab * slab, axis=0)])
+    top = np.arange(lo + 1, hi + 1)
+    bottom = np.maximum(top - window, 0)
+    n = (top - bottom).reshape(-1, *([1] * (x.ndim - 1)))
+    mean = (s1[top - start] - s1[bottom - start]) / n
+    var = (s2[top - start] - s2[bottom - start]) / n - mean * mean
     return np.sqrt(np.maximum(var, 0.0))
 
 
@@ -135,6 +142,42 @@ def bid_drift(reports: np.ndarray, window: int | None = None) -> BidDrift:
     return BidDrift(w, per, per.mean(axis=1), avg, per[-1])
 
 
+#: Rounds per block when bid drift streams over a long run.
+DRIFT_BLOCK = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSummary:
+    """`BidDrift` without the (T, m) per-agent series: mean over agents (T,), the rolling
+    std of the average report (T,) and each agent's final value (m,)."""
+
+    window: int
+    mean: np.ndarray
+    average: np.ndarray
+    final: np.ndarray
+
+
+def drift_summary(reports: np.ndarray, window: int | None = None, block: int = DRIFT_BLOCK) -> DriftSummary:
+    """`bid_drift` in blocks of `block` rounds: memory independent of T beyond the (T,)
+    series (equal to it up to the running sums' round-off)."""
+    r = np.asarray(reports, dtype=np.float64)
+    if r.ndim != 2:
+        raise ValueError(f"reports must be (T, m), got shape {r.shape}")
+    t = r.shape[0]
+    w = default_window(t) if window is None else int(window)
+    if w < 1:
+        raise ValueError(f"window must be >= 1, got {w}")
+    center = r.mean(axis=0, keepdims=True)
+    mean = np.empty(t)
+    final = np.zeros(r.shape[1])
+    for lo in range(0, t, block):
+        hi = min(lo + block, t)
+        rows = _rolling_std_rows(r, w, lo, hi, center)
+        mean[lo:hi] = rows.mean(axis=1)
+        final = rows[-1]
+    return DriftSummary(w, mean, rolling_std(r.mean(axis=1), w), final)
+
+
 def outcome_distance(outcomes: np.ndarray) -> np.ndarray:
     """(T,) L1 distance sum |X-bar_t - X-bar_T| between the running average of the first t
     outcomes (each flattened to a vector; X-bar of Braverman §2.1.2 eq. (16)) and the final one."""
@@ -142,8 +185,20 @@ def outcome_distance(outcomes: np.ndarray) -> np.ndarray:
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"outcomes must be a non-empty (T, ...) array, got shape {x.shape}")
     x = x.reshape(x.shape[0], -1)
-    running = np.cumsum(x, axis=0) / np.arange(1, x.shape[0] + 1)[:, None]
-    return np.abs(running - running[-1]).sum(axis=1)
+    return outcome_distance_blocks([x], np.cumsum(x, axis=0)[-1] / x.shape[0])
+
+
+def outcome_distance_blocks(blocks: Iterable[np.ndarray], final: np.ndarray) -> np.ndarray:
+    """`outcome_distance` from the outcomes in consecutive (t_b, size) blocks, given the
+    final X-bar_T (kept by the run's `OutcomePath`): one pass, memory one block."""
+    final = np.asarray(final, dtype=np.float64).ravel()
+    acc, done, out = np.zeros(final.shape[0]), 0, []
+    for block in blocks:
+        x = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+        cum = np.cumsum(np.vstack([acc, x]), axis=0)[1:]
+        out.append(np.abs(cum / np.arange(done + 1, done + x.shape[0] + 1)[:, None] - final).sum(axis=1))
+        acc, done = cum[-1], done + x.shape[0]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def hz_residual_curve(

@@ -39,19 +39,22 @@ def remaining_budget(charges: np.ndarray, budget: np.ndarray) -> np.ndarray:
     return np.asarray(budget, dtype=np.float64)[None, :] - np.cumsum(np.asarray(charges, dtype=np.float64), axis=0)
 
 
+def _low(remaining: np.ndarray, budget: np.ndarray, p_max: float) -> np.ndarray:
+    """Where the agent can no longer pay p_max (the Ledger's rule), or has (numerically)
+    nothing left when p_max is infinite; remaining (T, m), budget (m,)."""
+    if np.isfinite(p_max):
+        return remaining + TOKEN_TOL < p_max
+    return remaining <= (EMPTY_BUDGET * np.maximum(1.0, np.abs(budget)))[None, :]
+
+
 def depletion_round(remaining: np.ndarray, budget: np.ndarray, p_max: float = np.inf) -> np.ndarray:
     """First (0-based) round after which the agent can no longer pay p_max (remaining + tol <
     p_max, the Ledger's rule); with p_max infinite, the first round after which at most
     EMPTY_BUDGET x max(1, B) is left. 0 for an agent that starts there; -1 = never."""
     remaining = np.asarray(remaining, dtype=np.float64)
     budget = np.asarray(budget, dtype=np.float64)
-    if np.isfinite(p_max):
-        low = remaining + TOKEN_TOL < p_max
-        starts_low = budget + TOKEN_TOL < p_max
-    else:
-        empty = EMPTY_BUDGET * np.maximum(1.0, np.abs(budget))
-        low = remaining <= empty[None, :]
-        starts_low = budget <= empty
+    low = _low(remaining, budget, p_max)
+    starts_low = _low(budget[None, :], budget, p_max)[0]
     first = np.where(low.any(axis=0), low.argmax(axis=0), -1)
     return np.where(starts_low, 0, first)
 
@@ -78,4 +81,68 @@ def budget_depletion(charges: np.ndarray, budget: np.ndarray, p_max: float = np.
         spend_rate_error_max=rate_error.max(axis=0),
         remaining=remaining,
         rate_error=rate_error,
+    )
+
+
+#: Rounds per block when the depletion statistics stream over a long run.
+DEPLETION_BLOCK = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class DepletionSummary:
+    """`DepletionResult` without its (T, m) arrays: the per-agent statistics and the
+    spend-rate error's mean and max over agents in each round, (T,) each."""
+
+    depletion_round: np.ndarray
+    unused_fraction: np.ndarray
+    spend_rate_error_final: np.ndarray
+    spend_rate_error_mean: np.ndarray
+    spend_rate_error_max: np.ndarray
+    round_mean: np.ndarray
+    round_max: np.ndarray
+
+
+def depletion_summary(
+    charges: np.ndarray, budget: np.ndarray, p_max: float = np.inf, block: int = DEPLETION_BLOCK
+) -> DepletionSummary:
+    """The statistics of `budget_depletion` in blocks of `block` rounds, so memory does not
+    grow with T beyond the (T,) per-round series (equal to it up to summation order)."""
+    charges = np.asarray(charges, dtype=np.float64)
+    budget = np.asarray(budget, dtype=np.float64)
+    if charges.ndim != 2 or charges.shape[1] != budget.shape[0]:
+        raise ValueError(f"charges must be (T, m={budget.shape[0]}), got shape {charges.shape}")
+    t, m = charges.shape
+    spent = np.zeros(m)
+    first = np.full(m, -1)
+    total, worst = np.zeros(m), np.zeros(m)
+    round_mean, round_max = np.empty(t), np.empty(t)
+    rate = np.zeros((0, m))
+    remaining = budget[None, :]
+    for lo in range(0, t, block):
+        part = charges[lo : lo + block]
+        if (part < -TOKEN_TOL).any() or not np.isfinite(part).all():
+            raise ValueError("charges must be finite and >= 0")
+        # The carried spend first, so the running sum adds in the order np.cumsum would.
+        cum = np.cumsum(np.vstack([spent, part]), axis=0)[1:]
+        spent = cum[-1]
+        remaining = budget[None, :] - cum
+        rate = np.abs((budget[None, :] - remaining) / np.arange(lo + 1, lo + part.shape[0] + 1)[:, None]
+                      - budget[None, :] / t)
+        low = _low(remaining, budget, p_max)
+        first = np.where((first < 0) & low.any(axis=0), low.argmax(axis=0) + lo, first)
+        total += rate.sum(axis=0)
+        np.maximum(worst, rate.max(axis=0), out=worst)
+        round_mean[lo : lo + part.shape[0]] = rate.mean(axis=1)
+        round_max[lo : lo + part.shape[0]] = rate.max(axis=1)
+    starts_low = _low(budget[None, :], budget, p_max)[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unused = np.where(budget > 0, remaining[-1] / budget, np.nan)
+    return DepletionSummary(
+        depletion_round=np.where(starts_low, 0, first),
+        unused_fraction=unused,
+        spend_rate_error_final=rate[-1] if t else np.zeros(m),
+        spend_rate_error_mean=total / max(t, 1),
+        spend_rate_error_max=worst,
+        round_mean=round_mean,
+        round_max=round_max,
     )

@@ -18,13 +18,13 @@ import numpy as np
 
 from abm.metrics.convergence import (
     accumulator_curve,
-    bid_drift,
+    drift_summary,
     geometric_horizons,
     hz_residual_curve,
-    outcome_distance,
+    outcome_distance_blocks,
 )
 from abm.metrics.core import core_factor, ex_ante_core
-from abm.metrics.depletion import budget_depletion
+from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
@@ -46,6 +46,8 @@ EX_ANTE_SAMPLES = 2000
 HZ_HORIZONS = 12
 #: Fraction of the final rounds used to read off each agent's value-scaling beta_i.
 BETA_WINDOW = 0.1
+#: Rounds per block of the outcome-distance pass (its temporaries are a few blocks).
+DISTANCE_BLOCK = 4096
 #: Item-price series go to rounds.parquet only up to this many items.
 MAX_PRICE_COLUMNS = 32
 
@@ -127,7 +129,7 @@ class DepletionStep:
         return records.agents.size > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
-        dep = budget_depletion(records.charges, records.budget, records.mechanism.p_max)
+        dep = depletion_summary(records.charges, records.budget, records.mechanism.p_max)
         hit = dep.depletion_round >= 0
         return StepOutput(
             agent_columns={
@@ -136,10 +138,7 @@ class DepletionStep:
                 "spend_rate_error_mean": dep.spend_rate_error_mean,
                 "spend_rate_error_max": dep.spend_rate_error_max,
             },
-            round_columns={
-                "spend_rate_error_mean": dep.rate_error.mean(axis=1),
-                "spend_rate_error_max": dep.rate_error.max(axis=1),
-            },
+            round_columns={"spend_rate_error_mean": dep.round_mean, "spend_rate_error_max": dep.round_max},
             summary={
                 "depletion": {
                     "n_depleted": int(hit.sum()),
@@ -190,7 +189,10 @@ class RegretStep:
         pos = np.searchsorted(records.agents, menus.agents)
         m = pos.shape[0]
         exact = menus.every == 1
-        charges, utilities = records.charges[rounds][:, pos], records.utilities[rounds][:, pos]
+        if exact and m == records.agents.shape[0]:
+            charges, utilities = records.charges, records.utilities  # no (T, m) copies
+        else:
+            charges, utilities = records.charges[rounds][:, pos], records.utilities[rounds][:, pos]
         budget = records.budget[pos] if exact else records.budget[pos] * slots / t_done
         scale = 1.0 if exact else t_done / slots
         k_grid = menus.grid.shape[0]
@@ -295,7 +297,7 @@ class DriftStep:
         return records.agents.size > 0
 
     def compute(self, records: RunRecords) -> StepOutput:
-        drift = bid_drift(records.trace.reports[: records.t_done])
+        drift = drift_summary(records.trace.reports[: records.t_done])
         return StepOutput(
             agent_columns={"bid_drift_final": drift.final},
             round_columns={"bid_drift_mean": drift.mean, "avg_bid_drift": drift.average},
@@ -305,17 +307,20 @@ class DriftStep:
 
 class OutcomeDistanceStep:
     """Distance of X-bar_t to its final value over time, when the outcome of every round was
-    kept as a vector (`OutcomeAverage`, or a numeric outcome; see `OutcomePath`)."""
+    kept as a vector (`OutcomeAverage`, or a numeric outcome; see `OutcomePath`), streamed
+    over the recorded chunks."""
 
     name = "outcome_distance"
 
     def applies(self, records: RunRecords) -> bool:
-        return records.trace.outcomes is not None
+        return records.trace.outcome_path.series is not None
 
     def compute(self, records: RunRecords) -> StepOutput:
-        assert records.trace.outcomes is not None
+        path = records.trace.outcome_path
+        assert path.series is not None
         t_done = records.t_done
-        dist = outcome_distance(records.trace.outcomes[:t_done])
+        blocks = (block for _, block in path.series.chunks(t_done, rows=DISTANCE_BLOCK))
+        dist = outcome_distance_blocks(blocks, path.x_bar)
         return StepOutput(
             round_columns={"outcome_distance": dist},
             summary={"outcome_distance_at_half": float(dist[max(t_done // 2 - 1, 0)])},

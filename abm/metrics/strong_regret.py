@@ -136,12 +136,20 @@ def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
+#: Breakpoints solved per block of agents (bounds the knapsack's temporaries).
+SOLVE_BLOCK = 1 << 20
+
+
 class StrongRegretAccumulator:
     """Streams (T_chunk, m, K) menu chunks through `menu_envelope` and keeps only the
     breakpoints, so horizons whose full menus would not fit in memory still take one pass.
 
     `add(utility, cost)` in round order; `solve(budget, horizon=None)` computes OPT for
-    the first `horizon` rounds (all rounds by default) with the given budgets (m,)."""
+    the first `horizon` rounds (all rounds by default) with the given budgets (m,).
+
+    Memory: per breakpoint a round and an agent (int32) and r, du, dc (float64), sorted
+    once by (agent, r descending) in place of the unsorted parts; per round and agent the
+    cheapest action's utility and cost, kept per chunk."""
 
     def __init__(self, n_agents: int) -> None:
         if n_agents < 1:
@@ -151,7 +159,7 @@ class StrongRegretAccumulator:
         self._base_u: list[np.ndarray] = []
         self._base_c: list[np.ndarray] = []
         self._parts: list[tuple[np.ndarray, ...]] = []
-        self._sorted: tuple[np.ndarray, ...] | None = None
+        self._sorted = False
 
     def add(self, utility: np.ndarray, cost: np.ndarray) -> None:
         u = np.asarray(utility, dtype=np.float64)
@@ -166,30 +174,54 @@ class StrongRegretAccumulator:
         for lo in range(0, t_chunk * m, step):
             bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step])
             rows = bp.row + lo
-            self._base_u.append(bp.base_utility)
-            self._base_c.append(bp.base_cost)
+            self._base_u.append(bp.base_utility.reshape(-1, m))
+            self._base_c.append(bp.base_cost.reshape(-1, m))
             self._parts.append(
-                ((rows // m + self.rounds).astype(np.int64), (rows % m).astype(np.int64), bp.r, bp.du, bp.dc)
+                ((rows // m + self.rounds).astype(np.int32), (rows % m).astype(np.int32), bp.r, bp.du, bp.dc)
             )
         self.rounds += t_chunk
-        self._sorted = None
+        self._sorted = False
 
     def _breakpoints_by_agent(self) -> tuple[np.ndarray, ...]:
         """All breakpoints sorted by (agent, r descending): (round, agent, r, du, dc)."""
-        if self._sorted is None:
-            parts = list(zip(*self._parts, strict=True)) if self._parts else [[np.zeros(0)]] * 5
-            rnd, agent, r, du, dc = (np.concatenate(p) for p in parts)
-            order = np.lexsort((-r, agent))
-            self._sorted = (
-                rnd[order].astype(np.int64), agent[order].astype(np.int64), r[order], du[order], dc[order]
-            )
-        return self._sorted
+        if not self._sorted:
+            # Column by column, each chunk list dropped once joined, each column replaced by
+            # its sorted copy: the peak is one column above the breakpoints themselves.
+            dtypes = (np.int32, np.int32, np.float64, np.float64, np.float64)
+            columns: list[list[np.ndarray]] = [[p[j] for p in self._parts] for j in range(5)]
+            self._parts = []
+            joined: list[np.ndarray] = []
+            for j in range(5):
+                joined.append(np.concatenate(columns[j]).astype(dtypes[j], copy=False) if columns[j]
+                              else np.zeros(0, dtype=dtypes[j]))
+                columns[j] = []
+            order = np.lexsort((np.negative(joined[2]), joined[1]))
+            for j in range(5):
+                joined[j] = joined[j][order]
+            del order
+            self._parts = [tuple(joined)]
+            self._sorted = True
+        return self._parts[0]
+
+    def _base_sums(self, horizons: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(H, m) sums of the cheapest actions' utility and cost over the first h rounds."""
+        out_u, out_c = np.zeros((len(horizons), self.m)), np.zeros((len(horizons), self.m))
+        order = np.argsort(horizons, kind="stable")
+        acc_u, acc_c, done, g = np.zeros(self.m), np.zeros(self.m), 0, 0
+        for bu, bc in zip(self._base_u, self._base_c, strict=True):
+            hi = done + bu.shape[0]
+            cu, cc = np.cumsum(np.vstack([acc_u, bu]), axis=0), np.cumsum(np.vstack([acc_c, bc]), axis=0)
+            while g < len(order) and horizons[order[g]] <= hi:
+                out_u[order[g]], out_c[order[g]] = cu[horizons[order[g]] - done], cc[horizons[order[g]] - done]
+                g += 1
+            acc_u, acc_c, done = cu[-1], cc[-1], hi
+        return out_u, out_c
 
     def base(self) -> tuple[np.ndarray, np.ndarray]:
         """(T, m) utility and cost of each round's cheapest action."""
-        bu = np.concatenate(self._base_u).reshape(self.rounds, self.m)
-        bc = np.concatenate(self._base_c).reshape(self.rounds, self.m)
-        return bu, bc
+        if not self._base_u:
+            return np.zeros((0, self.m)), np.zeros((0, self.m))
+        return np.concatenate(self._base_u), np.concatenate(self._base_c)
 
     def solve(self, budget: np.ndarray, horizon: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(OPT (m,), r* (m,)) of the LP over the first `horizon` rounds with budgets (m,)."""
@@ -207,12 +239,20 @@ class StrongRegretAccumulator:
             if not 1 <= h <= self.rounds:
                 raise ValueError(f"horizon must be in [1, {self.rounds}], got {h}")
         rnd, agent, r, du, dc = self._breakpoints_by_agent()
-        bu, bc = self.base()
-        cum_bu, cum_bc = np.cumsum(bu, axis=0), np.cumsum(bc, axis=0)
+        u0s, c0s = self._base_sums(horizons)
         opt = np.empty((len(horizons), self.m))
         r_star = np.zeros((len(horizons), self.m))
+        # Agents in blocks of about SOLVE_BLOCK breakpoints (the arrays are sorted by agent).
+        ends = np.searchsorted(agent, np.arange(1, self.m + 1), side="left")
+        blocks, first = [], 0
+        while first < self.m:
+            start = ends[first - 1] if first else 0
+            last = int(np.searchsorted(ends, start + SOLVE_BLOCK, side="right"))
+            last = min(max(last, first + 1), self.m)
+            blocks.append((first, last, int(start), int(ends[last - 1])))
+            first = last
         for g, h in enumerate(horizons):
-            u0, c0 = cum_bu[h - 1], cum_bc[h - 1]
+            u0, c0 = u0s[g], c0s[g]
             slack = budgets[g] - c0
             short = slack < -BUDGET_TOL * np.maximum(1.0, np.abs(budgets[g]))
             if short.any():
@@ -221,20 +261,26 @@ class StrongRegretAccumulator:
                     f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[i]} over {h} rounds"
                 )
             slack = np.maximum(slack, 0.0)
-            take = rnd < h
-            ag, rr, uu, cc = agent[take], r[take], du[take], dc[take]
-            cum = _segment_cumsum(cc, ag, self.m)
-            before = cum - cc
-            s = slack[ag]
-            full = cum <= s
-            part = ~full & (before < s)
-            frac = np.where(part, (s - before) / np.where(part, cc, 1.0), 0.0)
-            gain = np.where(full, uu, 0.0) + frac * uu
-            opt[g] = u0 + np.bincount(ag, weights=gain, minlength=self.m)
-            # r* is the first breakpoint not fully taken (entries are sorted r-descending).
-            rest = ~full
-            agents_rest, first = np.unique(ag[rest], return_index=True)
-            r_star[g, agents_rest] = rr[rest][first]
+            gains = np.zeros(self.m)
+            for a0, a1, lo, hi in blocks:
+                ag, rr, uu, cc = agent[lo:hi], r[lo:hi], du[lo:hi], dc[lo:hi]
+                if h < self.rounds:
+                    take = rnd[lo:hi] < h
+                    ag, rr, uu, cc = ag[take], rr[take], uu[take], cc[take]
+                local = ag - a0
+                cum = _segment_cumsum(cc, local, a1 - a0)
+                before = cum - cc
+                s = slack[ag]
+                full = cum <= s
+                part = ~full & (before < s)
+                frac = np.where(part, (s - before) / np.where(part, cc, 1.0), 0.0)
+                gain = np.where(full, uu, 0.0) + frac * uu
+                gains[a0:a1] = np.bincount(local, weights=gain, minlength=a1 - a0)
+                # r* is the first breakpoint not fully taken (entries are sorted r-descending).
+                rest = ~full
+                agents_rest, first_rest = np.unique(ag[rest], return_index=True)
+                r_star[g, agents_rest] = rr[rest][first_rest]
+            opt[g] = u0 + gains
         return opt, r_star
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abm.metrics.convergence import (
     bid_drift,
+    drift_summary,
     geometric_horizons,
     outcome_distance,
     rolling_std,
@@ -86,3 +91,32 @@ def test_hz_curve_evaluates_running_averages() -> None:
     # Half of item 0 each at price 1: agent 1 could afford all of item 0 with its budget of 1.
     assert curve["best_response_gain"][1] == pytest.approx(0.5)
     assert curve["clearing_error"] == pytest.approx([0.0, 0.0, 0.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(t=st.integers(1, 60), m=st.integers(1, 3), block=st.integers(1, 17), window=st.integers(1, 30),
+       seed=st.integers(0, 1000))
+def test_drift_in_blocks_equals_the_whole_series(t, m, block, window, seed):
+    reports = np.random.default_rng(seed).random((t, m)) * 3
+    whole = bid_drift(reports, window)
+    part = drift_summary(reports, window, block=block)
+    ref = pd.DataFrame(reports).rolling(window, min_periods=1).std(ddof=0).to_numpy()  # independent oracle
+    # sqrt of a variance from running sums: a round-off of 1e-16 shows as 1e-8 near zero.
+    np.testing.assert_allclose(part.mean, ref.mean(axis=1), rtol=1e-7, atol=1e-7)
+    # Against the whole-series sums, up to their cancellation error (sqrt of ~1e-16 x T).
+    np.testing.assert_allclose(part.mean, whole.mean, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(part.average, whole.average, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(part.final, whole.final, rtol=1e-7, atol=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(t=st.integers(1, 50), size=st.integers(1, 4), cut=st.lists(st.integers(1, 50), max_size=5),
+       seed=st.integers(0, 99))
+def test_outcome_distance_in_blocks_equals_the_whole_series(t, size, cut, seed):
+    from abm.metrics.convergence import outcome_distance_blocks
+
+    x = np.random.default_rng(seed).random((t, size))
+    edges = sorted({0, t, *(c for c in cut if c < t)})
+    blocks = [x[a:b] for a, b in pairwise(edges)]
+    final = np.cumsum(x, axis=0)[-1] / t
+    np.testing.assert_allclose(outcome_distance_blocks(blocks, final), outcome_distance(x), rtol=1e-12, atol=1e-12)

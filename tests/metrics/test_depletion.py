@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abm.ledger import Ledger
-from abm.metrics.depletion import budget_depletion, depletion_round
+from abm.metrics.depletion import budget_depletion, depletion_round, depletion_summary
 
 
 def test_against_ledger_replay() -> None:
@@ -60,3 +62,27 @@ def test_infinite_p_max_depletes_at_empty_budget() -> None:
     charges = np.array([[2.0, 1.0], [2.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     assert budget_depletion(charges, np.array([4.0, 4.0])).depletion_round.tolist() == [1, 3]
     assert budget_depletion(charges, np.array([4.0, 5.0])).depletion_round.tolist() == [1, -1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    t=st.integers(1, 40),
+    m=st.integers(1, 4),
+    block=st.integers(1, 12),
+    p_max=st.sampled_from([1.0, 0.3, np.inf]),
+    seed=st.integers(0, 10_000),
+)
+def test_streamed_summary_equals_the_whole_array_statistics(t, m, block, p_max, seed):
+    """`depletion_summary` in blocks of rounds gives `budget_depletion`'s statistics."""
+    rng = np.random.default_rng(seed)
+    budget = rng.uniform(0.0, 0.5 * t, m)
+    charges = np.where(rng.random((t, m)) < 0.5, rng.uniform(0, 1.2, (t, m)), 0.0)
+    charges = np.minimum(charges, np.maximum(budget - np.vstack([np.zeros(m), np.cumsum(charges, 0)[:-1]]), 0.0))
+    whole = budget_depletion(charges, budget, p_max)
+    part = depletion_summary(charges, budget, p_max, block=block)
+    assert part.depletion_round.tolist() == whole.depletion_round.tolist()
+    np.testing.assert_allclose(part.unused_fraction, whole.unused_fraction, rtol=1e-12, atol=1e-12)
+    for name in ("spend_rate_error_final", "spend_rate_error_mean", "spend_rate_error_max"):
+        np.testing.assert_allclose(getattr(part, name), getattr(whole, name), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(part.round_mean, whole.rate_error.mean(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(part.round_max, whole.rate_error.max(axis=1), rtol=1e-12, atol=1e-12)
