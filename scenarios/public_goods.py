@@ -153,12 +153,25 @@ class PublicGoods(Scenario):
 register_scenario(PublicGoods())
 
 
+class LargePublicGoodsParams(PublicGoodsParams):
+    """Parameters of large-public-goods: those of public-goods, a good of cost 0.25 n and the
+    report cap by default."""
+
+    cost_per_agent: float | None = Field(
+        default=0.25, gt=0.0, description=PublicGoodsParams.model_fields["cost_per_agent"].description
+    )
+    budget_rule: Literal["p_max", "cap"] = Field(
+        default="cap", description=PublicGoodsParams.model_fields["budget_rule"].description
+    )
+
+
 class LargePublicGoods(PublicGoods):
     """Onyeze et al. §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
     so a constant fraction of a large population has to pay for it), budgets capped per
     report (§3.1), 10^6 pacing bidders by default (benchmarks/bench_large.py)."""
 
     name = "large-public-goods"
+    Params = LargePublicGoodsParams
     citation = cite(ONYEZE, "§3.1, Algorithm 1 with a good of cost c")
     toml = Path(__file__).with_name("large_public_goods.toml")
 

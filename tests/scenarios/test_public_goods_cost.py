@@ -8,6 +8,7 @@ import abm
 from abm.config import ConfigError
 from abm.model import MechanismModel
 from abm.resolve import resolve_config
+from abm.scenario import get_scenario
 from mechanisms import Proportional
 
 
@@ -72,6 +73,8 @@ def test_harmonic_instance_refuses_a_cost_per_agent():
 def test_large_public_goods_defaults():
     cfg = resolve_config("large-public-goods")
     assert cfg.agents == 1_000_000
+    defaults = get_scenario("large-public-goods").parse_params({})  # what `mechsim describe` shows
+    assert defaults.cost_per_agent == 0.25 and defaults.budget_rule == "cap"
     assert cfg.params["cost_per_agent"] == 0.25 and cfg.params["budget_rule"] == "cap"
     res = abm.run("large-public-goods", overrides={"agents": 50, "rounds": 30}, progress=False)
     assert res.model.mechanism.cost == pytest.approx(12.5)
