@@ -1,6 +1,8 @@
 """Public goods with artificial currency (Onyeze, Lin, Banerjee, Tardos): one excludable good of cost 1 per
 round, agents with shares alpha_i, budgets alpha_i * T, a monetary mechanism run on
-credits (Algorithm 1), and value-scaling / pacing bidders (§3.2-3.3).
+credits (Algorithm 1), and value-scaling / pacing bidders (§3.2-3.3). With `cost_per_agent`
+the good costs c = cost_per_agent * n and budgets are alpha_i * T * c (§3.1's good of cost
+c), so a large population shares it: `large-public-goods`.
 """
 
 from __future__ import annotations
