@@ -32,10 +32,11 @@ class Ledger:
         self.remaining = self.initial.copy()
         self.spent = np.zeros_like(self.initial)
         self.p_max = float(p_max)
+        # A fresh (n,) float temporary per round costs page faults at n = 1e5: a scratch buffer.
         self._scratch = np.empty_like(self.initial)
+        # The "nothing left" level per agent when p_max is infinite; `initial` never changes.
         self._empty = EMPTY_BUDGET * np.maximum(1.0, self.initial)
         self.depleted_at = np.where(self.can_pay(), -1, 0)
-        self._depleted = self.depleted_at >= 0
         #: How many agents have depleted so far (kept incrementally: a per-round series).
         self.n_depleted = int(np.count_nonzero(self.depleted_at >= 0))
         self.rounds = 0
@@ -48,10 +49,14 @@ class Ledger:
         """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. Algorithm 1), or,
         when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
         if np.isfinite(self.p_max):
-            # Into a scratch buffer: a fresh (n,) float temporary costs page faults at n = 1e5.
-            scratch = np.add(self.remaining, TOKEN_TOL, out=self._scratch)
-            return scratch >= self.p_max
+            return np.add(self.remaining, TOKEN_TOL, out=self._scratch) >= self.p_max
         return self.remaining > self._empty
+
+    def _cannot_pay(self) -> np.ndarray:
+        """~can_pay(), in one comparison (budgets are finite, so no NaN breaks the negation)."""
+        if np.isfinite(self.p_max):
+            return np.add(self.remaining, TOKEN_TOL, out=self._scratch) < self.p_max
+        return self.remaining <= self._empty
 
     def charge(self, charges: np.ndarray, t: int) -> None:
         """Debit one round's charges; refuse (BudgetError) anything that overdraws."""
@@ -67,12 +72,11 @@ class Ledger:
         # `remaining` is replaced, never mutated in place, so observers may hold it without copying.
         self.remaining = np.maximum(after, 0.0, out=after)
         self.spent += np.maximum(charges, 0.0) if lo < 0 else charges
-        newly = ~self.can_pay()
-        np.greater(newly, self._depleted, out=newly)  # cannot pay now and had not depleted before
-        if newly.any():
-            self.depleted_at[newly] = t
-            self._depleted |= newly
-            self.n_depleted += int(np.count_nonzero(newly))
+        # Only agents that cannot pay are candidates: a gather over them, not passes over all n.
+        low = np.flatnonzero(self._cannot_pay())
+        newly = low[self.depleted_at[low] < 0]
+        self.depleted_at[newly] = t
+        self.n_depleted += int(newly.shape[0])
         self.rounds += 1
         # Conservation holds by construction up to round-off; a full check every
         # CHECK_EVERY rounds (and at the end of a run) catches drift without an extra

@@ -33,9 +33,10 @@ import abm.runs.runner as runner
 
 scenario, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 peak = {}
-real = runner.end_of_run_metrics
+real = runner.round_frame
 
-def metrics(model):
+def after_rounds(model):
+    # The runner's first call once the rounds are done: the peak of the rounds themselves.
     peak["rounds"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     menus = model.menus
     cols = [] if menus is None else [menus.utility, menus.cost, menus.played, menus.exact_utility, menus.exact_cost]
@@ -43,7 +44,7 @@ def metrics(model):
     peak["recorded_per_round"] = per_round + 8 * 4 * model.trace.agents.shape[0]
     return real(model)
 
-runner.end_of_run_metrics = metrics
+runner.round_frame = after_rounds
 with tempfile.TemporaryDirectory() as out:
     res = abm.run(scenario, overrides={"agents": n, "rounds": rounds}, out=out, progress=False)
 peak["run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

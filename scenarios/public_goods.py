@@ -1,6 +1,8 @@
 """Public goods with artificial currency (Onyeze, Lin, Banerjee, Tardos): one excludable good of cost 1 per
 round, agents with shares alpha_i, budgets alpha_i * T, a monetary mechanism run on
-credits (Algorithm 1), and value-scaling / pacing bidders (§3.2-3.3).
+credits (Algorithm 1), and value-scaling / pacing bidders (§3.2-3.3). With `cost_per_agent`
+the good costs c = cost_per_agent * n and budgets are alpha_i * T * c (§3.1's good of cost
+c), so a large population shares it: `large-public-goods`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ class PublicGoodsParams(ScenarioParams):
     )
     correlation: float = Field(default=0.5, ge=0.0, le=1.0, description="rho of the correlated values")
     harmonic_eps: float = Field(default=0.01, gt=0.0, lt=0.5, description="eps of the harmonic instance")
+    cost_per_agent: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="the good's cost per agent: c = cost_per_agent * n, so the good needs a constant "
+        "fraction of the agents to pay for it (§3.1, a good of cost c); budgets alpha_i * T * c. "
+        "None: c = 1, the paper's normalization",
+    )
+    budget_rule: Literal["p_max", "cap"] = Field(
+        default="p_max",
+        description="budget feasibility: p_max zeroes a report once B_i < p_max (Algorithm 1, line 4); "
+        "cap takes min(report, B_i) (§3.1's alternative). With a cost growing in n only cap lets "
+        "agents with budgets below p_max = c bid",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PublicGoodsParams:
@@ -42,6 +57,8 @@ class PublicGoodsParams(ScenarioParams):
                     raise ValueError(f"shares[{i}] must be >= 0, got {s}")
             if sum(self.shares) > 1.0 + 1e-12:
                 raise ValueError(f"shares must sum to alpha <= 1, got sum {sum(self.shares)}")
+        if self.values == "harmonic" and self.cost_per_agent is not None:
+            raise ValueError("the harmonic instance (§6) is defined for a good of cost 1: unset cost_per_agent")
         return self
 
 
@@ -116,7 +133,8 @@ class PublicGoods(Scenario):
                 shares[g.span] = g.share
         if shares.sum() > 1.0 + 1e-12:
             raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
-        mechanism = ArtificialCurrency(self.make_mechanism(params), shares)
+        cost = 1.0 if params.cost_per_agent is None else params.cost_per_agent * n
+        mechanism = ArtificialCurrency(self.make_mechanism(params), shares, cost=cost, budget_rule=params.budget_rule)
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=mechanism.initial_budgets(config.rounds),
@@ -135,3 +153,29 @@ class PublicGoods(Scenario):
 
 
 register_scenario(PublicGoods())
+
+
+class LargePublicGoodsParams(PublicGoodsParams):
+    """Parameters of large-public-goods: those of public-goods, a good of cost 0.25 n and the
+    report cap by default."""
+
+    cost_per_agent: float | None = Field(
+        default=0.25, gt=0.0, description=PublicGoodsParams.model_fields["cost_per_agent"].description
+    )
+    budget_rule: Literal["p_max", "cap"] = Field(
+        default="cap", description=PublicGoodsParams.model_fields["budget_rule"].description
+    )
+
+
+class LargePublicGoods(PublicGoods):
+    """Onyeze et al. §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
+    so a constant fraction of a large population has to pay for it), budgets capped per
+    report (§3.1), 10^6 pacing bidders by default (benchmarks/bench_large.py)."""
+
+    name = "large-public-goods"
+    Params = LargePublicGoodsParams
+    citation = cite(ONYEZE, "§3.1, Algorithm 1 with a good of cost c")
+    toml = Path(__file__).with_name("large_public_goods.toml")
+
+
+register_scenario(LargePublicGoods())

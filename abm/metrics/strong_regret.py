@@ -170,7 +170,8 @@ class StrongRegretAccumulator:
             )
         t_chunk, m, k = u.shape
         flat_u, flat_c = u.reshape(t_chunk * m, k), c.reshape(t_chunk * m, k)
-        step = max(1, CHUNK_ENTRIES // max(k, 1))
+        # Whole rounds per envelope block, so each block's base rows reshape to (rounds, m).
+        step = max(1, CHUNK_ENTRIES // max(k * m, 1)) * m
         for lo in range(0, t_chunk * m, step):
             bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step])
             rows = bp.row + lo

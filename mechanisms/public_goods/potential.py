@@ -297,13 +297,17 @@ def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np
     S_k - P(k) (the largest-cardinality argmax of Onyeze et al. §7)."""
     n = bids.shape[0]
     order = np.argsort(-bids, kind="stable")
-    S = np.concatenate([[0.0], np.cumsum(bids[order])])
+    s = bids[order]
+    S = np.concatenate([[0.0], np.cumsum(s)])
     obj = S - P[: n + 1]
     best = obj.max()
     k_star = int(np.flatnonzero(obj >= best - TIE_TOL * max(1.0, abs(best)))[-1])
     served = np.zeros(n, dtype=bool)
     served[order[:k_star]] = True
-    return served, single_good_thresholds(bids, P), P
+    # single_good_thresholds(bids, P) on the order already sorted (one sort, not two, at 10^6 agents).
+    tau = np.empty(n)
+    tau[order] = _others_best(s, P[:n]) - _others_best(s, P[1 : n + 1])
+    return served, tau, P
 
 
 @register_mechanism(

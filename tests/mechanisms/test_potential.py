@@ -23,6 +23,7 @@ from mechanisms.public_goods.potential import (
     harmonic,
     per_good_potential_mechanism,
     potential,
+    single_good_outcome,
     single_good_potential,
     single_good_thresholds,
 )
@@ -244,6 +245,7 @@ def test_vectorized_single_good_equals_enumeration(v):
     assert np.allclose(res.charges, enum.payments, atol=1e-9)
     tau = single_good_thresholds(v, Potential().potential_curve(n))
     assert np.array_equal(v >= tau - 1e-9, res.outcome)  # served iff report >= critical value
+    assert np.array_equal(single_good_outcome(v, Potential().potential_curve(n))[1], tau)  # one sort, same tau
     assert (tau <= Potential().p_max + TOL).all()  # p_max = g(1) bounds every charge
 
 

@@ -201,3 +201,23 @@ def test_bad_inputs_raise_value_errors() -> None:
         strong_regret(u, -c, np.ones(2), np.zeros(2))
     with pytest.raises(ValueError, match="payoff_bound"):
         strong_regret(u, c, np.full(2, 9.0), np.zeros(2), payoff_bound=0.0)
+
+
+def test_accumulator_blocks_hold_whole_rounds(monkeypatch):
+    """Envelope blocks smaller than a round's m x K entries still give the one-shot optimum."""
+    import importlib
+
+    sr = importlib.import_module("abm.metrics.strong_regret")  # the package's function shadows the module
+
+    rng = np.random.default_rng(4)
+    u, c = rng.random((30, 7, 5)), rng.random((30, 7, 5))
+    c[:, :, 0] = 0.0
+    budget = np.full(7, 3.0)
+    whole = sr.strong_regret(u, c, budget, np.zeros(7))
+    monkeypatch.setattr(sr, "CHUNK_ENTRIES", 12)  # < m x K = 35: one round per block
+    acc = sr.StrongRegretAccumulator(7)
+    acc.add(u[:11], c[:11])
+    acc.add(u[11:], c[11:])
+    opt, r_star = acc.solve(budget)
+    np.testing.assert_allclose(opt[0], whole.opt, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r_star[0], whole.r_star, rtol=1e-12, atol=1e-12)
