@@ -30,6 +30,7 @@ from mechanisms.apex.hooks import (
     ProblemItemPrices,
     ProblemMenu,
     ProblemMenuBreakpoints,
+    QuadraticMenu,
     QuadraticPriceBound,
     QuadraticPriceProblem,
     TangentBasis,
@@ -154,7 +155,7 @@ PROBLEM_HOOKS = {
         SimplexVoting(V43, 0.5),
         {
             ArgmaxWithoutEach, ProblemMenu, OutcomeAsArray, DeclaredSpan, DeclaredTolerance, QuadraticPriceProblem,
-            TangentBasis, QuadraticPriceBound, BatchedQuadraticMenu,
+            TangentBasis, QuadraticPriceBound, BatchedQuadraticMenu, QuadraticMenu,
         },
     ),
 }
