@@ -125,9 +125,10 @@ class AssignmentProblem:
             if prices is None:
                 prices, _ = minimal_prices(s, assignment)
             w = np.asarray(weights, dtype=np.float64)
-            cache["rho"], cache["pareto"], cache["midpoints"], cache["played"] = round_menus(
-                s, assignment, np.asarray(prices, dtype=np.float64), self.u, w
-            )
+            prices = np.asarray(prices, dtype=np.float64)
+            rho, floats, ints, count, played = round_menus(s, assignment, prices, self.u, w)
+            cache["rho"], cache["midpoints"], cache["played"] = rho, floats[2], played
+            cache["pareto"] = (ints[0], floats[0], floats[1], count, ints[1])
         return cache
 
     def menu_breakpoints(
@@ -151,8 +152,8 @@ class AssignmentProblem:
         from mechanisms.assignment.vcg_menu import menu_choice
 
         _, u_p, rho_p, count, _ = cache["pareto"]
-        bid, own_u, own_rho = cache["played"]
-        return menu_choice(alternatives, agents, u_p, rho_p, count, bid, own_u, own_rho)
+        played = cache["played"]
+        return menu_choice(alternatives, agents, u_p, rho_p, count, played[0], played[1], played[2])
 
     def menu_all(
         self,
@@ -171,17 +172,21 @@ class AssignmentProblem:
         handful per agent, so a menu of K bids costs O(K P) after the round's O(n^3)."""
         cache = self._menu_cache(weights, x_next, cache)
         memo = cache.pop("breakpoint_menu", None)
-        if memo is not None and _same_array(alternatives, memo[0]) and np.array_equal(memo[1], agents):
+        if (
+            memo is not None
+            and _same_array(alternatives, memo[0])
+            and memo[1].shape == agents.shape
+            and bool((memo[1] == agents).all())
+        ):
             return memo[2]
         return self._choose(alternatives, agents, cache)
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether `a` is the read-only array `b` or a whole view of it (np.asarray(b, dtype)
-    may return a view of a read-only array): then it holds b's values."""
-    return a is b or (
-        a.base is b and a.shape == b.shape and a.strides == b.strides and a.ctypes.data == b.ctypes.data
-    )
+    may return a view of a read-only array; with b's shape and strides a view starts where
+    b does): then it holds b's values."""
+    return a is b or (a.base is b and a.shape == b.shape and a.strides == b.strides)
 
 
 def _double_center(d: np.ndarray) -> np.ndarray:

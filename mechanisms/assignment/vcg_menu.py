@@ -74,49 +74,41 @@ def pareto_lists(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
     """Each row's Pareto-undominated items (no other item with u >= and rho <=) in order of
     utility, highest first: (item_p, u_p, rho_p, count, twin), row r's first count[r]
-    entries valid. The order is numpy's lexsort((rho, -u)) (a stable insertion sort on the
-    key (-u, rho)), keeping the strict running minima of rho. twin[r, k] is the slot of the
-    Pareto item that item k exactly duplicates (equal u and rho), its own slot for a
-    Pareto item, else -1: only those items can lie on the menu's upper envelope."""
+    entries valid. The order is numpy's lexsort((rho, -u)) keeping the strict running
+    minima of rho, found without sorting: the next Pareto item is the first in that order
+    (u descending, then rho, then index) among the items cheaper than the last one, O(n P).
+    twin[r, k] is the slot of the Pareto item that item k equals (same u and rho; its own
+    slot for a Pareto item), else -1: only those items can lie on the menu's envelope."""
     m, n = u.shape
     item_p = np.zeros((m, n), np.int64)
     u_p = np.zeros((m, n))
     rho_p = np.zeros((m, n))
     count = np.zeros(m, np.int64)
     twin = np.full((m, n), -1, np.int64)
-    order = np.empty(n, np.int64)
     for r in range(m):
-        for j in range(n):
-            order[j] = j
-        for j in range(1, n):
-            key = order[j]
-            nu = -u[r, key]
-            rk = rho[r, key]
-            t = j
-            while t > 0:
-                prev = order[t - 1]
-                nprev = -u[r, prev]
-                if nu < nprev or (nu == nprev and rk < rho[r, prev]):
-                    order[t] = prev
-                    t -= 1
-                else:
-                    break
-            order[t] = key
-        low = np.inf
         c = 0
-        for j in range(n):
-            k = order[j]
-            if j == 0 or rho[r, k] < low:
-                item_p[r, c] = k
-                u_p[r, c] = u[r, k]
-                rho_p[r, c] = rho[r, k]
-                twin[r, k] = c
-                c += 1
-            elif u[r, k] == u_p[r, c - 1] and rho[r, k] == rho_p[r, c - 1]:
-                twin[r, k] = c - 1  # equal keys sit next to each other in the order
-            if rho[r, k] < low:
-                low = rho[r, k]
+        limit = np.inf
+        while True:
+            best = -1
+            for k in range(n):
+                rk = rho[r, k]
+                if not rk < limit:
+                    continue
+                if best < 0 or u[r, k] > u[r, best] or (u[r, k] == u[r, best] and rk < rho[r, best]):
+                    best = k
+            if best < 0:
+                break
+            item_p[r, c] = best
+            u_p[r, c] = u[r, best]
+            rho_p[r, c] = rho[r, best]
+            limit = rho[r, best]
+            c += 1
         count[r] = c
+        for k in range(n):
+            for j in range(c):
+                if u[r, k] == u_p[r, j] and rho[r, k] == rho_p[r, j]:
+                    twin[r, k] = j
+                    break
     return item_p, u_p, rho_p, count, twin
 
 
@@ -216,17 +208,23 @@ def envelope_midpoints(
 @lazy_njit(**KERNEL_OPTIONS)
 def round_menus(
     s: np.ndarray, assignment: np.ndarray, prices: np.ndarray, u: np.ndarray, weights: np.ndarray
-) -> tuple:  # pragma: no cover
-    """Everything the round's menus need, in one call: (rho, (item_p, u_p, rho_p, count,
-    twin), midpoints (n, n) for every agent, (played bid, u, rho) of each agent's own item)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Everything the round's menus need, in one call and few arrays (each returned array
+    costs a boxing): rho (n, n); (u_p, rho_p, midpoints) stacked (3, n, n); (item_p, twin)
+    stacked (2, n, n); count (n,); (played bid, u, rho of the own item) stacked (3, n)."""
     n = s.shape[0]
     rho = personal_prices(s, assignment, prices)
     item_p, u_p, rho_p, count, twin = pareto_lists(u, rho)
-    every = np.arange(n)
-    mid = envelope_midpoints(every, u, rho, item_p, count, twin)
-    own_u = np.empty(n)
-    own_rho = np.empty(n)
+    floats = np.empty((3, n, n))
+    floats[0] = u_p
+    floats[1] = rho_p
+    floats[2] = envelope_midpoints(np.arange(n), u, rho, item_p, count, twin)
+    ints = np.empty((2, n, n), np.int64)
+    ints[0] = item_p
+    ints[1] = twin
+    played = np.empty((3, n))
     for i in range(n):
-        own_u[i] = u[i, assignment[i]]
-        own_rho[i] = rho[i, assignment[i]]
-    return rho, (item_p, u_p, rho_p, count, twin), mid, (weights.copy(), own_u, own_rho)
+        played[0, i] = weights[i]
+        played[1, i] = u[i, assignment[i]]
+        played[2, i] = rho[i, assignment[i]]
+    return rho, floats, ints, count, played

@@ -133,10 +133,16 @@ class BanditsWithKnapsacks(Mechanism):
             raise RuntimeError("menu_all needs the realized draws: call run_round first")
         (t,), rewards, costs = state
         agents = np.arange(rewards.shape[0]) if agents is None else np.asarray(agents)
-        arm = self.arms(alternatives, int(t))
-        r = np.take_along_axis(rewards[agents], arm, axis=1)
-        c = np.take_along_axis(costs[agents], arm, axis=1)
-        return r, c
+        alts = np.asarray(alternatives, dtype=np.float64)
+        if self.mode == "bid" and alts.size:
+            # The arm is one step function of the bid for every player (the round's means):
+            # score each distinct bid once (the grid is shared by all rows).
+            values, inverse = np.unique(alts, return_inverse=True)
+            arm = self.arms(values, int(t))[inverse.reshape(alts.shape)]
+        else:
+            arm = self.arms(alts, int(t))
+        rows = agents[:, None]
+        return rewards[rows, arm], costs[rows, arm]
 
     def report_grid(self, k: int) -> np.ndarray:
         if self.mode == "arm":

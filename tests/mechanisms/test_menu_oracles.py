@@ -172,3 +172,109 @@ def test_algorithm_2_menu_equals_the_batched_path_and_the_exact_form(case):
         h = [Fraction(eta) / Fraction(float(pj)) + 2 * Fraction(gamma) for pj in p[i, kk]]
         q = float(exact_form(problem.u[i], h))
         assert cost[i, kk] == pytest.approx(alts[i, kk] ** 2 / 4.0 * q, rel=1e-12, abs=1e-300)
+
+
+# --- bandits with knapsacks (BanditsWithKnapsacks.menu_all) --------------------------------
+
+
+def oracle_bwk_menu(mech, alternatives, agents, state):
+    """main's BanditsWithKnapsacks.menu_all: the arm of every entry, then its realized draw."""
+    (t,), rewards, costs = state
+    arm = mech.arms(alternatives, int(t))
+    return np.take_along_axis(rewards[agents], arm, axis=1), np.take_along_axis(costs[agents], arm, axis=1)
+
+
+@st.composite
+def bwk_cases(draw):
+    k = draw(st.integers(1, 5))
+    means = st.sampled_from([0.0, 0.25, 0.5, 1.0])
+    r = np.array(draw(st.lists(means, min_size=k, max_size=k)))
+    c = np.array(draw(st.lists(means, min_size=k, max_size=k)))
+    n = draw(st.integers(1, 5))
+    mode = draw(st.sampled_from(["arm", "bid"]))
+    noise = draw(st.sampled_from(["none", "bernoulli"]))
+    # Bids exactly at the breakpoints (c_a - c_b) / (r_a - r_b) of the arms' lines, and repeats.
+    cross = [(c[a] - c[b]) / (r[a] - r[b]) for a in range(k) for b in range(k) if r[a] != r[b]]
+    bid = st.one_of(bids(100.0), st.sampled_from([0.0, 1.0, *[x for x in cross if x >= 0]]))
+    alts = draw(arrays(np.float64, (n, draw(st.integers(1, 9))), elements=bid))
+    played = np.array(draw(st.lists(bid, min_size=n, max_size=n)))
+    return r, c, mode, noise, alts, played
+
+
+@settings(max_examples=300, deadline=None)
+@given(bwk_cases(), st.data())
+def test_bwk_menu_equals_the_oracle(case, data):
+    from mechanisms.bwk.instances import BanditsWithKnapsacks
+
+    r, c, mode, noise, alts, played = case
+    mech = BanditsWithKnapsacks(r, c, mode=mode, noise=noise)
+    res = mech.run_round(Reports(played, np.ones_like(played)), np.random.default_rng(1))
+    n = played.shape[0]
+    agents = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=alts.shape[0], max_size=alts.shape[0])))
+    u, cost = mech.menu_all(alts, Reports(played, np.ones(n)), agents, state=res.state)
+    eu, ec = oracle_bwk_menu(mech, alts, agents, res.state)
+    np.testing.assert_array_equal(u, eu)
+    np.testing.assert_array_equal(cost, ec)
+
+
+# --- public goods (Proportional, Moulin, Potential) -----------------------------------------
+
+
+def oracle_public_goods_menu(mech, alternatives, reports, rows):
+    """main's menus: Proportional's shares of the others' total, Moulin's and Potential's
+    posted prices recomputed from the bids."""
+    from mechanisms.base import TOKEN_TOL
+    from mechanisms.public_goods.monetary import GOOD_COST, Moulin, Proportional, moulin_thresholds
+    from mechanisms.public_goods.potential import single_good_thresholds
+
+    if isinstance(mech, Proportional):
+        others = (reports.bids.sum() - reports.bids)[rows]
+        total = others[:, None] + alternatives
+        served = total >= GOOD_COST
+        cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
+        bp = np.stack([np.zeros_like(others), np.maximum(GOOD_COST - others, 0.0)], axis=1)
+        return reports.values[rows][:, None] * served, cost, bp
+    if isinstance(mech, Moulin):
+        tau = moulin_thresholds(reports.bids)[rows][:, None]
+        served = alternatives >= tau
+    else:
+        tau = single_good_thresholds(reports.bids, mech.potential_curve(reports.bids.shape[0]))[rows][:, None]
+        served = alternatives >= tau - TOKEN_TOL
+    bp = np.concatenate([np.zeros_like(tau), tau], axis=1)
+    return reports.values[rows][:, None] * served, np.where(served, tau, 0.0), bp
+
+
+@st.composite
+def public_goods_cases(draw):
+    n = draw(st.integers(1, 7))
+    bid = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.25]), st.floats(0, 1.5, allow_nan=False))
+    b = np.array(draw(st.lists(bid, min_size=n, max_size=n)))
+    v = np.array(draw(st.lists(st.floats(0, 2), min_size=n, max_size=n)))
+    alts = draw(arrays(np.float64, (n, draw(st.integers(1, 8))), elements=bid))
+    # Reports exactly at the price: 1 - others (Proportional) and 1/k (Moulin, Potential).
+    alts[:, 0] = np.maximum(1.0 - (b.sum() - b), 0.0)
+    alts[:, -1] = b
+    return b, v, alts
+
+
+@settings(max_examples=300, deadline=None)
+@given(public_goods_cases(), st.sampled_from(["proportional", "moulin", "potential"]), st.booleans())
+def test_public_goods_menus_equal_the_oracle(case, name, with_state):
+    from mechanisms.public_goods.monetary import Moulin, Proportional
+    from mechanisms.public_goods.potential import Potential
+
+    b, v, alts = case
+    mech = {"proportional": Proportional, "moulin": Moulin, "potential": Potential}[name]()
+    reports = Reports(b, v)
+    res = mech.run_round(reports, np.random.default_rng(0))
+    state = res.state if with_state else None
+    rows = np.arange(b.shape[0])
+    eu, ec, ebp = oracle_public_goods_menu(mech, alts, reports, rows)
+    u, c = mech.menu_all(alts, reports, rows, state=state)
+    np.testing.assert_array_equal(u, eu)
+    np.testing.assert_array_equal(c, ec)
+    np.testing.assert_array_equal(mech.menu_breakpoints(reports, rows, state=state), ebp)
+    # The played column is the round (Potential serves within TOKEN_TOL of its price).
+    if name != "potential":
+        np.testing.assert_array_equal(u[:, -1], res.utilities)
+        np.testing.assert_allclose(c[:, -1], res.charges, rtol=0, atol=1e-12)

@@ -218,3 +218,27 @@ def test_personal_prices_without_the_rounds_prices_equal_the_cached_ones():
     np.testing.assert_array_equal(
         fresh.menu_all(alts, Reports(lam, np.ones(9))), apex.menu_all(alts, Reports(lam, np.ones(9)), state=res.state)
     )
+
+
+def test_the_menu_at_the_breakpoints_just_returned_is_the_menu_computed_with_them():
+    rng = np.random.default_rng(8)
+    n = 6
+    u = rng.integers(0, 3, (n, n)).astype(float)  # ties
+    lam = rng.random(n)
+    apex, res = play(u, lam)
+    reports = Reports(lam, np.ones(n))
+    agents = np.array([4, 1, 2])
+    bp = apex.menu_breakpoints(reports, agents, state=res.state)
+    assert not bp.flags.writeable  # so the memo of its menu cannot go stale
+    memo = apex.menu_all(bp, reports, agents, state=res.state)  # answered from the memo
+    fresh = apex.menu_all(bp.copy(), reports, agents, state=res.state)  # recomputed
+    _, _, _, (ub_o, cb_o) = oracle_menus(apex, lam, res.state, bp, agents)
+    for got in (memo, fresh):
+        np.testing.assert_array_equal(got[0], ub_o)
+        np.testing.assert_array_equal(got[1], cb_o)
+    # Other agents with the same array: not the memo's menu.
+    others = np.array([0, 3, 5])
+    got_u, got_c = apex.menu_all(bp, reports, others, state=res.state)
+    eu, ec = oracle_menu_all(apex.problem, res.state.cache["rho"], res.state.x_next.argmax(axis=1), lam, bp, others)
+    np.testing.assert_array_equal(got_u, eu)
+    np.testing.assert_array_equal(got_c, apex._clamp(ec, bp))
