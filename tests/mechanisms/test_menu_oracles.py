@@ -278,3 +278,56 @@ def test_public_goods_menus_equal_the_oracle(case, name, with_state):
     if name != "potential":
         np.testing.assert_array_equal(u[:, -1], res.utilities)
         np.testing.assert_allclose(c[:, -1], res.charges, rtol=0, atol=1e-12)
+
+
+# --- the optimal approximate-valuation auction M_f (OptimalApprox.menu_all) -----------------
+
+
+@st.composite
+def auction_cases(draw):
+    n = draw(st.integers(1, 5))
+    delta = draw(st.sampled_from([0.05, 0.4, 0.9]))
+    bid = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0]), st.floats(0, 3, allow_nan=False))
+    b = np.array(draw(st.lists(bid, min_size=n, max_size=n)))
+    v = np.array(draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)))
+    alts = draw(arrays(np.float64, (n, draw(st.integers(1, 8))), elements=bid))
+    # Bids on the breakpoints of f_i: the others' bids and S'_k / (k + D).
+    D = 4 * delta / (1 - delta) ** 2
+    for r in range(n):
+        o = -np.sort(-np.delete(b, r))
+        if o.size:
+            alts[r, 0] = o[draw(st.integers(0, o.size - 1))]
+            k = draw(st.integers(1, o.size))
+            alts[r, -1] = o[:k].sum() / (k + D)
+    cap = draw(st.sampled_from([np.inf, 1.0]))
+    return b, v, alts, delta, cap
+
+
+@settings(max_examples=300, deadline=None)
+@given(auction_cases(), st.data())
+def test_optimal_auction_menu_equals_the_oracle(case, data):
+    from mechanisms.approx_valuations.auctions import ApproxAuction, OptimalApprox
+
+    b, v, alts, delta, cap = case
+    mech = OptimalApprox(delta, cap)
+    n = b.shape[0]
+    agents = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n)))
+    reports = Reports(b, v)
+    u, c = mech.menu_all(alts, reports, agents)
+    eu, ec = ApproxAuction.menu_all(mech, alts, reports, agents)  # main: allocate every (agent, bid) profile
+    np.testing.assert_allclose(u, eu, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(c, ec, rtol=RTOL, atol=ATOL)
+
+
+def test_bwk_menu_at_non_finite_bids_equals_the_oracle():
+    from mechanisms.bwk.instances import BanditsWithKnapsacks
+
+    mech = BanditsWithKnapsacks([0.0, 0.5, 1.0], [0.0, 0.2, 0.9], mode="bid", noise="none")
+    res = mech.run_round(Reports(np.array([1.0, 2.0]), np.ones(2)), np.random.default_rng(0))
+    alts = np.array([[np.inf, np.nan, 0.0], [1e308, -np.inf, 3.5]])
+    agents = np.array([0, 1])
+    got = mech.menu_all(alts, Reports(np.array([1.0, 2.0]), np.ones(2)), agents, state=res.state)
+    with np.errstate(invalid="ignore"):
+        want = oracle_bwk_menu(mech, alts, agents, res.state)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
