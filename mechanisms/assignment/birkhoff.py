@@ -291,11 +291,13 @@ class RegularizedAssignment:
         agents: np.ndarray,
         cache: dict,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Menu by re-solving every (agent, alternative) problem. F is strictly concave, so
-        its maximizer is unique and H's answer does not depend on the start to within the
-        tolerance; the solves use continuation: each agent's alternatives in increasing
-        order, one batch over agents per step, each warm-started at the previous solution
-        (the first at X_{t+1}), which keeps Newton to a few iterations per point."""
+        """Menu by re-solving every (agent, alternative) problem (no closed form: the
+        regularizer couples every entry of X, unlike the exact heuristic's personal prices).
+        F is strictly concave, so its maximizer is unique and H's answer does not depend on
+        the start to within the tolerance; the solves use continuation: each agent's
+        alternatives in increasing order, one batch over agents per step, each warm-started
+        at the previous solution (the first at X_{t+1}), which keeps Newton to a few
+        iterations per point."""
         m, k = alternatives.shape
         order = np.argsort(alternatives, axis=1)
         ordered = np.take_along_axis(alternatives, order, axis=1)
