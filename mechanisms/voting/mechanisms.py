@@ -465,8 +465,13 @@ class QuadraticVoting(Mechanism):
         bids = np.asarray(reports.bids, dtype=np.float64)
         d = self.directions[agents]
         base = (bids @ self.directions)[None, :] - bids[agents, None] * d
-        p = softmax(base[:, None, :] + alts[:, :, None] * d[:, None, :], self.eta)
-        return np.einsum("mak,mk->ma", p, self.u[agents]), self.price(alts, agents)
+        # The others' votes are shared by every alternative; the lottery's axis first,
+        # (k, m, K), as numpy reduces a short last axis slowly.
+        z = (base.T[:, :, None] + alts[None] * d.T[:, :, None]) / self.eta
+        z -= z.max(axis=0)
+        np.exp(z, out=z)
+        util = (z * self.u[agents].T[:, :, None]).sum(axis=0) / z.sum(axis=0)
+        return util, self.price(alts, agents)
 
 
 # --- the `voting` family of the mechanism registry: factories (utilities (n, k), eta_total) ---

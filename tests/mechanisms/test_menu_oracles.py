@@ -331,3 +331,21 @@ def test_bwk_menu_at_non_finite_bids_equals_the_oracle():
         want = oracle_bwk_menu(mech, alts, agents, res.state)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(electorates())
+def test_quadratic_voting_menu_equals_the_oracle(case):
+    from mechanisms.voting.mechanisms import QuadraticVoting
+    from mechanisms.voting.simplex import softmax
+
+    u, eta, lam, alts, _ = case
+    mech = QuadraticVoting(u, eta)
+    agents = np.arange(lam.shape[0])
+    util, cost = mech.menu_all(alts, Reports(lam, np.ones_like(lam)), agents)
+    # main: the softmax of every (agent, bid) profile, lottery axis last.
+    d = mech.directions[agents]
+    base = (lam @ mech.directions)[None, :] - lam[agents, None] * d
+    p = softmax(base[:, None, :] + alts[:, :, None] * d[:, None, :], mech.eta)
+    np.testing.assert_allclose(util, np.einsum("mak,mk->ma", p, mech.u[agents]), rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(cost, mech.price(alts, agents))
