@@ -40,3 +40,11 @@ def verdict(ratio: float, required: float, what: str) -> bool:
     ok = ratio >= required
     print(f"{'PASS' if ok else 'FAIL'}: {what} ratio {ratio:.1f}x (required >= {required:g}x)")
     return ok
+
+
+def ceiling_verdict(ratio: float, ceiling: float, what: str) -> bool:
+    """Print `PASS`/`FAIL: <what> ratio <r>x (required <= <ceiling>x)`; True on PASS (for
+    ratios that must stay small, such as a cost with a feature on over the cost without)."""
+    ok = ratio <= ceiling
+    print(f"{'PASS' if ok else 'FAIL'}: {what} ratio {ratio:.2f}x (required <= {ceiling:g}x)")
+    return ok

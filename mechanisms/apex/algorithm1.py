@@ -141,8 +141,14 @@ class ApexRoundState:
     cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, lam: np.ndarray, start: Any, x_next: Any, opt_minus: np.ndarray) -> ApexRoundState:
-        cache = {} if np.isnan(opt_minus).any() else {"opt_minus": opt_minus}
+    def of(
+        cls, lam: np.ndarray, start: Any, x_next: Any, opt_minus: np.ndarray, cache: dict[str, Any] | None = None
+    ) -> ApexRoundState:
+        """The state, its cache seeded with `cache` (the round's own work that the menu
+        hooks reuse, e.g. the minimal prices) and F^{-i}(X^{-i}) unless it was closed form."""
+        cache = {} if cache is None else dict(cache)
+        if not np.isnan(opt_minus).any():
+            cache["opt_minus"] = opt_minus
         return cls(lam, start, x_next, opt_minus, cache)
 
 
@@ -223,6 +229,7 @@ class Apex(Mechanism):
         start = self.x
         x_next = self.problem.argmax(lam, start)
         raw, opt_minus, extras = self._charges(lam, start, x_next)
+        menu_cache = extras.pop("menu_cache", None)
         charges = self._clamp(raw, lam)
         utilities = np.asarray(self.problem.utilities(x_next), dtype=np.float64).copy()
         prices = extras.pop("item_prices", None)
@@ -231,7 +238,7 @@ class Apex(Mechanism):
         if prices is not None:
             prices = np.asarray(prices, dtype=np.float64)
         self._record(x_next, prices)
-        state = ApexRoundState.of(lam, start, x_next, opt_minus)
+        state = ApexRoundState.of(lam, start, x_next, opt_minus, menu_cache)
         self.x = x_next
         return RoundResult(
             outcome=x_next,
@@ -263,7 +270,8 @@ class Apex(Mechanism):
         applied only when the problem declares `utility_span`."""
         charges = np.maximum(charges, 0.0)
         if self._declared_span is not None:
-            charges = np.minimum(charges, np.asarray(lam, dtype=np.float64) * float(self._declared_span.utility_span))
+            cap = np.multiply(lam, float(self._declared_span.utility_span), dtype=np.float64)
+            np.minimum(charges, cap, out=charges)
         return charges
 
     def _as_array(self, x: Any) -> np.ndarray:
@@ -320,8 +328,8 @@ class Apex(Mechanism):
             return state
         lam = check_vector("bids", reports.bids, self.n)
         x_next = self.problem.argmax(lam, self.x)
-        _, opt_minus, _ = self._charges(lam, self.x, x_next)
-        return ApexRoundState.of(lam, self.x, x_next, opt_minus)
+        _, opt_minus, extras = self._charges(lam, self.x, x_next)
+        return ApexRoundState.of(lam, self.x, x_next, opt_minus, extras.get("menu_cache"))
 
     def _menu_inputs(self, alternatives: np.ndarray, agents: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Validated (alternatives (m, K) of bids lambda >= 0, agent indices (m,))."""
@@ -329,7 +337,8 @@ class Apex(Mechanism):
         agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
         if alts.ndim != 2 or alts.shape[0] != agents.shape[0]:
             raise ValueError(f"alternatives must have shape ({agents.shape[0]}, K), got {alts.shape}")
-        if (alts < 0).any() or not np.isfinite(alts).all():
+        # Two reductions screen the bids (NaN fails `>= 0`, +inf fails `< inf`).
+        if alts.size and not (alts.min() >= 0 and alts.max() < np.inf):
             raise ValueError("alternatives must be finite bids lambda >= 0")
         return alts, agents
 

@@ -30,7 +30,9 @@ Problem hooks (on top of `ApexProblem`; Protocols in `mechanisms.apex.hooks`, te
 x) -> (d, d)` (Hessian of -F in ambient coordinates) — required; optional `TangentBasis`,
 `QuadraticPriceBound` (sup of g^T H_t^{-1} g, for the budget cap) and, for exact
 vectorized menus, `BatchedQuadraticMenu` (`menu_outcomes`, `agent_gradients` and a
-batched `neg_hessian`, with `linear_utilities = True`) plus, optionally, `AgentUtilities`.
+batched `neg_hessian`, with `linear_utilities = True`) plus, optionally, `AgentUtilities`;
+or `QuadraticMenu`, the menu's utilities and forms in closed form (one pass over the
+alternatives, no Hessian formed: the simplex, `SimplexVoting.quadratic_menu`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from mechanisms.apex.algorithm1 import Apex, ApexProblem
 from mechanisms.apex.hooks import (
     AgentUtilities,
     BatchedQuadraticMenu,
+    QuadraticMenu,
     QuadraticPriceBound,
     QuadraticPriceProblem,
     TangentBasis,
@@ -83,6 +86,7 @@ class InfinitesimalApex(Apex):
                 "problem needs ['gradients', 'neg_hessian'] for Algorithm 2 (gradients and the Hessian of -F)"
             )
         self.quadratic: QuadraticPriceProblem = problem
+        self._quadratic_menu = problem if isinstance(problem, QuadraticMenu) else None
 
     def _basis(self, x: Any, d: int) -> np.ndarray:
         p = self.problem
@@ -127,6 +131,9 @@ class InfinitesimalApex(Apex):
         alts, agents = self._menu_inputs(alternatives, agents)
         p = self.problem
         lam, start = st.lam, st.start
+        if self._quadratic_menu is not None:
+            util, q = self._quadratic_menu.quadratic_menu(lam, agents, alts, start)
+            return np.asarray(util, dtype=np.float64), alts**2 / 4.0 * np.asarray(q, dtype=np.float64)
         if isinstance(p, BatchedQuadraticMenu) and p.linear_utilities:
             x = p.menu_outcomes(lam, agents, alts, start)  # (m, K, ...)
             g = np.asarray(p.agent_gradients(agents, x), dtype=np.float64)  # (m, K, d)

@@ -5,6 +5,8 @@ A problem implements `mechanisms.apex.algorithm1.ApexProblem` (n, utilities, bas
 argmax, initial) and, optionally, any of these. Algorithm 1:
 - `ArgmaxWithoutEach`: all X^{-i}_{t+1} at once instead of n calls of H;
 - `ClosedFormExternalities`: C_{i,t} in closed form (unit-demand VCG payments, no re-solves);
+  an extras entry "menu_cache" (a dict) seeds the round's menu cache with work the menu
+  hooks reuse (the VCG prices and assignment);
 - `ProblemMenu`: the exact per-round menu of `Apex.menu_all`; `cache` is the round's
   dict (holding "opt_minus" = F^{-i}(X^{-i}_{t+1}) unless the externalities were closed form);
 - `ProblemMenuBreakpoints`: one bid inside each piece of the piecewise-constant menu
@@ -21,7 +23,9 @@ Algorithm 2 (§2.2):
 - `TangentBasis`: an orthonormal basis of the tangent space of X at x (identity if absent);
 - `QuadraticPriceBound`: sup of g^T H_t^{-1} g, for the budget cap (no cap if absent);
 - `BatchedQuadraticMenu` (with `linear_utilities` True) and `AgentUtilities`: exact
-  vectorized menus.
+  vectorized menus;
+- `QuadraticMenu`: the menu's utilities and quadratic forms in one call, where the problem
+  has them in closed form (the simplex with a diagonal Hessian of -F).
 """
 
 from __future__ import annotations
@@ -132,6 +136,17 @@ class BatchedQuadraticMenu(Protocol):
 
     def agent_gradients(self, agents: np.ndarray, x: Any) -> np.ndarray:
         """(m, K, d) grad f_{agents[r]} at the batched outcomes x."""
+        ...
+
+
+@runtime_checkable
+class QuadraticMenu(Protocol):
+    def quadratic_menu(
+        self, weights: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, start: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(f_i(X~), grad f_i(X~)^T H~^{-1} grad f_i(X~)), each (m, K), at the outcome
+        X~ = H(F^{-i} + a f_i) of agents[r] bidding a = alternatives[r, k], H~ = -Hess F / 2
+        at X~ on the tangent space."""
         ...
 
 

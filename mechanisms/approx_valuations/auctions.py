@@ -177,6 +177,16 @@ def optimal_integrals(others: np.ndarray, x: np.ndarray, delta: float) -> np.nda
     z = S'_k/(k + D) where i stops losing behind the top k others, and the bids
     z = o_{k+1} (k + 1 + D) - S'_k where the (k+1)-th other drops out of a winner set that
     holds i and the top k others. Each piece is classified at its midpoint."""
+    return optimal_menu(others, x, delta)[1]
+
+
+def optimal_menu(others: np.ndarray, x: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(f_i(z, v_{-i}), int_0^z f_i(t, v_{-i}) dt), each (m, K), at z = x[r, k] for the m
+    agents with other bids others (m, n-1), from one line sweep per agent (see
+    `optimal_integrals`): on the piece holding z, f_i(z) = coef (a - S'/z) on a winner piece
+    (clipped to [0, 1], as `optimal_allocation`), 0 elsewhere and at z = 0. So the menu of
+    K bids needs no allocation of its own (f is continuous, so the piece chosen at a
+    breakpoint does not matter)."""
     D = d_delta(delta)
     o = -np.sort(-np.asarray(others, dtype=np.float64), axis=1)
     m, n1 = o.shape
@@ -203,8 +213,12 @@ def optimal_integrals(others: np.ndarray, x: np.ndarray, delta: float) -> np.nda
     full = _segment_integral(coef[:, :-1], a[:, :-1], s[:, :-1], winner[:, :-1], lo[:, :-1], hi[:, :-1])
     cum = np.concatenate([np.zeros((m, 1)), np.cumsum(full, axis=1)], axis=1)
     p = (lo[:, None, :] <= x[:, :, None]).sum(axis=2) - 1  # piece holding each x: (m, K)
-    take = lambda arr: np.take_along_axis(arr, p, axis=1)  # noqa: E731
-    return take(cum) + _segment_integral(take(coef), take(a), take(s), take(winner), take(lo), x)
+    rows = np.arange(m)[:, None]
+    c_x, a_x, s_x, w_x = coef[rows, p], a[rows, p], s[rows, p], winner[rows, p]
+    integral = cum[rows, p] + _segment_integral(c_x, a_x, s_x, w_x, lo[rows, p], x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        f = np.where(w_x & (x > 0), np.clip(c_x * (a_x - s_x / x), 0.0, 1.0), 0.0)
+    return f, integral
 
 
 def optimal_expected_payments(
@@ -388,6 +402,21 @@ class OptimalApprox(ApproxAuction):
         self, bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, win_prob: np.ndarray
     ) -> np.ndarray:
         return optimal_expected_payments(bids, agents, alternatives, self.delta, win_prob)
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Expected utility and charge over the mechanism's randomness, exactly: f_i and
+        Myerson's payment z f_i - int_0^z f_i from one line sweep per agent over the others'
+        bids (`optimal_menu`), shared by all its alternatives."""
+        bids = self.clip(check_vector("bids", reports.bids))
+        n = bids.shape[0]
+        agents = np.arange(n) if agents is None else np.asarray(agents)
+        alts = self.clip(alternatives)
+        others = bids[np.arange(n - 1)[None, :] + (np.arange(n - 1)[None, :] >= agents[:, None])]
+        f, integral = optimal_menu(others, alts, self.delta)
+        cost = np.maximum(alts * f - integral, 0.0)
+        return reports.values[agents][:, None] * f - cost, cost
 
     def payment_if_win(self, winner: int, bids: np.ndarray, prob: np.ndarray) -> float:
         expected = optimal_expected_payment(winner, bids, self.delta)[0]

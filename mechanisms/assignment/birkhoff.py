@@ -72,10 +72,15 @@ class AssignmentProblem:
     def externalities(self, weights: np.ndarray, start: np.ndarray, x_next: np.ndarray) -> tuple[np.ndarray, dict]:
         # Minimal Walrasian prices are the same for every optimal assignment, and each
         # agent's VCG payment is the price of its item (footnote 32), so x_next's own
-        # assignment serves: no second solve.
+        # assignment serves: no second solve. Prices and assignment seed the round's menu
+        # cache (`menu_cache`), so the menus reuse them.
         assignment = x_next.argmax(axis=1)
         prices, _ = minimal_prices(self.scaled(weights), assignment)
-        return prices[assignment], {"item_prices": prices, "assignment": assignment}
+        return prices[assignment], {
+            "item_prices": prices,
+            "assignment": assignment,
+            "menu_cache": {"prices": prices, "assignment": assignment},
+        }
 
     def argmax_without_each(self, weights: np.ndarray, start: np.ndarray | None = None) -> list[np.ndarray]:
         """X^{-i} for every i (permutation matrices; agent i gets the item the others leave)."""
@@ -87,33 +92,44 @@ class AssignmentProblem:
             out.append(_permutation_matrix(row, self.n))
         return out
 
-    def personal_prices(self, weights: np.ndarray, x_next: np.ndarray) -> np.ndarray:
+    def personal_prices(
+        self, weights: np.ndarray, x_next: np.ndarray, prices: np.ndarray | None = None
+    ) -> np.ndarray:
         """rho[i, k]: what agent i pays in VCG if it ends up with item k, others' bids fixed.
 
         rho[i, k] = OPT_{-i} - OPT_{-i}(without item k) (the maximal Walrasian prices of
         the others' market). Forcing i onto k sends k's owner down a displacement chain
         that ends at pi(i); its cheapest loss D[k, pi(i)] is a shortest path in the
         exchange graph, and OPT_{-i} = OPT - s_{i pi(i)} - min_k D[k, pi(i)]. All pairs
-        at once (Floyd-Warshall, O(n^3) in C) on reduced costs: the minimal Walrasian
-        prices p are a feasible potential (envy-freeness makes every reduced cost >= 0;
-        csr keeps the many exact-zero edges as edges)."""
-        from scipy.sparse import csr_array
-        from scipy.sparse.csgraph import floyd_warshall
+        at once (Floyd-Warshall, O(n^3), compiled: `vcg_menu.personal_prices`) on reduced
+        costs: the minimal Walrasian prices p (the round's, when given) are a feasible
+        potential (envy-freeness makes every reduced cost >= 0)."""
+        from mechanisms.assignment.vcg_menu import personal_prices
 
         s = self.scaled(weights)
-        n = self.n
         assignment = x_next.argmax(axis=1)
-        prices, _ = minimal_prices(s, assignment)
-        owner = np.empty(n, dtype=np.int64)
-        owner[assignment] = np.arange(n)
-        own = s[owner, np.arange(n)]  # value of item k to its owner
-        reduced = own[:, None] - s[owner] - prices[:, None] + prices[None, :]
-        np.maximum(reduced, 0.0, out=reduced)  # clears -1e-16 round-off; true values are >= 0
-        rows, cols = np.nonzero(~np.eye(n, dtype=bool))
-        graph = csr_array((reduced[rows, cols], (rows, cols)), shape=(n, n))
-        dist = floyd_warshall(graph, directed=True) + prices[:, None] - prices[None, :]
-        to_own = dist[:, assignment].T  # to_own[i, k] = D[k, pi(i)]
-        return to_own - to_own.min(axis=1, keepdims=True)
+        if prices is None:
+            prices, _ = minimal_prices(s, assignment)
+        return personal_prices(s, assignment, np.asarray(prices, dtype=np.float64))
+
+    def _menu_cache(self, weights: np.ndarray, x_next: np.ndarray, cache: dict) -> dict:
+        """The round's menu work, once (`vcg_menu.round_menus`, from the round's prices and
+        assignment when cached): personal prices rho (n, n), every agent's Pareto list of
+        items, its envelope midpoints, and the realized (u, rho) of its own item."""
+        if "pareto" not in cache:
+            from mechanisms.assignment.vcg_menu import round_menus
+
+            assignment = cache.setdefault("assignment", x_next.argmax(axis=1))
+            s = self.scaled(weights)
+            prices = cache.get("prices")
+            if prices is None:
+                prices, _ = minimal_prices(s, assignment)
+            w = np.asarray(weights, dtype=np.float64)
+            prices = np.asarray(prices, dtype=np.float64)
+            rho, floats, ints, count, played = round_menus(s, assignment, prices, self.u, w)
+            cache["rho"], cache["midpoints"], cache["played"] = rho, floats[2], played
+            cache["pareto"] = (ints[0], floats[0], floats[1], count, ints[1])
+        return cache
 
     def menu_breakpoints(
         self, weights: np.ndarray, x_next: np.ndarray, agents: np.ndarray, cache: dict
@@ -122,24 +138,22 @@ class AssignmentProblem:
         takes k (the piece of the upper envelope of lambda u_ik - rho_ik, lambda >= 0), or
         one past the last breakpoint for the unbounded piece; items on no piece get 0 (a
         duplicate of the lambda = 0 piece). So every piece of the exact menu is sampled
-        strictly inside, away from tie-breaking at breakpoints."""
-        if "rho" not in cache:
-            cache["rho"] = self.personal_prices(weights, x_next)
-            cache["assignment"] = x_next.argmax(axis=1)
-        rho = cache["rho"][agents][:, :, None]  # (m, k, 1) for item k against item l
-        u = self.u[agents][:, :, None]
-        du = u - np.swapaxes(u, 1, 2)  # u_k - u_l
-        drho = rho - np.swapaxes(rho, 1, 2)  # rho_k - rho_l
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cross = drho / du  # k beats l above `cross` when du > 0, below it when du < 0
-        lower = np.where(du > 0, cross, -np.inf).max(axis=2)
-        upper = np.where(du < 0, cross, np.inf).min(axis=2)
-        # Equal utility: k can win only if it is (weakly) cheaper than every such l.
-        same = (du == 0) & (drho > 0)
-        lower = np.maximum(lower, 0.0)
-        on_envelope = (lower < upper) & ~same.any(axis=2)
-        mid = np.where(np.isfinite(upper), 0.5 * (lower + upper), lower + np.maximum(lower, 1.0))
-        return np.where(on_envelope, mid, 0.0)
+        strictly inside, away from tie-breaking at breakpoints.
+
+        The menu at these bids is computed in the same pass: the array is returned
+        read-only, and `menu_all` given this very array (and agents) answers from it."""
+        cache = self._menu_cache(weights, x_next, cache)
+        bp = cache["midpoints"][agents]
+        bp.setflags(write=False)
+        cache["breakpoint_menu"] = (bp, agents.copy(), self._choose(bp, agents, cache))
+        return bp
+
+    def _choose(self, alternatives: np.ndarray, agents: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+        from mechanisms.assignment.vcg_menu import menu_choice
+
+        _, u_p, rho_p, count, _ = cache["pareto"]
+        played = cache["played"]
+        return menu_choice(alternatives, agents, u_p, rho_p, count, played[0], played[1], played[2])
 
     def menu_all(
         self,
@@ -153,40 +167,26 @@ class AssignmentProblem:
         """Exact VCG menu: bidding lambda, agent i gets argmax_k lambda u_ik - rho[i, k]
         and pays rho[i, k] (piecewise constant in lambda). At a breakpoint the item with
         the higher utility is taken (right-continuous, as u is non-decreasing in lambda);
-        the bid actually played returns the realized outcome."""
-        if "rho" not in cache:
-            cache["rho"] = self.personal_prices(weights, x_next)
-            cache["assignment"] = x_next.argmax(axis=1)
-        rho = cache["rho"][agents]
-        u = self.u[agents]
-        # Only Pareto-undominated items (no other item with u >= and rho <=) can be chosen at
-        # any lambda >= 0: sort by u descending (ties: rho ascending) and keep the strict
-        # running minima of rho. Typically a handful per agent, so scoring is (m, K, P).
-        order = np.lexsort((rho, -u), axis=-1)
-        u_s = np.take_along_axis(u, order, axis=1)
-        rho_s = np.take_along_axis(rho, order, axis=1)
-        prev_min = np.minimum.accumulate(rho_s, axis=1)
-        pareto = np.ones_like(u_s, dtype=bool)
-        pareto[:, 1:] = rho_s[:, 1:] < prev_min[:, :-1]
-        width = int(pareto.sum(axis=1).max())
-        pick = np.argsort(~pareto, axis=1, kind="stable")[:, :width]
-        valid = np.take_along_axis(pareto, pick, axis=1)
-        u_p = np.take_along_axis(u_s, pick, axis=1)
-        rho_p = np.take_along_axis(rho_s, pick, axis=1)
-        score = alternatives[:, :, None] * u_p[:, None, :] - rho_p[:, None, :]
-        score = np.where(valid[:, None, :], score, -np.inf)
-        best = score.max(axis=2, keepdims=True)
-        tol = 1e-12 * max(1.0, float(np.abs(best).max()))
-        choice = np.where(score >= best - tol, u_p[:, None, :], -np.inf).argmax(axis=2)
-        util = np.take_along_axis(u_p, choice, axis=1)
-        cost = np.take_along_axis(rho_p, choice, axis=1)
-        played = alternatives == weights[agents][:, None]
-        if played.any():
-            own_item = cache["assignment"][agents]
-            rows = np.nonzero(played)[0]
-            util[played] = u[rows, own_item[rows]]
-            cost[played] = cache["rho"][agents[rows], own_item[rows]]
-        return util, cost
+        the bid actually played returns the realized outcome. Only Pareto-undominated items
+        (no other item with u >= and rho <=) can be chosen at any lambda >= 0, typically a
+        handful per agent, so a menu of K bids costs O(K P) after the round's O(n^3)."""
+        cache = self._menu_cache(weights, x_next, cache)
+        memo = cache.pop("breakpoint_menu", None)
+        if (
+            memo is not None
+            and _same_array(alternatives, memo[0])
+            and memo[1].shape == agents.shape
+            and bool((memo[1] == agents).all())
+        ):
+            return memo[2]
+        return self._choose(alternatives, agents, cache)
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether `a` is the read-only array `b` or a whole view of it (np.asarray(b, dtype)
+    may return a view of a read-only array; with b's shape and strides a view starts where
+    b does): then it holds b's values."""
+    return a is b or (a.base is b and a.shape == b.shape and a.strides == b.strides)
 
 
 def _double_center(d: np.ndarray) -> np.ndarray:
@@ -291,11 +291,13 @@ class RegularizedAssignment:
         agents: np.ndarray,
         cache: dict,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Menu by re-solving every (agent, alternative) problem. F is strictly concave, so
-        its maximizer is unique and H's answer does not depend on the start to within the
-        tolerance; the solves use continuation: each agent's alternatives in increasing
-        order, one batch over agents per step, each warm-started at the previous solution
-        (the first at X_{t+1}), which keeps Newton to a few iterations per point."""
+        """Menu by re-solving every (agent, alternative) problem (no closed form: the
+        regularizer couples every entry of X, unlike the exact heuristic's personal prices).
+        F is strictly concave, so its maximizer is unique and H's answer does not depend on
+        the start to within the tolerance; the solves use continuation: each agent's
+        alternatives in increasing order, one batch over agents per step, each warm-started
+        at the previous solution (the first at X_{t+1}), which keeps Newton to a few
+        iterations per point."""
         m, k = alternatives.shape
         order = np.argsort(alternatives, axis=1)
         ordered = np.take_along_axis(alternatives, order, axis=1)

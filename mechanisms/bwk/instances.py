@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult
+from mechanisms.jit import lazy_njit
 
 #: Tie tolerance of the bid-mode argmax (float round-off in lambda * r - c).
 TIE_TOL = 1e-12
@@ -132,16 +133,62 @@ class BanditsWithKnapsacks(Mechanism):
         if state is None:
             raise RuntimeError("menu_all needs the realized draws: call run_round first")
         (t,), rewards, costs = state
-        agents = np.arange(rewards.shape[0]) if agents is None else np.asarray(agents)
-        arm = self.arms(alternatives, int(t))
-        r = np.take_along_axis(rewards[agents], arm, axis=1)
-        c = np.take_along_axis(costs[agents], arm, axis=1)
-        return r, c
+        agents = np.arange(rewards.shape[0]) if agents is None else np.asarray(agents, dtype=np.int64)
+        alts = np.asarray(alternatives, dtype=np.float64)
+        if self.mode == "bid":
+            # One compiled pass: the arm argmax_a lambda rbar_a - cbar_a of each entry (the
+            # same tie rule as `arms`) and its realized draw, without (m, K, k) temporaries.
+            rbar, cbar = self.means(int(t))
+            rank = np.lexsort((rbar, cbar)).argsort()
+            return bid_menu(np.ascontiguousarray(alts), agents, rbar, cbar, rank, rewards, costs)
+        arm = self.arms(alts, int(t))
+        rows = agents[:, None]
+        return rewards[rows, arm], costs[rows, arm]
 
     def report_grid(self, k: int) -> np.ndarray:
         if self.mode == "arm":
             return np.arange(self.k, dtype=np.float64)
         return np.concatenate([[0.0], np.logspace(-2, 2, k - 1)])
+
+
+@lazy_njit(nogil=True, cache=True, error_model="numpy")
+def bid_menu(
+    alternatives: np.ndarray,
+    agents: np.ndarray,
+    rbar: np.ndarray,
+    cbar: np.ndarray,
+    rank: np.ndarray,
+    rewards: np.ndarray,
+    costs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """(reward, cost) (m, K) of agents[r] bidding alternatives[r, j] in bid mode: the arm of
+    highest `rank` among those scoring lambda rbar - cbar within TIE_TOL of the best
+    (`BanditsWithKnapsacks.arms`), then that arm's realized draw for the agent."""
+    m, kk = alternatives.shape
+    k = rbar.shape[0]
+    reward = np.empty((m, kk))
+    cost = np.empty((m, kk))
+    for r in range(m):
+        a = agents[r]
+        for j in range(kk):
+            lam = alternatives[r, j]
+            best = -np.inf
+            for arm in range(k):
+                sc = lam * rbar[arm] - cbar[arm]
+                if sc > best or sc != sc:  # a NaN score (lambda = inf on a free arm) is numpy's max
+                    best = sc
+                    if sc != sc:
+                        break
+            floor = best - TIE_TOL
+            pick = 0
+            top = -1
+            for arm in range(k):
+                if lam * rbar[arm] - cbar[arm] >= floor and rank[arm] > top:
+                    top = rank[arm]
+                    pick = arm
+            reward[r, j] = rewards[a, pick]
+            cost[r, j] = costs[a, pick]
+    return reward, cost
 
 
 def lp_opt(reward_means: np.ndarray, cost_means: np.ndarray, budget: float, horizon: int) -> float:

@@ -85,7 +85,12 @@ class ResourceAllocationRound(Mechanism):
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counterfactual date utility (payoff + accrual) of each alternative scaling for
-        the date just committed, the agent's earlier reports and everyone else fixed."""
+        the date just committed, the agent's earlier reports and everyone else fixed.
+
+        No structure is shared across alternatives: each scaling changes the retracted
+        reports and so the ord-A allocation and the Groves term, one knapsack LP per (agent,
+        alternative), several rounds' worth (benchmarks/bench_recording.py); subsampling the
+        recorded rounds is the remedy."""
         t = self.t - 1
         if t < 0:
             raise RuntimeError("menu_all needs a committed date (call run_round first)")

@@ -112,7 +112,12 @@ class TwoSidedMatching:
         return self.base(x) + np.einsum("r...hd,rhd->r...", x, s_minus)
 
     def menu_all(self, weights, start, x_next, alternatives, agents, cache) -> tuple[np.ndarray, np.ndarray]:
-        """Exact Algorithm 1 menu (Braverman §2.1.2), one batched Sinkhorn over (agents, bids)."""
+        """Exact Algorithm 1 menu (Braverman §2.1.2), one batched Sinkhorn over (agents, bids).
+
+        No structure is shared across alternatives beyond the others' scores: each
+        (agent, bid) is its own entropic assignment (no closed form, unlike the simplex's
+        softmax), so a menu of K bids costs K Sinkhorn solves per agent, several rounds'
+        worth (benchmarks/bench_recording.py); subsampling the recorded rounds is the remedy."""
         w = np.asarray(weights, dtype=np.float64)
         if "opt_minus" not in cache:
             every = np.arange(self.n)

@@ -7,6 +7,7 @@ pure function of reported values; `utilities` are the true values of the agents 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,28 @@ def moulin_size(sorted_desc: np.ndarray) -> int:
     k *= sorted_desc
     ok = np.flatnonzero(k >= GOOD_COST)
     return int(ok[-1]) + 1 if ok.size else 0
+
+
+class PostedPrices:
+    """The posted price tau_i each agent faces this round, the others' reports fixed: agent i
+    is served iff its report is >= tau_i and then pays tau_i (Moulin and Potential menus are
+    such step functions). The `RoundResult.state` of those mechanisms: the menus of the round
+    read tau, computed once (on first use, or given by the round that already has it)."""
+
+    def __init__(self, bids: np.ndarray, thresholds: Callable[[np.ndarray], np.ndarray] | np.ndarray) -> None:
+        self.bids = bids
+        self._thresholds = thresholds
+
+    @property
+    def tau(self) -> np.ndarray:
+        if callable(self._thresholds):
+            self._thresholds = self._thresholds(self.bids)
+        return self._thresholds
+
+
+def posted_prices(state: Any, bids: np.ndarray, thresholds: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """tau of the round `state` refers to (a `PostedPrices`), else thresholds(bids)."""
+    return state.tau if isinstance(state, PostedPrices) else thresholds(bids)
 
 
 def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
@@ -86,8 +109,8 @@ class Proportional(Mechanism):
         others = (reports.bids.sum() - reports.bids)[rows]
         total = others[:, None] + alternatives
         served = total >= GOOD_COST
-        cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
-        return reports.values[rows][:, None] * served, cost
+        cost = np.divide(alternatives, total, out=np.zeros(total.shape), where=served)
+        return served * reports.values[rows][:, None], cost
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
@@ -96,7 +119,9 @@ class Proportional(Mechanism):
         (1 - others)^+; any larger report is served too but pays more."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         others = (reports.bids.sum() - reports.bids)[rows]
-        return np.stack([np.zeros_like(others), np.maximum(GOOD_COST - others, 0.0)], axis=1)
+        out = np.zeros((others.shape[0], 2))
+        np.maximum(GOOD_COST - others, 0.0, out=out[:, 1])
+        return out
 
 
 @register_mechanism(
@@ -124,13 +149,14 @@ class Moulin(Mechanism):
             utilities=values * served,
             charges=charges,
             allocated=bool(size),
+            state=PostedPrices(bids, moulin_thresholds),
         )
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = moulin_thresholds(reports.bids)[rows][:, None]
+        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows][:, None]
         served = alternatives >= tau
         return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
@@ -139,8 +165,10 @@ class Moulin(Mechanism):
     ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = moulin_thresholds(reports.bids)[rows]
-        return np.stack([np.zeros_like(tau), tau], axis=1)
+        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows]
+        out = np.zeros((tau.shape[0], 2))
+        out[:, 1] = tau
+        return out
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:

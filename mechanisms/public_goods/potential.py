@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector
+from mechanisms.public_goods.monetary import PostedPrices, posted_prices
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (Onyeze et al. normalizes c = 1).
@@ -357,6 +358,7 @@ class Potential(Mechanism):
             utilities=values * served,
             charges=charges,
             allocated=bool(k),
+            state=PostedPrices(bids, tau),
             extras={
                 "cost": float(g[k]),
                 "potential": float(P[k]),
@@ -369,9 +371,22 @@ class Potential(Mechanism):
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         n = reports.bids.shape[0]
-        tau = single_good_thresholds(reports.bids, self.potential_curve(n))[rows][:, None]
+        curve = self.potential_curve(n)
+        tau = posted_prices(state, reports.bids, lambda b: single_good_thresholds(b, curve))[rows][:, None]
         served = alternatives >= tau - TOKEN_TOL
         return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
+
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """Potential is a posted price per agent (its critical report tau_i): the menu has
+        two points, 0 and tau_i."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        curve = self.potential_curve(reports.bids.shape[0])
+        tau = posted_prices(state, reports.bids, lambda b: single_good_thresholds(b, curve))[rows]
+        out = np.zeros((tau.shape[0], 2))
+        out[:, 1] = tau
+        return out
 
 
 #: docs/architecture.md lists the class under this name.

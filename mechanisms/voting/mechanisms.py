@@ -15,6 +15,7 @@ on the simplex — are mechanisms of their own, run on the same fixed utilities.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
@@ -212,6 +213,47 @@ class SimplexVoting:
         s = s_minus[:, None, :] + np.asarray(alternatives)[:, :, None] * self.u[agents][:, None, :]
         return self.solve(s, start)
 
+    def quadratic_menu(
+        self, weights: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, start: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Algorithm 2's menu pieces (Braverman §2.2, eq. 23), (m, K) each: f_i(X~) and
+        g^T H~^{-1} g with g = u_i, at X~ = H(F^{-i} + a f_i) for i = agents[r] bidding
+        a = alternatives[r, k]. The Hessian of -F is diag(h) here, h = eta / p (p floored
+        as in `neg_hessian`) plus 2 gamma for a quadratic f_0, and on the tangent space
+        {sum x = 0} the inverse form of H~ = diag(h) / 2 is a weighted variance:
+        g^T H~^{-1} g = sum_j d_j (u_j - ubar)^2, d = 2 / h, ubar = sum d u / sum d
+        (y = H~^{-1}(g + c 1) with c making sum y = 0). So no (k, k) matrix is formed;
+        another f_0 goes through the restricted Hessian (`algorithm2.quadratic_forms`)."""
+        agents = np.asarray(agents)
+        alts = np.asarray(alternatives, dtype=np.float64)
+        ua = self.u[agents]
+        u_t = ua.T[:, :, None]  # (k, m, 1): the lottery's axis first (see `menu_all`)
+        if self._linear_c is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            s_minus = self.scores(w)[None, :] - w[agents, None] * ua
+            p = (s_minus.T[:, :, None] + alts[None] * u_t) / self.eta
+            p -= p.max(axis=0)
+            np.exp(p, out=p)
+            p /= p.sum(axis=0)
+        else:
+            p = np.moveaxis(self.menu_outcomes(weights, agents, alts, start), -1, 0)
+        util = (p * u_t).sum(axis=0)
+        principal = self.principal
+        if principal is None or isinstance(principal, (LinearPrincipal, QuadraticPrincipal)):
+            h = self.eta * (1.0 / np.maximum(p, HESSIAN_PROB_FLOOR))
+            if isinstance(principal, QuadraticPrincipal):
+                h += 2.0 * principal.gamma
+            d = 2.0 / h
+            ubar = (d * u_t).sum(axis=0) / d.sum(axis=0)
+            return util, (d * (u_t - ubar) ** 2).sum(axis=0)
+        from mechanisms.apex.algorithm2 import quadratic_forms, restricted_hessian
+
+        x = np.moveaxis(p, 0, -1)
+        basis = self.tangent_basis(x)
+        h2 = restricted_hessian(self.neg_hessian(weights, x), basis)
+        g = np.broadcast_to(ua[:, None, :], x.shape) @ basis
+        return util, quadratic_forms(h2, g[..., None, :])[..., 0]
+
     def others_value(self, weights: np.ndarray, agents: np.ndarray, x: np.ndarray) -> np.ndarray:
         """F^{-i}(x) = base(x) + sum_{j != i} w_j f_j(x) for i = agents[r] and lotteries
         x[r, ...] of shape (m, ..., k)."""
@@ -222,21 +264,44 @@ class SimplexVoting:
 
     def menu_all(self, weights, start, x_next, alternatives, agents, cache) -> tuple[np.ndarray, np.ndarray]:
         """Exact Algorithm 1 menu (Braverman §2.1.2), vectorized: X~ = H(F^{-i} + a f_i),
-        u = f_i(X~), C = F^{-i}(X^{-i}) - F^{-i}(X~); F^{-i}(X^{-i}) is cached per round."""
+        u = f_i(X~), C = F^{-i}(X^{-i}) - F^{-i}(X~); F^{-i}(X^{-i}) is cached per round.
+
+        The others' part of the scores, s^{-i} = c + sum_{j != i} w_j u_j, is shared by every
+        alternative. With the exact softmax H (linear or no f_0) the value needs no entropy:
+        F^{-i}(X~) + a f_i(X~) = max_p (s^{-i} + a u_i) . p + eta H(p) = eta log sum exp(s / eta),
+        so one exp per entry gives u (the softmax-weighted u_i) and C together. Mirror ascent
+        (a curved f_0) evaluates F^{-i} at its outcomes."""
         if "opt_minus" not in cache:
             every = np.arange(self.n)
             cache["opt_minus"] = self.others_value(weights, every, self.argmax_without_each(weights, start))
-        x = self.menu_outcomes(weights, agents, alternatives, start)
-        util = np.einsum("mak,mk->ma", x, self.u[agents])
-        cost = cache["opt_minus"][agents][:, None] - self.others_value(weights, agents, x)
+        if self._linear_c is None:
+            x = self.menu_outcomes(weights, agents, alternatives, start)
+            util = np.einsum("mak,mk->ma", x, self.u[agents])
+            cost = cache["opt_minus"][agents][:, None] - self.others_value(weights, agents, x)
+            return util, np.maximum(cost, 0.0)
+        w = np.asarray(weights, dtype=np.float64)
+        alts = np.asarray(alternatives, dtype=np.float64)
+        ua = self.u[agents]  # (m, k)
+        s_minus = self.scores(w)[None, :] - w[agents, None] * ua
+        # Alternatives of the lottery first, (k, m, K): numpy reduces a short last axis slowly.
+        u_t = ua.T[:, :, None]
+        z = (s_minus.T[:, :, None] + alts[None] * u_t) / self.eta
+        top = z.max(axis=0)
+        z -= top
+        np.exp(z, out=z)
+        total = z.sum(axis=0)
+        util = (z * u_t).sum(axis=0) / total
+        value = self.eta * (top + np.log(total))  # F^{-i}(X~) + a f_i(X~)
+        cost = cache["opt_minus"][agents][:, None] - (value - alts * util)
         return util, np.maximum(cost, 0.0)
 
     def as_array(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
 
-    @property
+    @functools.cached_property
     def utility_span(self) -> float:
-        """max f_i - min f_i over the simplex: 1 for normalized utilities."""
+        """max f_i - min f_i over the simplex: 1 for normalized utilities (the utilities are
+        fixed at construction, so computed once: Apex reads it every round)."""
         return float((self.u.max(axis=1) - self.u.min(axis=1)).max())
 
     @property
@@ -400,8 +465,13 @@ class QuadraticVoting(Mechanism):
         bids = np.asarray(reports.bids, dtype=np.float64)
         d = self.directions[agents]
         base = (bids @ self.directions)[None, :] - bids[agents, None] * d
-        p = softmax(base[:, None, :] + alts[:, :, None] * d[:, None, :], self.eta)
-        return np.einsum("mak,mk->ma", p, self.u[agents]), self.price(alts, agents)
+        # The others' votes are shared by every alternative; the lottery's axis first,
+        # (k, m, K), as numpy reduces a short last axis slowly.
+        z = (base.T[:, :, None] + alts[None] * d.T[:, :, None]) / self.eta
+        z -= z.max(axis=0)
+        np.exp(z, out=z)
+        util = (z * self.u[agents].T[:, :, None]).sum(axis=0) / z.sum(axis=0)
+        return util, self.price(alts, agents)
 
 
 # --- the `voting` family of the mechanism registry: factories (utilities (n, k), eta_total) ---

@@ -30,6 +30,7 @@ from mechanisms.apex.hooks import (
     ProblemItemPrices,
     ProblemMenu,
     ProblemMenuBreakpoints,
+    QuadraticMenu,
     QuadraticPriceBound,
     QuadraticPriceProblem,
     TangentBasis,
@@ -85,7 +86,9 @@ MECHANISMS = {
 }
 
 HAS = {
-    ExactMenu: {"proportional", "moulin", "currency[proportional]", "apex[assignment]"},
+    ExactMenu: {
+        "proportional", "moulin", "potential", "currency[proportional]", "currency[potential]", "apex[assignment]",
+    },
     OutcomeAverage: {
         "apex[assignment]",
         "apex[regularized]",
@@ -154,7 +157,7 @@ PROBLEM_HOOKS = {
         SimplexVoting(V43, 0.5),
         {
             ArgmaxWithoutEach, ProblemMenu, OutcomeAsArray, DeclaredSpan, DeclaredTolerance, QuadraticPriceProblem,
-            TangentBasis, QuadraticPriceBound, BatchedQuadraticMenu,
+            TangentBasis, QuadraticPriceBound, BatchedQuadraticMenu, QuadraticMenu,
         },
     ),
 }
@@ -168,7 +171,7 @@ def test_apex_problem_hooks_are_protocols_checked_by_isinstance(name):
         assert isinstance(problem, hook) == (hook in hooks), f"{name} / {hook.__name__}"
 
 
-@pytest.mark.parametrize("monetary", [Proportional, Moulin])
+@pytest.mark.parametrize("monetary", [Proportional, Moulin, Potential])
 def test_artificial_currency_around_an_exact_menu_mechanism_is_exact_menu(monetary):
     inner = monetary()
     mech = ArtificialCurrency(inner, np.full(4, 0.2))
@@ -183,7 +186,7 @@ def test_artificial_currency_around_an_exact_menu_mechanism_is_exact_menu(moneta
 
 
 def test_artificial_currency_around_a_plain_mechanism_is_not_exact_menu():
-    mech = ArtificialCurrency(Potential(), np.full(4, 0.2))
+    mech = ArtificialCurrency(SecondPrice(), np.full(4, 0.2))
     assert type(mech) is ArtificialCurrency
     assert not isinstance(mech, ExactMenu)
 

@@ -110,7 +110,7 @@ class _NoBatch:
         self.n = prob.n
 
     def __getattr__(self, name):
-        if name in ("menu_outcomes", "agent_gradients", "linear_utilities"):
+        if name in ("menu_outcomes", "agent_gradients", "linear_utilities", "quadratic_menu"):
             raise AttributeError(name)
         return getattr(self._p, name)
 
