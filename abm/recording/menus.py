@@ -94,18 +94,22 @@ class MenuRecorder:
         played = reports.bids[: self._prefix] if self._prefix is not None else reports.bids[self.agents]
         alts = self._alts
         alts[:, -1] = played
+        k = alts.shape[1]
+        if self._exact is not None:
+            # One menu call for the grid, the played report and the exact breakpoints: each
+            # (agent, alternative) is evaluated on its own, so this is the two calls' menus.
+            extra = np.asarray(self._exact.menu_breakpoints(reports, self.agents, state=state), dtype=np.float64)
+            alts = np.concatenate([alts, extra], axis=1)
         u, c = self.mechanism.menu_all(alts, reports, self.agents, state=state)
-        self.utility.row(s)[...] = u
-        self.cost.row(s)[...] = c
+        self.utility.row(s)[...] = u[:, :k]
+        self.cost.row(s)[...] = c[:, :k]
         self.played.row(s)[...] = played
         if self._exact is not None:
-            extra = np.asarray(self._exact.menu_breakpoints(reports, self.agents, state=state), dtype=np.float64)
-            eu, ec = self.mechanism.menu_all(extra, reports, self.agents, state=state)
             if self.exact_utility is None or self.exact_cost is None:
-                self.exact_utility = SpillArray("menu_exact_utility", eu.shape, self.spill, self.chunk_rows)
-                self.exact_cost = SpillArray("menu_exact_cost", ec.shape, self.spill, self.chunk_rows)
-            self.exact_utility.row(s)[...] = eu
-            self.exact_cost.row(s)[...] = ec
+                self.exact_utility = SpillArray("menu_exact_utility", u[:, k:].shape, self.spill, self.chunk_rows)
+                self.exact_cost = SpillArray("menu_exact_cost", c[:, k:].shape, self.spill, self.chunk_rows)
+            self.exact_utility.row(s)[...] = u[:, k:]
+            self.exact_cost.row(s)[...] = c[:, k:]
 
     def chunks(self, slots: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """(first slot, utility, cost, played) blocks in slot order over every recorded
