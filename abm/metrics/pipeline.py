@@ -23,7 +23,7 @@ from abm.metrics.convergence import (
     outcome_distance,
     strong_regret_curve,
 )
-from abm.metrics.core import core_factor, ex_ante_core
+from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
 from abm.metrics.depletion import budget_depletion, remaining_budget
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import (
@@ -395,12 +395,17 @@ def value_scaling_beta(values: np.ndarray, reports: np.ndarray) -> np.ndarray:
 class CoreFactorStep:
     """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
     on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
-    value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i."""
+    value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i.
+
+    Each of the two `core_factor` calls gets the work budget `work_budget` (None:
+    `default_work_budget` of the run's rounds and agents, so both stay a fraction of what
+    the rounds cost); the summary says whether gamma is exact or a certified bracket."""
 
     name = "core"
 
-    def __init__(self, shares: np.ndarray) -> None:
+    def __init__(self, shares: np.ndarray, work_budget: float | None = None) -> None:
         self.shares = np.asarray(shares, dtype=np.float64)
+        self.work_budget = work_budget
 
     def applies(self, records: RunRecords) -> bool:
         return self.shares.shape == (records.n_agents,)
@@ -409,14 +414,23 @@ class CoreFactorStep:
         model, trace, t_done = records.model, records.trace, records.t_done
         shares = self.shares[trace.agents]
         values = trace.values[:t_done]
-        res = core_factor(values, records.utilities, shares)
+        budget = self.work_budget
+        if budget is None:
+            budget = default_work_budget(t_done, trace.agents.shape[0])
+        res = core_factor(values, records.utilities, shares, work_budget=budget)
         traced_all = trace.agents.shape[0] == records.n_agents
         out = StepOutput(agent_columns={"core_gamma_singleton": res.singletons})
         out.summary["core"] = {
             "gamma": res.gamma,
+            "gamma_upper": res.upper,
             "blocking_coalition": list(res.coalition),
             "coalitions_checked": res.checked,
+            "lps": res.lps,
             "method": res.method,
+            "method_meaning": "exact: every coalition solved or pruned by a certified bound; bound: gamma is "
+            "the best lower bound found within the work budget, gamma_upper a certified upper bound",
+            "work": res.work,
+            "work_budget": res.budget,
             "scope": "all agents" if traced_all else f"the first {trace.agents.shape[0]} agents",
         }
         if not traced_all:
@@ -432,7 +446,7 @@ class CoreFactorStep:
             res_k = records.mechanism.run_round(Reports(bids[k], samples[k]), rng)
             served[k] = np.asarray(res_k.outcome, dtype=bool)
             spend += res_k.charges
-        ex = ex_ante_core(samples, served, shares, scale)
+        ex = ex_ante_core(samples, served, shares, scale, work_budget=budget)
         out.agent_columns["beta"] = beta
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
         out.summary["core"]["ex_ante"] = {
