@@ -27,8 +27,13 @@ import numpy as np
 CHUNK_ENTRIES = 1 << 20
 #: Stand-in for a zero cost difference (see `menu_envelope`).
 TINY_COST = 1e-300
+#: Vertices per row that `menu_envelope` finds by gift wrapping before the rows still open get
+#: their hull from one sort (the two cost about the same at six vertices).
+GIFT_WRAP_VERTICES = 3
 #: Relative tolerance for "the budget is below the cheapest menu" (float round-off only).
 BUDGET_TOL = 1e-9
+#: Breakpoints per block of `StrongRegretAccumulator.solve_many`'s prefix tables.
+SOLVE_BLOCK = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,39 +71,77 @@ class StrongRegretResult:
 def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
     """Breakpoints of max_a (u(a) - r c(a)) over r > 0 for each row of (rows, K) menus.
 
-    Gift wrapping, vectorized over rows: from the current vertex the next one is the costlier
-    action with the steepest utility-per-cost slope, and that slope is the breakpoint (a
-    collinear costlier action then follows with the same r). A row is finished when no slope
-    is positive. Five passes over the (rows, K) block per envelope vertex, in two reused
-    buffers; finished rows are dropped once they are the majority.
+    Gift wrapping (`_gift_wrap`) for up to GIFT_WRAP_VERTICES vertices per row, which finishes
+    the rows of piecewise-constant menus (a few jumps) in a few passes; the rows still open
+    then get their whole upper concave hull from one sort (`_sorted_hull`), which costs about
+    as much as six gift-wrapping passes however many vertices a row has (concave menus: one
+    per alternative). Both give the same vertices (up to ties in slope), so the same
+    breakpoints (those of a row in decreasing r; the rows in no particular order).
 
-    No action cheaper than (or as cheap as) the current vertex is more useful: at the start it
-    is the cheapest action, and afterwards such an action would have had the steeper slope. So
-    those actions need no mask: dividing their du <= 0 by a tiny positive dc makes them
-    hugely negative (or 0). Equally cheap but more useful actions than the first cheapest one
-    come out as breakpoints with dc = 0 and a huge r, which the knapsack always takes."""
+    The base is the *first* cheapest action (lowest index); an equally cheap, more useful one
+    comes out as a breakpoint with dc = 0 and r = du / TINY_COST (huge), which the knapsack
+    always takes."""
     u = np.asarray(utility, dtype=np.float64)
     c = np.asarray(cost, dtype=np.float64)
     if u.shape != c.shape or u.ndim != 2:
         raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
     if not (np.isfinite(u).all() and np.isfinite(c).all()):
         raise ValueError("utility and cost menus must be finite")
-    rows, _ = u.shape
+    rows, k = u.shape
+    if k == 0 or rows == 0:
+        empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return Breakpoints(np.zeros(rows), np.zeros(rows), none, empty, empty, empty)
     idx = np.arange(rows)
     start = c.argmin(axis=1)
     base_u, base_c = u[idx, start], c[idx, start]
-    out_row, out_r, out_du, out_dc = [], [], [], []
+    walked, still_open = _gift_wrap(u, c, base_u, base_c, GIFT_WRAP_VERTICES)
+    if still_open.size == 0:
+        return Breakpoints(base_u, base_c, *walked)
+    # The walked rows' breakpoints, then the other rows' whole hulls.
+    finished = ~np.isin(walked[0], still_open)
+    h_row, h_r, h_du, h_dc = _sorted_hull(u[still_open], c[still_open], base_u[still_open], base_c[still_open])
+    row = np.concatenate([walked[0][finished], still_open[h_row]])
+    parts = [np.concatenate([w[finished], h]) for w, h in zip(walked[1:], (h_r, h_du, h_dc), strict=True)]
+    return Breakpoints(base_u, base_c, row, *parts)
+
+
+def _gift_wrap(
+    u: np.ndarray, c: np.ndarray, base_u: np.ndarray, base_c: np.ndarray, max_vertices: int
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Gift wrapping, vectorized over rows, for at most `max_vertices` vertices per row: from the
+    current vertex the next one is the costlier action with the steepest utility-per-cost
+    slope, and that slope is the breakpoint (a collinear costlier action then follows with the
+    same r). A row is finished when no slope is positive. Five passes over the (rows, K) block
+    per vertex, in two reused buffers; finished rows are dropped once they are the majority.
+
+    No action cheaper than (or as cheap as) the current vertex is more useful: at the start it
+    is the cheapest action, and afterwards such an action would have had the steeper slope. So
+    those actions need no mask: dividing their du <= 0 by a tiny positive dc makes them
+    hugely negative (or 0).
+
+    Returns ((row, r, du, dc) of the breakpoints found) and the rows not finished after
+    max_vertices (their breakpoints so far are among those returned)."""
+    rows = u.shape[0]
+    idx = np.arange(rows)
+    out_row: list[np.ndarray] = []
+    out_r: list[np.ndarray] = []
+    out_du: list[np.ndarray] = []
+    out_dc: list[np.ndarray] = []
     # A row is finished once its vertex reaches the row's best utility: no slope can be positive.
     umax = u.max(axis=1)
     open_rows = base_u < umax
     if open_rows.all():
-        active, ua, ca, umax = idx, u, c, umax
+        active, ua, ca = idx, u, c
     else:
         active, ua, ca, umax = idx[open_rows], u[open_rows], c[open_rows], umax[open_rows]
     cur_u, cur_c = base_u[active], base_c[active]
     done = np.zeros(active.size, dtype=bool)
     buf_dc, buf_slope = np.empty(ua.shape), np.empty(ua.shape)
-    while active.size:
+    for vertex in range(max_vertices + 1):
+        if not active.size:
+            break
+        if vertex == max_vertices:
+            return _stack(out_row, out_r, out_du, out_dc), active[~done]
         n = active.size
         dc, slope = buf_dc[:n], buf_slope[:n]
         np.subtract(ca, cur_c[:, None], out=dc)
@@ -127,9 +170,76 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
             keep = ~done
             active, ua, ca, umax = active[keep], ua[keep], ca[keep], umax[keep]
             cur_u, cur_c, done = cur_u[keep], cur_c[keep], done[keep]
-    return Breakpoints(
-        base_u, base_c, _cat(out_row, np.int64), _cat(out_r, float), _cat(out_du, float), _cat(out_dc, float)
-    )
+    return _stack(out_row, out_r, out_du, out_dc), np.zeros(0, dtype=np.int64)
+
+
+def _stack(rows: list[np.ndarray], *values: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    return (_cat(rows, np.int64), *(_cat(v, float) for v in values))
+
+
+def _sorted_hull(
+    u: np.ndarray, c: np.ndarray, base_u: np.ndarray, base_c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The breakpoints of each row from its whole upper concave hull: sort the actions by cost
+    (ties: more useful first), keep the Pareto frontier (each kept action more useful than
+    every cheaper one) packed to the left; a row whose frontier slopes already decrease
+    strictly is its own hull (concave menus), the others go through Andrew's monotone chain
+    (`_hull_by_stack`). Returns (row, r, du, dc), row by row."""
+    rows, k = u.shape
+    order = np.lexsort((-u, c), axis=1)
+    us, cs = np.take_along_axis(u, order, axis=1), np.take_along_axis(c, order, axis=1)
+    frontier = np.ones((rows, k), dtype=bool)
+    frontier[:, 1:] = us[:, 1:] > np.maximum.accumulate(us, axis=1)[:, :-1]
+    size = frontier.sum(axis=1)
+    if not frontier.all():
+        pack = np.argsort(~frontier, axis=1, kind="stable")  # frontier points first, in cost order
+        us, cs = np.take_along_axis(us, pack, axis=1), np.take_along_axis(cs, pack, axis=1)
+    # Frontier costs increase strictly, so every slope between consecutive points is finite or +inf.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slope = (us[:, 1:] - us[:, :-1]) / (cs[:, 1:] - cs[:, :-1])
+    if k > 2:
+        inner = np.arange(1, k - 1)[None, :] < (size - 1)[:, None]  # slopes j and j - 1 both on the frontier
+        bent = np.flatnonzero((inner & ~(slope[:, 1:] < slope[:, :-1])).any(axis=1))
+        if bent.size:
+            us[bent], cs[bent], size[bent] = _hull_by_stack(us[bent], cs[bent], size[bent])
+    # Each row's breakpoints, row by row (so r decreases within a row): column 0 is base ->
+    # vertex 0 when vertex 0 is more useful (dc = 0), column j + 1 the hull edge j -> j + 1.
+    du = np.concatenate([(us[:, 0] - base_u)[:, None], us[:, 1:] - us[:, :-1]], axis=1)
+    dc = np.concatenate([(cs[:, 0] - base_c)[:, None], cs[:, 1:] - cs[:, :-1]], axis=1)
+    keep = np.empty((rows, k), dtype=bool)
+    keep[:, 0] = du[:, 0] > 0
+    keep[:, 1:] = np.arange(k - 1)[None, :] < (size - 1)[:, None]
+    row = np.nonzero(keep)[0]
+    du, dc = du[keep], dc[keep]
+    with np.errstate(over="ignore"):
+        r = du / np.maximum(dc, TINY_COST)
+    return row.astype(np.int64), r, du, dc
+
+
+def _hull_by_stack(us: np.ndarray, cs: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Andrew's monotone chain on packed frontier points (rows, K) with `size` points per row:
+    push them left to right onto one stack per row, popping the top while the edge into it is
+    not steeper than the edge out of it. Returns the hull vertices packed and their counts."""
+    rows, k = us.shape
+    stack_u, stack_c = np.zeros((rows, k)), np.zeros((rows, k))
+    stack_u[:, 0], stack_c[:, 0] = us[:, 0], cs[:, 0]
+    top = np.ones(rows, dtype=np.int64)  # stack sizes
+    for j in range(1, int(size.max())):
+        live = np.flatnonzero(size > j)
+        pu, pc = us[live, j], cs[live, j]
+        while live.size:
+            t = top[live] - 1
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                into = (stack_u[live, t] - stack_u[live, t - 1]) / (stack_c[live, t] - stack_c[live, t - 1])
+                out = (pu - stack_u[live, t]) / (pc - stack_c[live, t])
+            pop = (t >= 1) & (into <= out)
+            if not pop.any():
+                break
+            top[live[pop]] -= 1
+        at = top[live]
+        stack_u[live, at], stack_c[live, at] = pu, pc
+        top[live] += 1
+    return stack_u, stack_c, top
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -179,7 +289,11 @@ class StrongRegretAccumulator:
         if self._sorted is None:
             parts = list(zip(*self._parts, strict=True)) if self._parts else [[np.zeros(0)]] * 5
             rnd, agent, r, du, dc = (np.concatenate(p) for p in parts)
-            order = np.lexsort((-r, agent))
+            # By r descending (one unstable sort: ties in r are interchangeable in the knapsack),
+            # then a stable sort by agent, a radix sort on 16-bit keys.
+            order = np.argsort(-r)
+            key = agent[order].astype(np.int16 if self.m < 2**15 else np.int64)
+            order = order[np.argsort(key, kind="stable")]
             self._sorted = (
                 rnd[order].astype(np.int64), agent[order].astype(np.int64), r[order], du[order], dc[order]
             )
@@ -196,7 +310,14 @@ class StrongRegretAccumulator:
         return self.solve_many(np.asarray(budget, dtype=np.float64)[None, :], [horizon or self.rounds])
 
     def solve_many(self, budgets: np.ndarray, horizons: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """OPT and r* for several prefixes at once: budgets (H, m), horizons (H,) -> (H, m) each."""
+        """OPT and r* for several prefixes at once: budgets (H, m), horizons (H,) -> (H, m) each.
+
+        The greedy fill of each prefix, for all prefixes at once (`_fill`): per agent, the
+        breakpoints (r descending) are cut into blocks of SOLVE_BLOCK, a table holds each
+        block's running cost and gain over the rounds before each distinct horizon, so the
+        block where a prefix's slack runs out is found by counting and only that block is
+        walked: O(#breakpoints + #blocks x H) instead of a pass over every breakpoint per
+        horizon."""
         horizons = [int(h) for h in horizons]
         budgets = np.asarray(budgets, dtype=np.float64)
         if budgets.shape != (len(horizons), self.m):
@@ -206,47 +327,100 @@ class StrongRegretAccumulator:
         for h in horizons:
             if not 1 <= h <= self.rounds:
                 raise ValueError(f"horizon must be in [1, {self.rounds}], got {h}")
-        rnd, agent, r, du, dc = self._breakpoints_by_agent()
         bu, bc = self.base()
-        cum_bu, cum_bc = np.cumsum(bu, axis=0), np.cumsum(bc, axis=0)
-        opt = np.empty((len(horizons), self.m))
-        r_star = np.zeros((len(horizons), self.m))
-        for g, h in enumerate(horizons):
-            u0, c0 = cum_bu[h - 1], cum_bc[h - 1]
-            slack = budgets[g] - c0
-            short = slack < -BUDGET_TOL * np.maximum(1.0, np.abs(budgets[g]))
-            if short.any():
-                i = int(np.flatnonzero(short)[0])
-                raise ValueError(
-                    f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[i]} over {h} rounds"
-                )
-            slack = np.maximum(slack, 0.0)
-            take = rnd < h
-            ag, rr, uu, cc = agent[take], r[take], du[take], dc[take]
-            cum = _segment_cumsum(cc, ag, self.m)
-            before = cum - cc
-            s = slack[ag]
-            full = cum <= s
-            part = ~full & (before < s)
-            frac = np.where(part, (s - before) / np.where(part, cc, 1.0), 0.0)
-            gain = np.where(full, uu, 0.0) + frac * uu
-            opt[g] = u0 + np.bincount(ag, weights=gain, minlength=self.m)
-            # r* is the first breakpoint not fully taken (entries are sorted r-descending).
-            rest = ~full
-            agents_rest, first = np.unique(ag[rest], return_index=True)
-            r_star[g, agents_rest] = rr[rest][first]
-        return opt, r_star
+        hs = np.asarray(horizons, dtype=np.int64)
+        u0, c0 = np.cumsum(bu, axis=0)[hs - 1], np.cumsum(bc, axis=0)[hs - 1]  # (H, m)
+        slack = budgets - c0
+        short = slack < -BUDGET_TOL * np.maximum(1.0, np.abs(budgets))
+        if short.any():
+            g, i = (int(x[0]) for x in np.nonzero(short))
+            raise ValueError(
+                f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[g, i]} over {hs[g]} rounds"
+            )
+        gain, r_star = _fill(self._breakpoints_by_agent(), self.m, hs, np.maximum(slack, 0.0))
+        return u0 + gain, r_star
 
 
-def _segment_cumsum(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Cumulative sum of x restarting at each group (x sorted by group)."""
-    total = np.cumsum(x)
-    counts = np.bincount(group, minlength=n_groups)
-    ends = np.cumsum(counts)
-    offsets = np.concatenate([[0.0], total[ends[:-1] - 1]]) if x.size else np.zeros(n_groups)
-    # An empty group's end index repeats its predecessor's, so its offset is still correct.
-    offsets = np.where(np.concatenate([[0], ends[:-1]]) > 0, offsets, 0.0)
-    return total - offsets[group]
+def _fill(
+    breakpoints: tuple[np.ndarray, ...], m: int, horizons: np.ndarray, slack: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fractional multiple-choice knapsack of every prefix: for horizon h and agent i, take
+    i's breakpoints of rounds < h in decreasing r until their dc fill slack[g, i]; returns the
+    utility gained (H, m) and r* (H, m), the r of the first breakpoint not fully taken (0 if
+    all are). breakpoints: (round, agent, r, du, dc) sorted by (agent, r descending)."""
+    rnd, agent, r, du, dc = breakpoints
+    n_h = horizons.shape[0]
+    # A breakpoint counts for horizons[g] iff rnd < horizons[g], i.e. iff its bin (the number of
+    # distinct horizons <= rnd) is <= col[g], the rank of horizons[g] among them.
+    distinct = np.unique(horizons)
+    col = np.searchsorted(distinct, horizons)
+    n_bins = distinct.size + 1
+    bins = np.searchsorted(distinct, rnd, side="right")
+    counts = np.bincount(agent, minlength=m)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_blocks_of = -(-counts // SOLVE_BLOCK)
+    block_lo = np.concatenate([[0], np.cumsum(n_blocks_of)])  # agent i's blocks: block_lo[i] .. block_lo[i + 1]
+    n_blocks = int(block_lo[-1])
+    gain, r_star = np.zeros((n_h, m)), np.zeros((n_h, m))
+    if n_blocks == 0:
+        return gain, r_star
+    owner = np.repeat(np.arange(m), n_blocks_of)
+    rank = np.arange(n_blocks) - block_lo[:-1].repeat(n_blocks_of)
+    block_start = np.append(first[owner] + rank * SOLVE_BLOCK, agent.size)
+    block = block_lo[agent] + (np.arange(agent.size) - first[agent]) // SOLVE_BLOCK
+    # run_dc[b, j]: dc of the entries of owner(b)'s blocks <= b with bin <= j (sums within one
+    # agent: as precise as that agent's own totals); run_du the same for du.
+    cell = block * n_bins + bins
+    per_dc = np.bincount(cell, weights=dc, minlength=n_blocks * n_bins).reshape(n_blocks, n_bins)
+    per_du = np.bincount(cell, weights=du, minlength=n_blocks * n_bins).reshape(n_blocks, n_bins)
+    per_dc, per_du = np.cumsum(per_dc, axis=1), np.cumsum(per_du, axis=1)
+    run_dc, run_du = np.empty_like(per_dc), np.empty_like(per_du)
+    for i in np.flatnonzero(n_blocks_of):
+        lo, hi = block_lo[i], block_lo[i + 1]
+        run_dc[lo:hi] = np.cumsum(per_dc[lo:hi], axis=0)
+        run_du[lo:hi] = np.cumsum(per_du[lo:hi], axis=0)
+    # The block where the slack runs out: after the agent's blocks whose running cost fits.
+    fits = (run_dc[:, col] <= slack[:, owner].T).astype(np.int64)  # (blocks, H)
+    nonempty = np.flatnonzero(n_blocks_of)
+    n_fit = np.zeros((m, n_h), dtype=np.int64)
+    n_fit[nonempty] = np.add.reduceat(fits, block_lo[nonempty], axis=0)
+    cross = (block_lo[:-1][:, None] + n_fit).T  # (H, m)
+    done = cross > block_lo[:-1][None, :]
+    last_full = np.maximum(cross - 1, 0)
+    jj = np.broadcast_to(col[:, None], (n_h, m))
+    gain[:] = np.where(done, run_du[last_full, jj], 0.0)
+    used = np.where(done, run_dc[last_full, jj], 0.0)
+    # Walk the crossing block of each pending (g, i); a pair whose slack outlasts it (round-off
+    # between the table and the walk) moves on to the next block.
+    flat_gain, flat_r = gain.reshape(-1), r_star.reshape(-1)
+    flat_cross, flat_used = cross.reshape(-1).copy(), used.reshape(-1)
+    flat_j, flat_slack = jj.reshape(-1), slack.reshape(-1)
+    flat_end = np.broadcast_to(block_lo[1:][None, :], (n_h, m)).reshape(-1)
+    pending = np.flatnonzero(flat_cross < flat_end)
+    offsets = np.arange(SOLVE_BLOCK)
+    while pending.size:
+        b = flat_cross[pending]
+        q = block_start[b][:, None] + offsets[None, :]
+        take = (q < block_start[b + 1][:, None]) & (bins[np.minimum(q, agent.size - 1)] <= flat_j[pending][:, None])
+        q = np.minimum(q, agent.size - 1)
+        cum = flat_used[pending][:, None] + np.cumsum(np.where(take, dc[q], 0.0), axis=1)
+        over = take & (cum > flat_slack[pending][:, None])
+        hit = over.any(axis=1)
+        at = np.where(hit, over.argmax(axis=1), SOLVE_BLOCK)
+        rows = np.arange(pending.size)
+        flat_gain[pending] += np.where(take & (offsets[None, :] < at[:, None]), du[q], 0.0).sum(axis=1)
+        p = np.minimum(at, SOLVE_BLOCK - 1)
+        before = np.where(p > 0, cum[rows, p - 1], flat_used[pending])
+        qp = q[rows, p]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(hit, np.maximum(flat_slack[pending] - before, 0.0) / dc[qp], 0.0)
+        flat_gain[pending] += np.where(hit, frac * du[qp], 0.0)
+        flat_r[pending] = np.where(hit, r[qp], 0.0)
+        moved = pending[~hit]
+        flat_used[moved] = cum[~hit, -1]
+        flat_cross[moved] += 1
+        pending = moved[flat_cross[moved] < flat_end[moved]]
+    return gain, r_star
 
 
 def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,9 +429,14 @@ def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.n
     c = np.asarray(cost, dtype=np.float64)
     if u.ndim != 3 or u.shape != c.shape:
         raise ValueError(f"menu utility and cost must be (T, m, K) arrays of one shape, got {u.shape}, {c.shape}")
-    if not np.isfinite(u).all():
+    # Reductions first (no temporaries): an inf or nan makes the sum non-finite and the min nan;
+    # only then is the element-wise test run, which also rules out a finite sum that overflowed.
+    with np.errstate(over="ignore", invalid="ignore"):
+        u_ok = not u.size or bool(np.isfinite(u.sum()))
+        c_ok = not c.size or bool(np.isfinite(c.sum()) and c.min() >= 0)
+    if not u_ok and not np.isfinite(u).all():
         raise ValueError("menu utility must be finite")
-    if not np.isfinite(c).all() or (c < 0).any():
+    if not c_ok and (not np.isfinite(c).all() or (c < 0).any()):
         raise ValueError("menu cost must be finite and >= 0")
     return u, c
 

@@ -129,3 +129,52 @@ def test_swap_regret_shape_errors() -> None:
         swap_regret(np.zeros((4, 2, 3)), np.full((4, 2), 3), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="budget"):
         fixed_action_utility(np.zeros((4, 2, 3)), np.zeros((4, 2, 3)), np.zeros(3))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(16, 40), k=st.integers(64, 80))
+def test_fixed_action_round_walk_is_the_cumsum_formula_bit_for_bit(seed: int, m: int, k: int) -> None:
+    """m K >= FIXED_ACTION_LOOP_ENTRIES takes the per-round walk: the same additions in the same
+    order as cumsum + where + sum over all rounds, so the very same floats; and the loop agrees."""
+    rng = np.random.default_rng(seed)
+    t = 30
+    u, c = rng.random((t, m, k)), rng.random((t, m, k)) * rng.choice([0.1, 1.0])
+    budget = rng.random(m) * t * 0.3
+    tol = 1e-9 * np.maximum(1.0, np.abs(budget))
+    alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
+    assert np.array_equal(fixed_action_utility(u, c, budget), np.where(alive, u, 0.0).sum(axis=0))
+    got = fixed_action_utility(u[:, :2], c[:, :2], budget[:2])  # m K below the threshold: the formula itself
+    assert got[1] == pytest.approx(fixed_action_loop(u[:, 1], c[:, 1], budget[1]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_swap_regret_sparse_product_is_the_bincounts_bit_for_bit(seed: int) -> None:
+    import abm.metrics.regret as regret
+
+    rng = np.random.default_rng(seed)
+    t, m, k = 40, 5, 7
+    p = rng.random((t, m, k)) - 0.3
+    idx = rng.integers(0, k, size=(t, m))
+    got = rng.random((t, m))
+    saved = regret.SWAP_SPARSE_ENTRIES
+    try:
+        regret.SWAP_SPARSE_ENTRIES = 0
+        sparse_path = swap_regret(p, idx, got)
+        regret.SWAP_SPARSE_ENTRIES = 10**12
+        bincounts = swap_regret(p, idx, got)
+    finally:
+        regret.SWAP_SPARSE_ENTRIES = saved
+    assert np.array_equal(sparse_path, bincounts)
+    for i in range(2):
+        assert bincounts[i] == pytest.approx(swap_regret_brute_small(p[:, i], idx[:, i], got[:, i]))
+
+
+def swap_regret_brute_small(payoff: np.ndarray, idx: np.ndarray, got: np.ndarray) -> float:
+    """Swap regret by its definition, one played action at a time (the best replacement of each
+    played action is chosen independently)."""
+    total = 0.0
+    for a in np.unique(idx):
+        rounds = idx == a
+        total += max(0.0, float((payoff[rounds] - got[rounds, None]).sum(axis=0).max()))
+    return total
