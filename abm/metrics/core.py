@@ -50,8 +50,8 @@ HEDGE_PER_COLUMN = 10.0
 LP_FIXED = 1_500_000
 LP_UNIT = 1000.0
 #: Default work budget per round of the run and per agent-round, and its floor (`default_work_budget`).
-WORK_PER_ROUND = 30_000
-WORK_PER_AGENT_ROUND = 300
+WORK_PER_ROUND = 20_000
+WORK_PER_AGENT_ROUND = 150
 WORK_MIN = 20_000_000
 
 #: Hedge iterations spent trying to prune a coalition by its certified upper bound before its LP.
@@ -62,6 +62,8 @@ HEDGE_ITERS = 300
 HEDGE_STEP = 10.0
 #: Share of the budget the grand coalition may use in the search for large n.
 GRAND_SHARE = 0.6
+#: Coalition sizes of `_Search.global_upper` beyond which it bounds ranges of sizes.
+GLOBAL_UPPER_SIZES = 512
 #: Iterations per coalition of the greedy growth in the search for large n.
 GROWTH_ITERS = 40
 #: A coalition is pruned when its certified upper bound is below the incumbent by this (relative) margin,
@@ -191,7 +193,7 @@ def _top_partition(y: np.ndarray, cap: float) -> np.ndarray:
 def default_work_budget(rounds: int, agents: int) -> float:
     """Work budget of `core_factor` for a run of `rounds` x `agents`: WORK_PER_ROUND per round
     plus WORK_PER_AGENT_ROUND per agent-round, at least WORK_MIN (units of about a nanosecond:
-    ~0.06 s of CPU for 5 agents x 2000 rounds, ~0.1 s for 256 x 1000, 0.02 s at least), a small
+    ~0.04 s of CPU for 5 agents x 2000 rounds, ~0.06 s for 256 x 1000, 0.02 s at least), a small
     fraction of what the rounds cost."""
     return float(max(WORK_MIN, WORK_PER_ROUND * rounds + WORK_PER_AGENT_ROUND * rounds * agents))
 
@@ -359,6 +361,13 @@ class _Instance:
     def cap(self, members: np.ndarray) -> float:
         return float(self.a[members].sum() * self.t)
 
+    def own_tops(self, caps: np.ndarray) -> np.ndarray:
+        """(n,) top_{caps_i}(W_i): agent i's best value from caps_i rounds."""
+        c = np.clip(np.asarray(caps, dtype=np.float64), 0.0, float(self.t))
+        k = np.floor(c).astype(np.int64)
+        rows = np.arange(self.n)
+        return self.prefix[rows, k] + (c - k) * self.next[rows, k]
+
     def top_sums(self, caps: np.ndarray) -> np.ndarray:
         """(M, n) top_{caps_m}(W_i) for every agent i: the best value i alone gets from caps_m rounds."""
         c = np.clip(np.asarray(caps, dtype=np.float64), 0.0, float(self.t))
@@ -426,12 +435,13 @@ class _Search:
     def singletons(self) -> None:
         inst = self.inst
         caps = inst.a * inst.t
-        tops = inst.top_sums(caps)
+        own = inst.own_tops(caps)
         self.work += inst.n * inst.t * math.log2(max(inst.t, 2)) * HEDGE_PER_COLUMN / 4
+        # Zero utility: inf when i alone can get any value (top_C(V_i) > 0 iff C > 0 and max V_i > 0).
+        blocked = np.where((caps > 0) & (inst.v.max(axis=0) > 0), np.inf, 0.0)
+        self.singles[:] = np.where(inst.pos, own - 1.0, blocked)
         for i in range(inst.n):
-            g = float(tops[i, i] - 1.0) if inst.pos[i] else self.closed_form(np.array([i]))
-            self.singles[i] = g
-            self.offer(g, (i,), exact=True)
+            self.offer(float(self.singles[i]), (i,), exact=True)
         self.checked = inst.n
 
     def enumerate(self) -> bool:
@@ -600,17 +610,22 @@ class _Search:
         For S with k such members: 1 + gamma(S) <= min_{i in S} top_{C_S}(W_i) (singleton duals)
         <= the k-th largest top_{C(k)}(W_i), C(k) = T (alpha of the zero-utility agents + the k
         largest other shares) >= C_S; and 1 + gamma(S) <= F_S(theta_S) <= F_N(theta) / theta(S)
-        (theta restricted to S and renormalized; W >= 0), with theta(S) >= the k smallest theta_i."""
+        (theta restricted to S and renormalized; W >= 0), with theta(S) >= the k smallest theta_i.
+        Both terms only fall as k grows, so for k in a range [k1, k2] the k1-th largest
+        top_{C(k2)} and the k1 term of the second bound it: beyond GLOBAL_UPPER_SIZES members the
+        sizes are taken in that many ranges, not one by one (n x n tops would not fit)."""
         inst = self.inst
         d = pos_all.size
         shares = np.sort(inst.a[pos_all])[::-1]
         caps = (inst.a[zero].sum() + np.cumsum(shares)) * inst.t  # C(k), k = 1..d
-        tops = inst.top_sums(caps)[:, pos_all]  # (k, i)
-        kth = -np.sort(-tops, axis=1)[np.arange(d), np.arange(d)]
-        low = np.cumsum(np.sort(theta))
+        k_hi = np.unique(np.linspace(1, d, min(d, GLOBAL_UPPER_SIZES)).round().astype(np.int64))
+        k_lo = np.concatenate([[1], k_hi[:-1] + 1])
+        tops = inst.top_sums(caps[k_hi - 1])[:, pos_all]  # (ranges, i)
+        kth = -np.sort(-tops, axis=1)[np.arange(k_hi.size), k_lo - 1]
+        low = np.cumsum(np.sort(theta))[k_lo - 1]
         with np.errstate(divide="ignore"):
             dual = np.where(low > 0, upper_all / np.where(low > 0, low, 1.0), np.inf)
-        self.work += d * d * 10.0
+        self.work += k_hi.size * d * 10.0
         return float(np.minimum(kth, dual).max() - 1.0)
 
     def result(self, exact: bool) -> CoreResult:

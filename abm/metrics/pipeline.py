@@ -35,7 +35,7 @@ from abm.metrics.regret import (
     swap_regret,
 )
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
-from mechanisms.base import Mechanism, Reports
+from mechanisms.base import Mechanism
 from mechanisms.capabilities import FiniteOutcomes, PayoffBound
 
 if TYPE_CHECKING:
@@ -438,14 +438,13 @@ class CoreFactorStep:
         beta = value_scaling_beta(values, trace.reports[:t_done])
         rng = model.streams.generator("metrics")
         samples = np.stack([model.instance.values.sample(i, rng) for i in range(EX_ANTE_SAMPLES)])
-        served = np.zeros_like(samples, dtype=bool)
-        spend = np.zeros(samples.shape[1])
         scale = np.where(np.isfinite(beta), beta, 1.0)
         bids = np.where(np.isfinite(beta), samples / scale, 0.0)
-        for k in range(samples.shape[0]):
-            res_k = records.mechanism.run_round(Reports(bids[k], samples[k]), rng)
-            served[k] = np.asarray(res_k.outcome, dtype=bool)
-            spend += res_k.charges
+        # The induced ex-ante allocation: one independent round per sample, all at once where
+        # the mechanism vectorizes `run_rounds` (Proportional, Moulin), else round by round.
+        outcomes, charges = records.mechanism.run_rounds(bids, samples, rng)
+        served = np.asarray(outcomes, dtype=bool).reshape(samples.shape)
+        spend = np.cumsum(charges, axis=0)[-1]  # added round by round, as the loop did
         ex = ex_ante_core(samples, served, shares, scale, work_budget=budget)
         out.agent_columns["beta"] = beta
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]

@@ -14,15 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.metrics import kernels
 from abm.metrics.strong_regret import check_menus
-
-#: From this many entries per round (m x K) `fixed_action_utility` walks the rounds itself:
-#: numpy's cumsum along axis 0 runs one strided inner loop per column, ~5x slower there.
-FIXED_ACTION_LOOP_ENTRIES = 1024
-#: Above this many menu entries `swap_regret` sums by a sparse product (3x faster than one
-#: bincount per action; the same additions in the same order, so the same floats), below it
-#: the bincounts do not pay scipy.sparse's import.
-SWAP_SPARSE_ENTRIES = 1 << 22
 
 
 def fixed_action_utility(grid_utility: np.ndarray, grid_cost: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -33,20 +26,13 @@ def fixed_action_utility(grid_utility: np.ndarray, grid_cost: np.ndarray, budget
     if budget.shape != (u.shape[1],):
         raise ValueError(f"budget must have shape ({u.shape[1]},), got {budget.shape}")
     tol = 1e-9 * np.maximum(1.0, np.abs(budget))
-    t, m, k = u.shape
-    if m * k < FIXED_ACTION_LOOP_ENTRIES:
-        alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
-        return np.where(alive, u, 0.0).sum(axis=0)
-    # The same additions in the same order as the cumsum and the sum over rounds above.
-    limit = np.broadcast_to((budget + tol)[:, None], (m, k))
-    cum, total = np.zeros((m, k)), np.zeros((m, k))
-    alive, gained = np.empty((m, k), dtype=bool), np.empty((m, k))
-    for s in range(t):
-        np.add(cum, c[s], out=cum)
-        np.less_equal(cum, limit, out=alive)
-        np.multiply(u[s], alive, out=gained)
-        np.add(total, gained, out=total)
-    return total
+    if kernels.use_kernels(u.size):
+        # One compiled pass over the menus, the same additions in the same order as below.
+        total = np.zeros(u.shape[1:])
+        kernels.fixed_action_totals(u, c, budget + tol, total)
+        return total
+    alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
+    return np.where(alive, u, 0.0).sum(axis=0)
 
 
 def external_regret(
@@ -89,14 +75,13 @@ def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff
         raise ValueError(f"played_index must lie in [0, {k}), got values in [{idx.min()}, {idx.max()}]")
     # gain[i, a, b] = sum over rounds where i played a of payoff(b) - payoff obtained.
     flat = (np.arange(m)[None, :] * k + idx).ravel()
-    rows = p.reshape(t * m, k)
-    if rows.size >= SWAP_SPARSE_ENTRIES:
-        from scipy import sparse
-
-        # One-hot (m K, T m) times the (T m, K) payoffs: row (i, a) sums the rounds where i played a.
-        onehot = sparse.csr_matrix((np.ones(flat.size), (flat, np.arange(flat.size))), shape=(m * k, flat.size))
-        swap_in = np.asarray(onehot @ rows)
+    if kernels.use_kernels(p.size):
+        # One compiled pass over the payoffs (any strides: no copy of a sliced menu), adding in the
+        # bincounts' order, so the same floats.
+        swap_in = np.zeros((m * k, k))
+        kernels.swap_table(p, idx.astype(np.int64, copy=False), swap_in)
     else:
+        rows = p.reshape(t * m, k)
         swap_in = np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
     obtained = np.bincount(flat, weights=got.ravel(), minlength=m * k)
     gain = (swap_in - obtained[:, None]).reshape(m, k, k)

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abm.metrics import kernels
+
 #: Menu entries (rows x K) per envelope chunk: two reused (rows, K) float64 buffers of 8 MB.
 CHUNK_ENTRIES = 1 << 20
 #: Stand-in for a zero cost difference (see `menu_envelope`).
 TINY_COST = 1e-300
 #: Vertices per row that `menu_envelope` finds by gift wrapping before the rows still open get
 #: their hull from one sort (the two cost about the same at six vertices).
-GIFT_WRAP_VERTICES = 3
+GIFT_WRAP_VERTICES = 2
 #: Relative tolerance for "the budget is below the cheapest menu" (float round-off only).
 BUDGET_TOL = 1e-9
 #: Breakpoints per block of `StrongRegretAccumulator.solve_many`'s prefix tables.
@@ -68,8 +70,11 @@ class StrongRegretResult:
     payoff_bound: float
 
 
-def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
+def menu_envelope(utility: np.ndarray, cost: np.ndarray, *, compiled: bool | None = None) -> Breakpoints:
     """Breakpoints of max_a (u(a) - r c(a)) over r > 0 for each row of (rows, K) menus.
+
+    compiled: walk each row by the compiled gift wrapping (`kernels.envelope_walk`, the same
+    vertices as below); None: when `kernels.use_kernels` says so for this many entries.
 
     Gift wrapping (`_gift_wrap`) for up to GIFT_WRAP_VERTICES vertices per row, which finishes
     the rows of piecewise-constant menus (a few jumps) in a few passes; the rows still open
@@ -85,7 +90,9 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
     c = np.asarray(cost, dtype=np.float64)
     if u.shape != c.shape or u.ndim != 2:
         raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
-    if not (np.isfinite(u).all() and np.isfinite(c).all()):
+    with np.errstate(over="ignore", invalid="ignore"):  # a finite sum (one pass, no temporary) first
+        finite = (not u.size or np.isfinite(u.sum())) and (not c.size or np.isfinite(c.sum()))
+    if not finite and not (np.isfinite(u).all() and np.isfinite(c).all()):
         raise ValueError("utility and cost menus must be finite")
     rows, k = u.shape
     if k == 0 or rows == 0:
@@ -94,6 +101,10 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
     idx = np.arange(rows)
     start = c.argmin(axis=1)
     base_u, base_c = u[idx, start], c[idx, start]
+    if kernels.use_kernels(u.size) if compiled is None else compiled:
+        out = (np.empty(rows * (k - 1), dtype=np.int64), *(np.empty(rows * (k - 1)) for _ in range(3)))
+        n = kernels.envelope_walk(u, c, start, TINY_COST, *out)
+        return Breakpoints(base_u, base_c, *(x[:n].copy() for x in out))
     walked, still_open = _gift_wrap(u, c, base_u, base_c, GIFT_WRAP_VERTICES)
     if still_open.size == 0:
         return Breakpoints(base_u, base_c, *walked)
@@ -262,6 +273,7 @@ class StrongRegretAccumulator:
         self._base_c: list[np.ndarray] = []
         self._parts: list[tuple[np.ndarray, ...]] = []
         self._sorted: tuple[np.ndarray, ...] | None = None
+        self._layout: _BlockLayout | None = None
 
     def add(self, utility: np.ndarray, cost: np.ndarray) -> None:
         u = np.asarray(utility, dtype=np.float64)
@@ -273,8 +285,9 @@ class StrongRegretAccumulator:
         t_chunk, m, k = u.shape
         flat_u, flat_c = u.reshape(t_chunk * m, k), c.reshape(t_chunk * m, k)
         step = max(1, CHUNK_ENTRIES // max(k, 1))
+        compiled = kernels.use_kernels(u.size)
         for lo in range(0, t_chunk * m, step):
-            bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step])
+            bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step], compiled=compiled)
             rows = bp.row + lo
             self._base_u.append(bp.base_utility)
             self._base_c.append(bp.base_cost)
@@ -282,7 +295,7 @@ class StrongRegretAccumulator:
                 ((rows // m + self.rounds).astype(np.int64), (rows % m).astype(np.int64), bp.r, bp.du, bp.dc)
             )
         self.rounds += t_chunk
-        self._sorted = None
+        self._sorted, self._layout = None, None
 
     def _breakpoints_by_agent(self) -> tuple[np.ndarray, ...]:
         """All breakpoints sorted by (agent, r descending): (round, agent, r, du, dc)."""
@@ -291,12 +304,10 @@ class StrongRegretAccumulator:
             rnd, agent, r, du, dc = (np.concatenate(p) for p in parts)
             # By r descending (one unstable sort: ties in r are interchangeable in the knapsack),
             # then a stable sort by agent, a radix sort on 16-bit keys.
-            order = np.argsort(-r)
-            key = agent[order].astype(np.int16 if self.m < 2**15 else np.int64)
+            order = np.argsort(np.negative(r, out=np.empty_like(r)))
+            key = agent.astype(np.int16 if self.m < 2**15 else np.int64)[order]
             order = order[np.argsort(key, kind="stable")]
-            self._sorted = (
-                rnd[order].astype(np.int64), agent[order].astype(np.int64), r[order], du[order], dc[order]
-            )
+            self._sorted = tuple(np.take(x, order) for x in (rnd, agent, r, du, dc))
         return self._sorted
 
     def base(self) -> tuple[np.ndarray, np.ndarray]:
@@ -337,37 +348,61 @@ class StrongRegretAccumulator:
             raise ValueError(
                 f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[g, i]} over {hs[g]} rounds"
             )
-        gain, r_star = _fill(self._breakpoints_by_agent(), self.m, hs, np.maximum(slack, 0.0))
+        if self._layout is None:
+            self._layout = _BlockLayout.of(self._breakpoints_by_agent()[1], self.m)
+        gain, r_star = _fill(self._breakpoints_by_agent(), self._layout, hs, np.maximum(slack, 0.0))
         return u0 + gain, r_star
 
 
+@dataclass(frozen=True, slots=True)
+class _BlockLayout:
+    """Blocks of SOLVE_BLOCK consecutive breakpoints within each agent (breakpoints sorted by
+    agent): agent i owns blocks lo[i] .. lo[i + 1]; block b starts at entry start[b]; entry q
+    lies in block block[q]; size: SOLVE_BLOCK when it was built."""
+
+    size: int
+    lo: np.ndarray
+    owner: np.ndarray
+    start: np.ndarray
+    block: np.ndarray
+
+    @classmethod
+    def of(cls, agent: np.ndarray, m: int) -> _BlockLayout:
+        counts = np.bincount(agent, minlength=m)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n_blocks_of = -(-counts // SOLVE_BLOCK)
+        lo = np.concatenate([[0], np.cumsum(n_blocks_of)])
+        owner = np.repeat(np.arange(m), n_blocks_of)
+        rank = np.arange(int(lo[-1])) - lo[:-1].repeat(n_blocks_of)
+        start = np.append(first[owner] + rank * SOLVE_BLOCK, agent.size)
+        block = np.repeat(np.arange(int(lo[-1])), np.diff(start))  # blocks are consecutive runs
+        return cls(SOLVE_BLOCK, lo, owner, start, block)
+
+
 def _fill(
-    breakpoints: tuple[np.ndarray, ...], m: int, horizons: np.ndarray, slack: np.ndarray
+    breakpoints: tuple[np.ndarray, ...], layout: _BlockLayout, horizons: np.ndarray, slack: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The fractional multiple-choice knapsack of every prefix: for horizon h and agent i, take
     i's breakpoints of rounds < h in decreasing r until their dc fill slack[g, i]; returns the
     utility gained (H, m) and r* (H, m), the r of the first breakpoint not fully taken (0 if
     all are). breakpoints: (round, agent, r, du, dc) sorted by (agent, r descending)."""
     rnd, agent, r, du, dc = breakpoints
-    n_h = horizons.shape[0]
+    n_h, m = slack.shape
     # A breakpoint counts for horizons[g] iff rnd < horizons[g], i.e. iff its bin (the number of
     # distinct horizons <= rnd) is <= col[g], the rank of horizons[g] among them.
     distinct = np.unique(horizons)
     col = np.searchsorted(distinct, horizons)
     n_bins = distinct.size + 1
-    bins = np.searchsorted(distinct, rnd, side="right")
-    counts = np.bincount(agent, minlength=m)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    n_blocks_of = -(-counts // SOLVE_BLOCK)
-    block_lo = np.concatenate([[0], np.cumsum(n_blocks_of)])  # agent i's blocks: block_lo[i] .. block_lo[i + 1]
+    if rnd.size and distinct.size == 1 and int(rnd.max()) < int(distinct[0]):
+        bins = np.zeros(rnd.size, dtype=np.int64)  # one horizon that every breakpoint is before
+    else:
+        bins = np.searchsorted(distinct, rnd, side="right")
+    size, block_lo, owner, block_start, block = layout.size, layout.lo, layout.owner, layout.start, layout.block
+    n_blocks_of = np.diff(block_lo)
     n_blocks = int(block_lo[-1])
     gain, r_star = np.zeros((n_h, m)), np.zeros((n_h, m))
     if n_blocks == 0:
         return gain, r_star
-    owner = np.repeat(np.arange(m), n_blocks_of)
-    rank = np.arange(n_blocks) - block_lo[:-1].repeat(n_blocks_of)
-    block_start = np.append(first[owner] + rank * SOLVE_BLOCK, agent.size)
-    block = block_lo[agent] + (np.arange(agent.size) - first[agent]) // SOLVE_BLOCK
     # run_dc[b, j]: dc of the entries of owner(b)'s blocks <= b with bin <= j (sums within one
     # agent: as precise as that agent's own totals); run_du the same for du.
     cell = block * n_bins + bins
@@ -397,7 +432,7 @@ def _fill(
     flat_j, flat_slack = jj.reshape(-1), slack.reshape(-1)
     flat_end = np.broadcast_to(block_lo[1:][None, :], (n_h, m)).reshape(-1)
     pending = np.flatnonzero(flat_cross < flat_end)
-    offsets = np.arange(SOLVE_BLOCK)
+    offsets = np.arange(size)
     while pending.size:
         b = flat_cross[pending]
         q = block_start[b][:, None] + offsets[None, :]
@@ -406,10 +441,10 @@ def _fill(
         cum = flat_used[pending][:, None] + np.cumsum(np.where(take, dc[q], 0.0), axis=1)
         over = take & (cum > flat_slack[pending][:, None])
         hit = over.any(axis=1)
-        at = np.where(hit, over.argmax(axis=1), SOLVE_BLOCK)
+        at = np.where(hit, over.argmax(axis=1), size)
         rows = np.arange(pending.size)
         flat_gain[pending] += np.where(take & (offsets[None, :] < at[:, None]), du[q], 0.0).sum(axis=1)
-        p = np.minimum(at, SOLVE_BLOCK - 1)
+        p = np.minimum(at, size - 1)
         before = np.where(p > 0, cum[rows, p - 1], flat_used[pending])
         qp = q[rows, p]
         with np.errstate(divide="ignore", invalid="ignore"):

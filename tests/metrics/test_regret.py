@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -131,43 +132,50 @@ def test_swap_regret_shape_errors() -> None:
         fixed_action_utility(np.zeros((4, 2, 3)), np.zeros((4, 2, 3)), np.zeros(3))
 
 
+def both_paths(fn, *args):
+    """fn(*args) through numpy (KERNEL_MIN_ENTRIES out of reach) and through the compiled kernel."""
+    kernels = importlib.import_module("abm.metrics.kernels")
+    saved = kernels.KERNEL_MIN_ENTRIES, kernels.KERNEL_MIN_ENTRIES_LOADED
+    try:
+        kernels.KERNEL_MIN_ENTRIES = kernels.KERNEL_MIN_ENTRIES_LOADED = 10**15
+        plain = fn(*args)
+        kernels.KERNEL_MIN_ENTRIES = 0
+        compiled = fn(*args)
+    finally:
+        kernels.KERNEL_MIN_ENTRIES, kernels.KERNEL_MIN_ENTRIES_LOADED = saved
+    return plain, compiled
+
+
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), m=st.integers(16, 40), k=st.integers(64, 80))
-def test_fixed_action_round_walk_is_the_cumsum_formula_bit_for_bit(seed: int, m: int, k: int) -> None:
-    """m K >= FIXED_ACTION_LOOP_ENTRIES takes the per-round walk: the same additions in the same
-    order as cumsum + where + sum over all rounds, so the very same floats; and the loop agrees."""
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 6), k=st.integers(2, 9), sliced=st.booleans())
+def test_fixed_action_kernel_is_the_cumsum_formula_bit_for_bit(seed: int, m: int, k: int, sliced: bool) -> None:
+    """The compiled pass adds in the order of cumsum + where + sum over rounds: the same floats,
+    on a contiguous menu and on a slice of a wider one (the grid part of the recorded menus).
+    (m K >= 2: with a single column numpy's sum over rounds is its pairwise 1-d sum instead.)"""
     rng = np.random.default_rng(seed)
     t = 30
-    u, c = rng.random((t, m, k)), rng.random((t, m, k)) * rng.choice([0.1, 1.0])
+    u, c = rng.random((t, m, k + 3)), rng.random((t, m, k + 3)) * rng.choice([0.1, 1.0])
+    if sliced:
+        u, c = u[:, :, :k], c[:, :, :k]
     budget = rng.random(m) * t * 0.3
-    tol = 1e-9 * np.maximum(1.0, np.abs(budget))
-    alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
-    assert np.array_equal(fixed_action_utility(u, c, budget), np.where(alive, u, 0.0).sum(axis=0))
-    got = fixed_action_utility(u[:, :2], c[:, :2], budget[:2])  # m K below the threshold: the formula itself
-    assert got[1] == pytest.approx(fixed_action_loop(u[:, 1], c[:, 1], budget[1]))
+    plain, compiled = both_paths(fixed_action_utility, u, c, budget)
+    assert np.array_equal(plain, compiled)
+    assert plain[0] == pytest.approx(fixed_action_loop(u[:, 0], c[:, 0], budget[0]))
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_swap_regret_sparse_product_is_the_bincounts_bit_for_bit(seed: int) -> None:
-    import abm.metrics.regret as regret
-
+@given(seed=st.integers(0, 2**32 - 1), sliced=st.booleans())
+def test_swap_regret_kernel_is_the_bincounts_bit_for_bit(seed: int, sliced: bool) -> None:
     rng = np.random.default_rng(seed)
     t, m, k = 40, 5, 7
-    p = rng.random((t, m, k)) - 0.3
+    p = rng.random((t, m, k + 2)) - 0.3
+    p = p[:, :, :k] if sliced else np.ascontiguousarray(p[:, :, :k])
     idx = rng.integers(0, k, size=(t, m))
     got = rng.random((t, m))
-    saved = regret.SWAP_SPARSE_ENTRIES
-    try:
-        regret.SWAP_SPARSE_ENTRIES = 0
-        sparse_path = swap_regret(p, idx, got)
-        regret.SWAP_SPARSE_ENTRIES = 10**12
-        bincounts = swap_regret(p, idx, got)
-    finally:
-        regret.SWAP_SPARSE_ENTRIES = saved
-    assert np.array_equal(sparse_path, bincounts)
+    plain, compiled = both_paths(swap_regret, p, idx, got)
+    assert np.array_equal(plain, compiled)
     for i in range(2):
-        assert bincounts[i] == pytest.approx(swap_regret_brute_small(p[:, i], idx[:, i], got[:, i]))
+        assert plain[i] == pytest.approx(swap_regret_brute_small(p[:, i], idx[:, i], got[:, i]))
 
 
 def swap_regret_brute_small(payoff: np.ndarray, idx: np.ndarray, got: np.ndarray) -> float:

@@ -233,20 +233,26 @@ def menu_blocks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(menus=menu_blocks(), walk=st.sampled_from([0, 1, 3, 10**6]))
+@given(menus=menu_blocks(), walk=st.sampled_from([0, 1, 3, 10**6, "compiled"]))
 def test_envelope_is_the_upper_envelope_whatever_the_split(menus, walk) -> None:
     """However many vertices gift wrapping walks before the sorted hull takes over (0: hull only,
-    10**6: gift wrapping only), the breakpoints describe max_a (u(a) - r c(a)) exactly, with r
-    decreasing per row (gift wrapping may split a collinear edge into pieces of equal r), from
-    the first cheapest action."""
+    10**6: gift wrapping only; "compiled": the compiled walk), the breakpoints describe
+    max_a (u(a) - r c(a)) exactly, with r decreasing per row (gift wrapping may split a
+    collinear edge into pieces of equal r), from the first cheapest action."""
     sr = importlib.import_module("abm.metrics.strong_regret")  # the package's name is the function
 
     u, c = menus
     rows = u.shape[0]
     saved = sr.GIFT_WRAP_VERTICES
     try:
-        sr.GIFT_WRAP_VERTICES = walk
-        bp = menu_envelope(u, c)
+        sr.GIFT_WRAP_VERTICES = 10**6 if walk == "compiled" else walk
+        bp = menu_envelope(u, c, compiled=walk == "compiled")
+        if walk == "compiled":  # the same walk as numpy's gift wrapping, breakpoint for breakpoint
+            ref = menu_envelope(u, c, compiled=False)
+            order, ref_order = np.lexsort((-bp.r, bp.row)), np.lexsort((-ref.r, ref.row))
+            assert np.array_equal(bp.row[order], ref.row[ref_order])
+            for a, b in ((bp.r, ref.r), (bp.du, ref.du), (bp.dc, ref.dc)):
+                assert np.array_equal(a[order], b[ref_order])
     finally:
         sr.GIFT_WRAP_VERTICES = saved
     start = c.argmin(axis=1)
