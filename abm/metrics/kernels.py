@@ -7,22 +7,34 @@ kernel compiled or loaded from numba's disk cache, on first use (`agents.jit.laz
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from agents.jit import lazy_njit
 
 #: From this many menu entries (T x m x K) the regret functions use the kernels below: numpy's
-#: temporaries then cost more than numba's one-time import and cache load (~0.5 s of CPU) ...
+#: temporaries then cost more than numba's one-time import and cache load (~0.5 s of CPU).
 KERNEL_MIN_ENTRIES = 1 << 22
-#: ... or from this many when numba is loaded already (a learner's kernels use it).
-KERNEL_MIN_ENTRIES_LOADED = 1 << 16
 
 
 def use_kernels(entries: int) -> bool:
     """Whether `entries` menu entries go through the compiled kernels (the same floats either way)."""
-    return entries >= KERNEL_MIN_ENTRIES or ("numba" in sys.modules and entries >= KERNEL_MIN_ENTRIES_LOADED)
+    return entries >= KERNEL_MIN_ENTRIES
+
+
+@lazy_njit(nogil=True, cache=True)
+def menus_valid(utility: np.ndarray, cost: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether every utility of the (T, m, K) menus is finite and every cost finite and >= 0
+    (one pass over both, any strides)."""
+    t_len, m, k = utility.shape
+    ok = True
+    for t in range(t_len):
+        for i in range(m):
+            for a in range(k):
+                x, y = utility[t, i, a], cost[t, i, a]
+                ok &= np.isfinite(x) & np.isfinite(y) & (y >= 0)
+        if not ok:
+            return False
+    return ok
 
 
 @lazy_njit(nogil=True, cache=True)
@@ -66,14 +78,19 @@ def envelope_walk(
     out_dc: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
     """`strong_regret._gift_wrap` row by row, to the end: from the first cheapest action
-    start[i], repeatedly the costlier action of steepest slope (u - u_cur) / max(c - c_cur, tiny)
+    (written to start[i]), repeatedly the costlier action of steepest slope (u - u_cur) / max(c - c_cur, tiny)
     (the first on ties, as numpy's argmax), while that slope is positive and the row's best
     utility is not reached. Writes the breakpoints (row, r, du, dc) row by row; returns how many."""
     rows, k = utility.shape
     n = 0
     for i in range(rows):
-        cur_u = utility[i, start[i]]
-        cur_c = cost[i, start[i]]
+        first = 0
+        for a in range(1, k):
+            if cost[i, a] < cost[i, first]:
+                first = a
+        start[i] = first  # the first cheapest action, as numpy's argmin
+        cur_u = utility[i, first]
+        cur_c = cost[i, first]
         best_u = utility[i, 0]
         for a in range(1, k):
             best_u = max(best_u, utility[i, a])

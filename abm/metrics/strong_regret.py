@@ -88,23 +88,16 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray, *, compiled: bool | Non
     always takes."""
     u = np.asarray(utility, dtype=np.float64)
     c = np.asarray(cost, dtype=np.float64)
-    if u.shape != c.shape or u.ndim != 2:
-        raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
-    with np.errstate(over="ignore", invalid="ignore"):  # a finite sum (one pass, no temporary) first
-        finite = (not u.size or np.isfinite(u.sum())) and (not c.size or np.isfinite(c.sum()))
-    if not finite and not (np.isfinite(u).all() and np.isfinite(c).all()):
-        raise ValueError("utility and cost menus must be finite")
+    _check_block(u, c)
     rows, k = u.shape
     if k == 0 or rows == 0:
         empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
         return Breakpoints(np.zeros(rows), np.zeros(rows), none, empty, empty, empty)
     idx = np.arange(rows)
+    if kernels.use_kernels(u.size) if compiled is None else compiled:
+        return _walked(u, c, _walk_buffers(rows, k))
     start = c.argmin(axis=1)
     base_u, base_c = u[idx, start], c[idx, start]
-    if kernels.use_kernels(u.size) if compiled is None else compiled:
-        out = (np.empty(rows * (k - 1), dtype=np.int64), *(np.empty(rows * (k - 1)) for _ in range(3)))
-        n = kernels.envelope_walk(u, c, start, TINY_COST, *out)
-        return Breakpoints(base_u, base_c, *(x[:n].copy() for x in out))
     walked, still_open = _gift_wrap(u, c, base_u, base_c, GIFT_WRAP_VERTICES)
     if still_open.size == 0:
         return Breakpoints(base_u, base_c, *walked)
@@ -114,6 +107,30 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray, *, compiled: bool | Non
     row = np.concatenate([walked[0][finished], still_open[h_row]])
     parts = [np.concatenate([w[finished], h]) for w, h in zip(walked[1:], (h_r, h_du, h_dc), strict=True)]
     return Breakpoints(base_u, base_c, row, *parts)
+
+
+def _check_block(u: np.ndarray, c: np.ndarray) -> None:
+    if u.shape != c.shape or u.ndim != 2:
+        raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):  # a finite sum (one pass, no temporary) first
+        finite = (not u.size or np.isfinite(u.sum())) and (not c.size or np.isfinite(c.sum()))
+    if not finite and not (np.isfinite(u).all() and np.isfinite(c).all()):
+        raise ValueError("utility and cost menus must be finite")
+
+
+def _walk_buffers(rows: int, k: int) -> tuple[np.ndarray, ...]:
+    """Output space of `kernels.envelope_walk` for `rows` menus of k actions (start, row, r, du, dc)."""
+    size = rows * max(k - 1, 1)
+    return (np.empty(rows, dtype=np.int64), np.empty(size, dtype=np.int64), *(np.empty(size) for _ in range(3)))
+
+
+def _walked(u: np.ndarray, c: np.ndarray, buffers: tuple[np.ndarray, ...]) -> Breakpoints:
+    """`menu_envelope` by the compiled walk, written into reusable buffers (`_walk_buffers`)."""
+    rows = u.shape[0]
+    start, *out = (b[:rows] if i == 0 else b for i, b in enumerate(buffers))
+    n = kernels.envelope_walk(u, c, start, TINY_COST, *out)
+    idx = np.arange(rows)
+    return Breakpoints(u[idx, start], c[idx, start], *(x[:n].copy() for x in out))
 
 
 def _gift_wrap(
@@ -285,9 +302,15 @@ class StrongRegretAccumulator:
         t_chunk, m, k = u.shape
         flat_u, flat_c = u.reshape(t_chunk * m, k), c.reshape(t_chunk * m, k)
         step = max(1, CHUNK_ENTRIES // max(k, 1))
-        compiled = kernels.use_kernels(u.size)
+        # Large menus go through the compiled walk, in one set of output buffers for all chunks.
+        buffers = _walk_buffers(min(step, t_chunk * m), k) if kernels.use_kernels(u.size) else None
         for lo in range(0, t_chunk * m, step):
-            bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step], compiled=compiled)
+            chunk_u, chunk_c = flat_u[lo : lo + step], flat_c[lo : lo + step]
+            if buffers is None:
+                bp = menu_envelope(chunk_u, chunk_c, compiled=False)
+            else:
+                _check_block(chunk_u, chunk_c)
+                bp = _walked(chunk_u, chunk_c, buffers)
             rows = bp.row + lo
             self._base_u.append(bp.base_utility)
             self._base_c.append(bp.base_cost)
@@ -464,11 +487,15 @@ def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.n
     c = np.asarray(cost, dtype=np.float64)
     if u.ndim != 3 or u.shape != c.shape:
         raise ValueError(f"menu utility and cost must be (T, m, K) arrays of one shape, got {u.shape}, {c.shape}")
-    # Reductions first (no temporaries): an inf or nan makes the sum non-finite and the min nan;
-    # only then is the element-wise test run, which also rules out a finite sum that overflowed.
-    with np.errstate(over="ignore", invalid="ignore"):
-        u_ok = not u.size or bool(np.isfinite(u.sum()))
-        c_ok = not c.size or bool(np.isfinite(c.sum()) and c.min() >= 0)
+    # A screen first (no temporaries): one compiled pass for large menus, else reductions (an inf
+    # or nan makes the sum non-finite and the min nan); only on failure the element-wise tests,
+    # which name the culprit and rule out a finite sum that overflowed.
+    if kernels.use_kernels(u.size):
+        u_ok = c_ok = bool(kernels.menus_valid(u, c))
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            u_ok = not u.size or bool(np.isfinite(u.sum()))
+            c_ok = not c.size or bool(np.isfinite(c.sum()) and c.min() >= 0)
     if not u_ok and not np.isfinite(u).all():
         raise ValueError("menu utility must be finite")
     if not c_ok and (not np.isfinite(c).all() or (c < 0).any()):

@@ -6,6 +6,7 @@ Lemma 4.2 half-spaces) is checked against its own direct computation."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 
@@ -18,14 +19,13 @@ from scipy.optimize import linprog
 import abm
 from abm.metrics.core import (
     all_coalitions,
-    banded_lp,
     core_factor,
     default_work_budget,
     ex_ante_core,
     halfspace_gamma,
     halfspace_gammas,
-    hedge_bounds,
 )
+from abm.metrics.core_lp import banded_lp, hedge_bounds
 
 
 def top_sum(y: np.ndarray, cap: float) -> float:
@@ -126,7 +126,15 @@ def test_bound_mode_brackets_the_brute_force_maximum(inst, budget) -> None:
     v, u, shares = inst
     ref, _ = brute_force(v, u, shares)
     searched = core_factor(v, u, shares, exact_max_agents=1, work_budget=budget)
-    for res in (searched, core_factor(v, u, shares, work_budget=budget)):
+    core = importlib.import_module("abm.metrics.core")
+    saved = core.GLOBAL_UPPER_SIZES
+    try:
+        core.GLOBAL_UPPER_SIZES = 2  # the upper bound over ranges of coalition sizes
+        ranged = core_factor(v, u, shares, exact_max_agents=1, work_budget=budget)
+    finally:
+        core.GLOBAL_UPPER_SIZES = saved
+    assert ranged.upper >= searched.upper - 1e-12
+    for res in (searched, ranged, core_factor(v, u, shares, work_budget=budget)):
         assert res.method in ("exact", "bound")
         if math.isinf(ref):
             assert res.upper == math.inf

@@ -135,14 +135,14 @@ def test_swap_regret_shape_errors() -> None:
 def both_paths(fn, *args):
     """fn(*args) through numpy (KERNEL_MIN_ENTRIES out of reach) and through the compiled kernel."""
     kernels = importlib.import_module("abm.metrics.kernels")
-    saved = kernels.KERNEL_MIN_ENTRIES, kernels.KERNEL_MIN_ENTRIES_LOADED
+    saved = kernels.KERNEL_MIN_ENTRIES
     try:
-        kernels.KERNEL_MIN_ENTRIES = kernels.KERNEL_MIN_ENTRIES_LOADED = 10**15
+        kernels.KERNEL_MIN_ENTRIES = 10**15
         plain = fn(*args)
         kernels.KERNEL_MIN_ENTRIES = 0
         compiled = fn(*args)
     finally:
-        kernels.KERNEL_MIN_ENTRIES, kernels.KERNEL_MIN_ENTRIES_LOADED = saved
+        kernels.KERNEL_MIN_ENTRIES = saved
     return plain, compiled
 
 

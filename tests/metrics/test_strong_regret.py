@@ -305,9 +305,11 @@ def test_prefix_fill_equals_each_truncated_problem(seed, block, t, m, k) -> None
         assert r_star[g] == pytest.approx(ref_r[0], abs=1e-12)
 
 
-def test_check_menus_rejects_non_finite_and_negative_but_not_a_large_finite_sum() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_check_menus_rejects_non_finite_and_negative_but_not_a_large_finite_sum(compiled, monkeypatch) -> None:
     from abm.metrics.strong_regret import check_menus
 
+    monkeypatch.setattr(importlib.import_module("abm.metrics.kernels"), "KERNEL_MIN_ENTRIES", 0 if compiled else 10**15)
     u, c = np.ones((2, 2, 3)), np.ones((2, 2, 3))
     big = np.full((2, 2, 3), 1e308)  # finite entries whose sum overflows: still valid menus
     check_menus(big, big)
@@ -321,3 +323,25 @@ def test_check_menus_rejects_non_finite_and_negative_but_not_a_large_finite_sum(
         y[0, 1, 1] = bad_c
         with pytest.raises(ValueError, match="cost"):
             check_menus(u, y)
+
+
+def test_compiled_accumulation_equals_numpy_and_the_lp(monkeypatch) -> None:
+    """Menus above KERNEL_MIN_ENTRIES (forced to 0 here) take the compiled walk and checks in
+    `StrongRegretAccumulator.add`: the same OPT and r* as numpy's path, and the LP's OPT."""
+    kernels = importlib.import_module("abm.metrics.kernels")
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        u, c = random_menus(rng, 9, 3, 6)
+        budget = c.min(axis=2).sum(axis=0) + rng.random(3) * 2
+        monkeypatch.setattr(kernels, "KERNEL_MIN_ENTRIES", 10**15)
+        plain = strong_regret(u, c, budget, np.zeros(3))
+        monkeypatch.setattr(kernels, "KERNEL_MIN_ENTRIES", 0)
+        compiled = strong_regret(u, c, budget, np.zeros(3))
+        assert compiled.opt == pytest.approx(plain.opt, abs=1e-12)
+        assert compiled.r_star == pytest.approx(plain.r_star, abs=1e-12)
+        for i in range(3):
+            assert compiled.opt[i] == pytest.approx(primal_lp(u[:, i], c[:, i], budget[i]), abs=1e-7)
+    with pytest.raises(ValueError, match="finite"):
+        bad = u.copy()
+        bad[0, 0, 0] = np.nan
+        strong_regret(bad, c, budget, np.zeros(3))
