@@ -542,20 +542,20 @@ def halfspace_gammas(
         raise ValueError(f"coalitions must be a (M, {x.shape[1]}) boolean matrix with non-empty rows")
     n_samples = x.shape[0]
     w = x / beta
-    mf = member.T.astype(np.float64)
-    scores = w @ mf  # (N, M)
-    got = ((w * a_sel).sum(axis=0) @ mf) / n_samples
-    caps = np.clip(member.astype(np.float64) @ np.asarray(shares, dtype=np.float64) * n_samples, 0.0, n_samples)
+    mf = member.astype(np.float64)
+    neg_scores = -(mf @ w.T)  # (M, N): one row per coalition, contiguous for the partitions
+    got = (mf @ (w * a_sel).sum(axis=0)) / n_samples
+    caps = np.clip(mf @ np.asarray(shares, dtype=np.float64) * n_samples, 0.0, n_samples)
     top = np.empty(member.shape[0])
     for cap in np.unique(caps):
-        cols = np.flatnonzero(caps == cap)
+        rows = np.flatnonzero(caps == cap)
         k = int(np.floor(cap))
-        block = scores[:, cols]
+        block = neg_scores[rows]
         if k >= n_samples:
-            top[cols] = block.sum(axis=0)
+            top[rows] = -block.sum(axis=1)
             continue
-        part = -np.partition(-block, k, axis=0)  # rows [:k] the k largest, row k the next
-        top[cols] = part[:k].sum(axis=0) + (cap - k) * part[k]
+        part = np.partition(block, k, axis=1)  # columns [:k] the k largest scores, column k the next
+        top[rows] = -part[:, :k].sum(axis=1) - (cap - k) * part[:, k]
     top /= n_samples
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(got > 0, top / np.where(got > 0, got, 1.0) - 1.0, np.where(top > 0, np.inf, 0.0))
