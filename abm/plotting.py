@@ -261,8 +261,11 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
     axes[1].axhline(h_n - 1, color="k", ls="--", lw=1, label=f"H_n - 1 = {h_n - 1:.3f} (IC bound, Cor. 5.4)")
     axes[1].axhline(0, color="grey", lw=0.8)
     axes[1].set_ylabel("core factor gamma")
+    blocking = core["blocking_coalition"]
+    shown_coalition = str(blocking) if len(blocking) <= 8 else f"{len(blocking)} agents"
+    bracket = "" if core["method"] == "exact" else f", <= {core.get('gamma_upper', np.nan):.3g}"
     axes[1].set_title(
-        f"max over {core['coalitions_checked']} coalitions ({core['method']}); blocking: {core['blocking_coalition']}",
+        f"max over {core['coalitions_checked']} coalitions ({core['method']}{bracket}); blocking: {shown_coalition}",
         fontsize=8,
     )
     axes[1].legend(fontsize=8)

@@ -158,6 +158,14 @@ class Mechanism(ABC):
                 c[r, j] = res.charges[i]
         return u, c
 
+    def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+        """Rounds on the rows of (N, n) bids and values, in order: (outcomes, charges), the N
+        rounds' outcomes (a sequence) and their charges stacked (N, ...). This generic version
+        calls `run_round` row by row; a stateless mechanism overrides it with a vectorized form
+        giving the same values (the ex-ante core plays thousands of independent rounds)."""
+        results = [self.run_round(Reports(b, v), rng) for b, v in zip(bids, values, strict=True)]
+        return [r.outcome for r in results], np.stack([np.asarray(r.charges) for r in results])
+
     def menu(
         self, i: int, alternatives: np.ndarray, reports: Reports, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:

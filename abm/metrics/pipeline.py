@@ -23,12 +23,13 @@ from abm.metrics.convergence import (
     hz_residual_curve,
     outcome_distance_blocks,
 )
-from abm.metrics.core import core_factor, ex_ante_core
+from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
+from abm.metrics import kernels
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
-from mechanisms.base import Mechanism, Reports
+from mechanisms.base import Mechanism
 from mechanisms.capabilities import FiniteOutcomes, PayoffBound
 
 if TYPE_CHECKING:
@@ -199,10 +200,11 @@ class RegretStep:
         acc = StrongRegretAccumulator(m)
         grid = GridRegretStats(budget, k_grid)
         seen = 0.0
-        for lo, u, c, played in menus.chunks(slots):
+        # Blocks large enough for the compiled envelope walk (`kernels.use_kernels`).
+        for lo, u, c, played in menus.chunks(slots, entries=kernels.KERNEL_MIN_ENTRIES):
             hi = lo + u.shape[0]
             acc.add(u, c)
-            seen = max(seen, float(np.abs(u).max()) if u.size else 0.0)
+            seen = max(seen, float(max(u.max(), -u.min())) if u.size else 0.0)
             grid.add(
                 u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),
                 utilities[lo:hi], charges[lo:hi],
@@ -394,12 +396,17 @@ def value_scaling_beta(values: np.ndarray, reports: np.ndarray) -> np.ndarray:
 class CoreFactorStep:
     """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
     on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
-    value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i."""
+    value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i.
+
+    Each of the two `core_factor` calls gets the work budget `work_budget` (None:
+    `default_work_budget` of the run's rounds and agents, so both stay a fraction of what
+    the rounds cost); the summary says whether gamma is exact or a certified bracket."""
 
     name = "core"
 
-    def __init__(self, shares: np.ndarray) -> None:
+    def __init__(self, shares: np.ndarray, work_budget: float | None = None) -> None:
         self.shares = np.asarray(shares, dtype=np.float64)
+        self.work_budget = work_budget
 
     def applies(self, records: RunRecords) -> bool:
         return self.shares.shape == (records.n_agents,) and records.agents.size > 0
@@ -408,14 +415,23 @@ class CoreFactorStep:
         model, trace, t_done = records.model, records.trace, records.t_done
         shares = self.shares[trace.agents]
         values = trace.values[:t_done]
-        res = core_factor(values, records.utilities, shares)
+        budget = self.work_budget
+        if budget is None:
+            budget = default_work_budget(t_done, trace.agents.shape[0])
+        res = core_factor(values, records.utilities, shares, work_budget=budget)
         traced_all = trace.agents.shape[0] == records.n_agents
         out = StepOutput(agent_columns={"core_gamma_singleton": res.singletons})
         out.summary["core"] = {
             "gamma": res.gamma,
+            "gamma_upper": res.upper,
             "blocking_coalition": list(res.coalition),
             "coalitions_checked": res.checked,
+            "lps": res.lps,
             "method": res.method,
+            "method_meaning": "exact: every coalition solved or pruned by a certified bound; bound: gamma is "
+            "the best lower bound found within the work budget, gamma_upper a certified upper bound",
+            "work": res.work,
+            "work_budget": res.budget,
             "scope": "all agents" if traced_all else f"the first {trace.agents.shape[0]} agents",
         }
         if not traced_all:
@@ -423,15 +439,14 @@ class CoreFactorStep:
         beta = value_scaling_beta(values, trace.reports[:t_done])
         rng = model.streams.generator("metrics")
         samples = np.stack([model.instance.values.sample(i, rng) for i in range(EX_ANTE_SAMPLES)])
-        served = np.zeros_like(samples, dtype=bool)
-        spend = np.zeros(samples.shape[1])
         scale = np.where(np.isfinite(beta), beta, 1.0)
         bids = np.where(np.isfinite(beta), samples / scale, 0.0)
-        for k in range(samples.shape[0]):
-            res_k = records.mechanism.run_round(Reports(bids[k], samples[k]), rng)
-            served[k] = np.asarray(res_k.outcome, dtype=bool)
-            spend += res_k.charges
-        ex = ex_ante_core(samples, served, shares, scale)
+        # The induced ex-ante allocation: one independent round per sample, all at once where
+        # the mechanism vectorizes `run_rounds` (Proportional, Moulin), else round by round.
+        outcomes, charges = records.mechanism.run_rounds(bids, samples, rng)
+        served = np.asarray(outcomes, dtype=bool).reshape(samples.shape)
+        spend = np.cumsum(charges, axis=0)[-1]  # added round by round, as the loop did
+        ex = ex_ante_core(samples, served, shares, scale, work_budget=budget)
         out.agent_columns["beta"] = beta
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
         out.summary["core"]["ex_ante"] = {

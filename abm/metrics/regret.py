@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.metrics import kernels
 from abm.metrics.strong_regret import check_menus
 
 
@@ -25,6 +26,11 @@ def fixed_action_utility(grid_utility: np.ndarray, grid_cost: np.ndarray, budget
     if budget.shape != (u.shape[1],):
         raise ValueError(f"budget must have shape ({u.shape[1]},), got {budget.shape}")
     tol = 1e-9 * np.maximum(1.0, np.abs(budget))
+    if kernels.use_kernels(u.size):
+        # One compiled pass over the menus, the same additions in the same order as below.
+        total = np.zeros(u.shape[1:])
+        kernels.fixed_action_totals(u, c, budget + tol, total)
+        return total
     alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
     return np.where(alive, u, 0.0).sum(axis=0)
 
@@ -69,18 +75,33 @@ def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff
         raise ValueError(f"played_index must lie in [0, {k}), got values in [{idx.min()}, {idx.max()}]")
     # gain[i, a, b] = sum over rounds where i played a of payoff(b) - payoff obtained.
     flat = (np.arange(m)[None, :] * k + idx).ravel()
-    rows = p.reshape(t * m, k)
-    swap_in = np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    swap_in = swap_table(p, idx)
     obtained = np.bincount(flat, weights=got.ravel(), minlength=m * k)
     gain = (swap_in - obtained[:, None]).reshape(m, k, k)
     return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
+
+
+def swap_table(payoff: np.ndarray, played_index: np.ndarray) -> np.ndarray:
+    """(m K, K): row i K + a holds, for each b, the sum of payoff_t(b) over the rounds where
+    agent i played a; payoff (T, m, K), played_index (T, m) (validated by the callers)."""
+    t, m, k = payoff.shape
+    if kernels.use_kernels(payoff.size):
+        # One compiled pass over the payoffs (any strides: no copy of a sliced menu), adding in the
+        # bincounts' order, so the same floats.
+        out = np.zeros((m * k, k))
+        kernels.swap_table(payoff, np.asarray(played_index).astype(np.int64, copy=False), out)
+        return out
+    flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
+    rows = payoff.reshape(t * m, k)
+    return np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
 
 
 def lagrangian_payoff(utility: np.ndarray, cost: np.ndarray, r_star: np.ndarray) -> np.ndarray:
     """u - r* c with the per-agent dual price r* (m,) broadcast over (T, m[, K])."""
     r = np.asarray(r_star, dtype=np.float64)
     shape = (1, -1) + (1,) * (np.ndim(utility) - 2)
-    return np.asarray(utility, dtype=np.float64) - r.reshape(shape) * np.asarray(cost, dtype=np.float64)
+    out = np.multiply(r.reshape(shape), np.asarray(cost, dtype=np.float64))
+    return np.subtract(np.asarray(utility, dtype=np.float64), out, out=out)  # one temporary, not two
 
 
 def cce_gap(grid_utility: np.ndarray, played_utility: np.ndarray) -> float:
@@ -131,16 +152,15 @@ class GridRegretStats:
         t, m, k = u.shape
         if k != self.k or m != self.budget.shape[0]:
             raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
-        cum = self.cum_cost[None] + np.cumsum(c, axis=0)
+        # The carried cost first, so the running sum adds in the order np.cumsum would.
+        cum = np.cumsum(np.concatenate([self.cum_cost[None], c]), axis=0)[1:]
         alive = cum <= (self.budget + self._tol)[None, :, None]
         self.fixed += np.where(alive, u, 0.0).sum(axis=0)
         self.cum_cost = cum[-1]
         self.grid_sum += u.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
-        rows_u, rows_c = u.reshape(t * m, k), c.reshape(t * m, k)
-        for b in range(k):
-            self.swap_u[:, b] += np.bincount(flat, weights=rows_u[:, b], minlength=m * k)
-            self.swap_c[:, b] += np.bincount(flat, weights=rows_c[:, b], minlength=m * k)
+        self.swap_u += swap_table(u, played_index)
+        self.swap_c += swap_table(c, played_index)
         self.got_u += np.bincount(flat, weights=np.asarray(got_u, dtype=np.float64).ravel(), minlength=m * k)
         self.got_c += np.bincount(flat, weights=np.asarray(got_c, dtype=np.float64).ravel(), minlength=m * k)
         self.played_total += np.asarray(got_u, dtype=np.float64).sum(axis=0)

@@ -23,12 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abm.metrics import kernels
+
 #: Menu entries (rows x K) per envelope chunk: two reused (rows, K) float64 buffers of 8 MB.
 CHUNK_ENTRIES = 1 << 20
 #: Stand-in for a zero cost difference (see `menu_envelope`).
 TINY_COST = 1e-300
+#: Vertices per row that `menu_envelope` finds by gift wrapping before the rows still open get
+#: their hull from one sort (the two cost about the same at six vertices).
+GIFT_WRAP_VERTICES = 2
 #: Relative tolerance for "the budget is below the cheapest menu" (float round-off only).
 BUDGET_TOL = 1e-9
+#: Breakpoints per block of `StrongRegretAccumulator.solve_many`'s prefix tables.
+SOLVE_BLOCK = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,42 +70,106 @@ class StrongRegretResult:
     payoff_bound: float
 
 
-def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
+def menu_envelope(utility: np.ndarray, cost: np.ndarray, *, compiled: bool | None = None) -> Breakpoints:
     """Breakpoints of max_a (u(a) - r c(a)) over r > 0 for each row of (rows, K) menus.
 
-    Gift wrapping, vectorized over rows: from the current vertex the next one is the costlier
-    action with the steepest utility-per-cost slope, and that slope is the breakpoint (a
-    collinear costlier action then follows with the same r). A row is finished when no slope
-    is positive. Five passes over the (rows, K) block per envelope vertex, in two reused
-    buffers; finished rows are dropped once they are the majority.
+    compiled: walk each row by the compiled gift wrapping (`kernels.envelope_walk`, the same
+    vertices as below); None: when `kernels.use_kernels` says so for this many entries.
+
+    Gift wrapping (`_gift_wrap`) for up to GIFT_WRAP_VERTICES vertices per row, which finishes
+    the rows of piecewise-constant menus (a few jumps) in a few passes; the rows still open
+    then get their whole upper concave hull from one sort (`_sorted_hull`), which costs about
+    as much as six gift-wrapping passes however many vertices a row has (concave menus: one
+    per alternative). Both give the same vertices (up to ties in slope), so the same
+    breakpoints (those of a row in decreasing r; the rows in no particular order).
+
+    The base is the *first* cheapest action (lowest index); an equally cheap, more useful one
+    comes out as a breakpoint with dc = 0 and r = du / TINY_COST (huge), which the knapsack
+    always takes."""
+    u = np.asarray(utility, dtype=np.float64)
+    c = np.asarray(cost, dtype=np.float64)
+    _check_block(u, c)
+    rows, k = u.shape
+    if k == 0 or rows == 0:
+        empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return Breakpoints(np.zeros(rows), np.zeros(rows), none, empty, empty, empty)
+    idx = np.arange(rows)
+    if kernels.use_kernels(u.size) if compiled is None else compiled:
+        return _walked(u, c, _walk_buffers(rows, k))
+    start = c.argmin(axis=1)
+    base_u, base_c = u[idx, start], c[idx, start]
+    walked, still_open = _gift_wrap(u, c, base_u, base_c, GIFT_WRAP_VERTICES)
+    if still_open.size == 0:
+        return Breakpoints(base_u, base_c, *walked)
+    # The walked rows' breakpoints, then the other rows' whole hulls.
+    finished = ~np.isin(walked[0], still_open)
+    h_row, h_r, h_du, h_dc = _sorted_hull(u[still_open], c[still_open], base_u[still_open], base_c[still_open])
+    row = np.concatenate([walked[0][finished], still_open[h_row]])
+    parts = [np.concatenate([w[finished], h]) for w, h in zip(walked[1:], (h_r, h_du, h_dc), strict=True)]
+    return Breakpoints(base_u, base_c, row, *parts)
+
+
+def _check_block(u: np.ndarray, c: np.ndarray) -> None:
+    if u.shape != c.shape or u.ndim != 2:
+        raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):  # a finite sum (one pass, no temporary) first
+        finite = (not u.size or np.isfinite(u.sum())) and (not c.size or np.isfinite(c.sum()))
+    if not finite and not (np.isfinite(u).all() and np.isfinite(c).all()):
+        raise ValueError("utility and cost menus must be finite")
+
+
+def _walk_buffers(rows: int, k: int) -> tuple[np.ndarray, ...]:
+    """Output space of `kernels.envelope_walk` for `rows` menus of k actions (start, row, r, du, dc)."""
+    size = rows * max(k - 1, 1)
+    return (np.empty(rows, dtype=np.int64), np.empty(size, dtype=np.int64), *(np.empty(size) for _ in range(3)))
+
+
+def _walked(u: np.ndarray, c: np.ndarray, buffers: tuple[np.ndarray, ...]) -> Breakpoints:
+    """`menu_envelope` by the compiled walk, written into reusable buffers (`_walk_buffers`)."""
+    rows = u.shape[0]
+    start, *out = (b[:rows] if i == 0 else b for i, b in enumerate(buffers))
+    n = kernels.envelope_walk(u, c, start, TINY_COST, *out)
+    idx = np.arange(rows)
+    return Breakpoints(u[idx, start], c[idx, start], *(x[:n].copy() for x in out))
+
+
+def _gift_wrap(
+    u: np.ndarray, c: np.ndarray, base_u: np.ndarray, base_c: np.ndarray, max_vertices: int
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Gift wrapping, vectorized over rows, for at most `max_vertices` vertices per row: from the
+    current vertex the next one is the costlier action with the steepest utility-per-cost
+    slope, and that slope is the breakpoint (a collinear costlier action then follows with the
+    same r). A row is finished when no slope is positive. Five passes over the (rows, K) block
+    per vertex, in two reused buffers; finished rows are dropped once they are the majority.
 
     No action cheaper than (or as cheap as) the current vertex is more useful: at the start it
     is the cheapest action, and afterwards such an action would have had the steeper slope. So
     those actions need no mask: dividing their du <= 0 by a tiny positive dc makes them
-    hugely negative (or 0). Equally cheap but more useful actions than the first cheapest one
-    come out as breakpoints with dc = 0 and a huge r, which the knapsack always takes."""
-    u = np.asarray(utility, dtype=np.float64)
-    c = np.asarray(cost, dtype=np.float64)
-    if u.shape != c.shape or u.ndim != 2:
-        raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
-    if not (np.isfinite(u).all() and np.isfinite(c).all()):
-        raise ValueError("utility and cost menus must be finite")
-    rows, _ = u.shape
+    hugely negative (or 0).
+
+    Returns ((row, r, du, dc) of the breakpoints found) and the rows not finished after
+    max_vertices (their breakpoints so far are among those returned)."""
+    rows = u.shape[0]
     idx = np.arange(rows)
-    start = c.argmin(axis=1)
-    base_u, base_c = u[idx, start], c[idx, start]
-    out_row, out_r, out_du, out_dc = [], [], [], []
+    out_row: list[np.ndarray] = []
+    out_r: list[np.ndarray] = []
+    out_du: list[np.ndarray] = []
+    out_dc: list[np.ndarray] = []
     # A row is finished once its vertex reaches the row's best utility: no slope can be positive.
     umax = u.max(axis=1)
     open_rows = base_u < umax
     if open_rows.all():
-        active, ua, ca, umax = idx, u, c, umax
+        active, ua, ca = idx, u, c
     else:
         active, ua, ca, umax = idx[open_rows], u[open_rows], c[open_rows], umax[open_rows]
     cur_u, cur_c = base_u[active], base_c[active]
     done = np.zeros(active.size, dtype=bool)
     buf_dc, buf_slope = np.empty(ua.shape), np.empty(ua.shape)
-    while active.size:
+    for vertex in range(max_vertices + 1):
+        if not active.size:
+            break
+        if vertex == max_vertices:
+            return _stack(out_row, out_r, out_du, out_dc), active[~done]
         n = active.size
         dc, slope = buf_dc[:n], buf_slope[:n]
         np.subtract(ca, cur_c[:, None], out=dc)
@@ -127,17 +198,80 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray) -> Breakpoints:
             keep = ~done
             active, ua, ca, umax = active[keep], ua[keep], ca[keep], umax[keep]
             cur_u, cur_c, done = cur_u[keep], cur_c[keep], done[keep]
-    return Breakpoints(
-        base_u, base_c, _cat(out_row, np.int64), _cat(out_r, float), _cat(out_du, float), _cat(out_dc, float)
-    )
+    return _stack(out_row, out_r, out_du, out_dc), np.zeros(0, dtype=np.int64)
+
+
+def _stack(rows: list[np.ndarray], *values: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    return (_cat(rows, np.int64), *(_cat(v, float) for v in values))
+
+
+def _sorted_hull(
+    u: np.ndarray, c: np.ndarray, base_u: np.ndarray, base_c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The breakpoints of each row from its whole upper concave hull: sort the actions by cost
+    (ties: more useful first), keep the Pareto frontier (each kept action more useful than
+    every cheaper one) packed to the left; a row whose frontier slopes already decrease
+    strictly is its own hull (concave menus), the others go through Andrew's monotone chain
+    (`_hull_by_stack`). Returns (row, r, du, dc), row by row."""
+    rows, k = u.shape
+    order = np.lexsort((-u, c), axis=1)
+    us, cs = np.take_along_axis(u, order, axis=1), np.take_along_axis(c, order, axis=1)
+    frontier = np.ones((rows, k), dtype=bool)
+    frontier[:, 1:] = us[:, 1:] > np.maximum.accumulate(us, axis=1)[:, :-1]
+    size = frontier.sum(axis=1)
+    if not frontier.all():
+        pack = np.argsort(~frontier, axis=1, kind="stable")  # frontier points first, in cost order
+        us, cs = np.take_along_axis(us, pack, axis=1), np.take_along_axis(cs, pack, axis=1)
+    # Frontier costs increase strictly, so every slope between consecutive points is finite or +inf.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slope = (us[:, 1:] - us[:, :-1]) / (cs[:, 1:] - cs[:, :-1])
+    if k > 2:
+        inner = np.arange(1, k - 1)[None, :] < (size - 1)[:, None]  # slopes j and j - 1 both on the frontier
+        bent = np.flatnonzero((inner & ~(slope[:, 1:] < slope[:, :-1])).any(axis=1))
+        if bent.size:
+            us[bent], cs[bent], size[bent] = _hull_by_stack(us[bent], cs[bent], size[bent])
+    # Each row's breakpoints, row by row (so r decreases within a row): column 0 is base ->
+    # vertex 0 when vertex 0 is more useful (dc = 0), column j + 1 the hull edge j -> j + 1.
+    du = np.concatenate([(us[:, 0] - base_u)[:, None], us[:, 1:] - us[:, :-1]], axis=1)
+    dc = np.concatenate([(cs[:, 0] - base_c)[:, None], cs[:, 1:] - cs[:, :-1]], axis=1)
+    keep = np.empty((rows, k), dtype=bool)
+    keep[:, 0] = du[:, 0] > 0
+    keep[:, 1:] = np.arange(k - 1)[None, :] < (size - 1)[:, None]
+    row = np.nonzero(keep)[0]
+    du, dc = du[keep], dc[keep]
+    with np.errstate(over="ignore"):
+        r = du / np.maximum(dc, TINY_COST)
+    return row.astype(np.int64), r, du, dc
+
+
+def _hull_by_stack(us: np.ndarray, cs: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Andrew's monotone chain on packed frontier points (rows, K) with `size` points per row:
+    push them left to right onto one stack per row, popping the top while the edge into it is
+    not steeper than the edge out of it. Returns the hull vertices packed and their counts."""
+    rows, k = us.shape
+    stack_u, stack_c = np.zeros((rows, k)), np.zeros((rows, k))
+    stack_u[:, 0], stack_c[:, 0] = us[:, 0], cs[:, 0]
+    top = np.ones(rows, dtype=np.int64)  # stack sizes
+    for j in range(1, int(size.max())):
+        live = np.flatnonzero(size > j)
+        pu, pc = us[live, j], cs[live, j]
+        while live.size:
+            t = top[live] - 1
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                into = (stack_u[live, t] - stack_u[live, t - 1]) / (stack_c[live, t] - stack_c[live, t - 1])
+                out = (pu - stack_u[live, t]) / (pc - stack_c[live, t])
+            pop = (t >= 1) & (into <= out)
+            if not pop.any():
+                break
+            top[live[pop]] -= 1
+        at = top[live]
+        stack_u[live, at], stack_c[live, at] = pu, pc
+        top[live] += 1
+    return stack_u, stack_c, top
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
-#: Breakpoints solved per block of agents (bounds the knapsack's temporaries).
-SOLVE_BLOCK = 1 << 20
 
 
 class StrongRegretAccumulator:
@@ -149,7 +283,7 @@ class StrongRegretAccumulator:
 
     Memory: per breakpoint a round and an agent (int32) and r, du, dc (float64), sorted
     once by (agent, r descending) in place of the unsorted parts; per round and agent the
-    cheapest action's utility and cost, kept per chunk."""
+    cheapest action's utility and cost, kept per block of whole rounds."""
 
     def __init__(self, n_agents: int) -> None:
         if n_agents < 1:
@@ -159,7 +293,8 @@ class StrongRegretAccumulator:
         self._base_u: list[np.ndarray] = []
         self._base_c: list[np.ndarray] = []
         self._parts: list[tuple[np.ndarray, ...]] = []
-        self._sorted = False
+        self._sorted: tuple[np.ndarray, ...] | None = None
+        self._layout: _BlockLayout | None = None
 
     def add(self, utility: np.ndarray, cost: np.ndarray) -> None:
         u = np.asarray(utility, dtype=np.float64)
@@ -172,8 +307,15 @@ class StrongRegretAccumulator:
         flat_u, flat_c = u.reshape(t_chunk * m, k), c.reshape(t_chunk * m, k)
         # Whole rounds per envelope block, so each block's base rows reshape to (rounds, m).
         step = max(1, CHUNK_ENTRIES // max(k * m, 1)) * m
+        # Large menus go through the compiled walk, in one set of output buffers for all chunks.
+        buffers = _walk_buffers(min(step, t_chunk * m), k) if kernels.use_kernels(u.size) else None
         for lo in range(0, t_chunk * m, step):
-            bp = menu_envelope(flat_u[lo : lo + step], flat_c[lo : lo + step])
+            chunk_u, chunk_c = flat_u[lo : lo + step], flat_c[lo : lo + step]
+            if buffers is None:
+                bp = menu_envelope(chunk_u, chunk_c, compiled=False)
+            else:
+                _check_block(chunk_u, chunk_c)
+                bp = _walked(chunk_u, chunk_c, buffers)
             rows = bp.row + lo
             self._base_u.append(bp.base_utility.reshape(-1, m))
             self._base_c.append(bp.base_cost.reshape(-1, m))
@@ -181,38 +323,42 @@ class StrongRegretAccumulator:
                 ((rows // m + self.rounds).astype(np.int32), (rows % m).astype(np.int32), bp.r, bp.du, bp.dc)
             )
         self.rounds += t_chunk
-        self._sorted = False
+        self._sorted, self._layout = None, None
 
     def _breakpoints_by_agent(self) -> tuple[np.ndarray, ...]:
         """All breakpoints sorted by (agent, r descending): (round, agent, r, du, dc)."""
-        if not self._sorted:
-            # Column by column, each chunk list dropped once joined, each column replaced by
-            # its sorted copy: the peak is one column above the breakpoints themselves.
+        if self._sorted is None:
+            # Column by column, each chunk list dropped once joined, and the sorted columns
+            # replace the parts: the peak is about one column above the breakpoints themselves.
             dtypes = (np.int32, np.int32, np.float64, np.float64, np.float64)
-            columns: list[list[np.ndarray]] = [[p[j] for p in self._parts] for j in range(5)]
+            columns = [
+                np.concatenate([p[j] for p in self._parts]) if self._parts else np.zeros(0, dtype=dtypes[j])
+                for j in range(5)
+            ]
             self._parts = []
-            joined: list[np.ndarray] = []
+            # By r descending (one unstable sort: ties in r are interchangeable in the knapsack),
+            # then a stable sort by agent, a radix sort on 16-bit keys.
+            order = np.argsort(np.negative(columns[2]))
+            key = columns[1].astype(np.int16 if self.m < 2**15 else np.int64)[order]
+            order = order[np.argsort(key, kind="stable")]
+            del key
             for j in range(5):
-                joined.append(np.concatenate(columns[j]).astype(dtypes[j], copy=False) if columns[j]
-                              else np.zeros(0, dtype=dtypes[j]))
-                columns[j] = []
-            order = np.lexsort((np.negative(joined[2]), joined[1]))
-            for j in range(5):
-                joined[j] = joined[j][order]
-            del order
-            self._parts = [tuple(joined)]
-            self._sorted = True
-        return self._parts[0]
+                columns[j] = np.take(columns[j], order)
+            self._sorted = tuple(columns)
+            self._parts = [self._sorted]
+        return self._sorted
 
-    def _base_sums(self, horizons: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(H, m) sums of the cheapest actions' utility and cost over the first h rounds."""
-        out_u, out_c = np.zeros((len(horizons), self.m)), np.zeros((len(horizons), self.m))
+    def _base_sums(self, horizons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, m) sums of the cheapest actions' utility and cost over the first h rounds, one
+        pass over the per-block bases (no (T, m) cumulative arrays)."""
+        out_u, out_c = np.zeros((horizons.shape[0], self.m)), np.zeros((horizons.shape[0], self.m))
         order = np.argsort(horizons, kind="stable")
         acc_u, acc_c, done, g = np.zeros(self.m), np.zeros(self.m), 0, 0
         for bu, bc in zip(self._base_u, self._base_c, strict=True):
             hi = done + bu.shape[0]
+            # The carried sums first: the running sum adds in the order np.cumsum would.
             cu, cc = np.cumsum(np.vstack([acc_u, bu]), axis=0), np.cumsum(np.vstack([acc_c, bc]), axis=0)
-            while g < len(order) and horizons[order[g]] <= hi:
+            while g < order.shape[0] and horizons[order[g]] <= hi:
                 out_u[order[g]], out_c[order[g]] = cu[horizons[order[g]] - done], cc[horizons[order[g]] - done]
                 g += 1
             acc_u, acc_c, done = cu[-1], cc[-1], hi
@@ -229,7 +375,14 @@ class StrongRegretAccumulator:
         return self.solve_many(np.asarray(budget, dtype=np.float64)[None, :], [horizon or self.rounds])
 
     def solve_many(self, budgets: np.ndarray, horizons: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """OPT and r* for several prefixes at once: budgets (H, m), horizons (H,) -> (H, m) each."""
+        """OPT and r* for several prefixes at once: budgets (H, m), horizons (H,) -> (H, m) each.
+
+        The greedy fill of each prefix, for all prefixes at once (`_fill`): per agent, the
+        breakpoints (r descending) are cut into blocks of SOLVE_BLOCK, a table holds each
+        block's running cost and gain over the rounds before each distinct horizon, so the
+        block where a prefix's slack runs out is found by counting and only that block is
+        walked: O(#breakpoints + #blocks x H) instead of a pass over every breakpoint per
+        horizon."""
         horizons = [int(h) for h in horizons]
         budgets = np.asarray(budgets, dtype=np.float64)
         if budgets.shape != (len(horizons), self.m):
@@ -239,61 +392,123 @@ class StrongRegretAccumulator:
         for h in horizons:
             if not 1 <= h <= self.rounds:
                 raise ValueError(f"horizon must be in [1, {self.rounds}], got {h}")
-        rnd, agent, r, du, dc = self._breakpoints_by_agent()
-        u0s, c0s = self._base_sums(horizons)
-        opt = np.empty((len(horizons), self.m))
-        r_star = np.zeros((len(horizons), self.m))
-        # Agents in blocks of about SOLVE_BLOCK breakpoints (the arrays are sorted by agent).
-        ends = np.searchsorted(agent, np.arange(1, self.m + 1), side="left")
-        blocks, first = [], 0
-        while first < self.m:
-            start = ends[first - 1] if first else 0
-            last = int(np.searchsorted(ends, start + SOLVE_BLOCK, side="right"))
-            last = min(max(last, first + 1), self.m)
-            blocks.append((first, last, int(start), int(ends[last - 1])))
-            first = last
-        for g, h in enumerate(horizons):
-            u0, c0 = u0s[g], c0s[g]
-            slack = budgets[g] - c0
-            short = slack < -BUDGET_TOL * np.maximum(1.0, np.abs(budgets[g]))
-            if short.any():
-                i = int(np.flatnonzero(short)[0])
-                raise ValueError(
-                    f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[i]} over {h} rounds"
-                )
-            slack = np.maximum(slack, 0.0)
-            gains = np.zeros(self.m)
-            for a0, a1, lo, hi in blocks:
-                ag, rr, uu, cc = agent[lo:hi], r[lo:hi], du[lo:hi], dc[lo:hi]
-                if h < self.rounds:
-                    take = rnd[lo:hi] < h
-                    ag, rr, uu, cc = ag[take], rr[take], uu[take], cc[take]
-                local = ag - a0
-                cum = _segment_cumsum(cc, local, a1 - a0)
-                before = cum - cc
-                s = slack[ag]
-                full = cum <= s
-                part = ~full & (before < s)
-                frac = np.where(part, (s - before) / np.where(part, cc, 1.0), 0.0)
-                gain = np.where(full, uu, 0.0) + frac * uu
-                gains[a0:a1] = np.bincount(local, weights=gain, minlength=a1 - a0)
-                # r* is the first breakpoint not fully taken (entries are sorted r-descending).
-                rest = ~full
-                agents_rest, first_rest = np.unique(ag[rest], return_index=True)
-                r_star[g, agents_rest] = rr[rest][first_rest]
-            opt[g] = u0 + gains
-        return opt, r_star
+        hs = np.asarray(horizons, dtype=np.int64)
+        u0, c0 = self._base_sums(hs)  # (H, m)
+        slack = budgets - c0
+        short = slack < -BUDGET_TOL * np.maximum(1.0, np.abs(budgets))
+        if short.any():
+            g, i = (int(x[0]) for x in np.nonzero(short))
+            raise ValueError(
+                f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[g, i]} over {hs[g]} rounds"
+            )
+        if self._layout is None:
+            self._layout = _BlockLayout.of(self._breakpoints_by_agent()[1], self.m)
+        gain, r_star = _fill(self._breakpoints_by_agent(), self._layout, hs, np.maximum(slack, 0.0))
+        return u0 + gain, r_star
 
 
-def _segment_cumsum(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Cumulative sum of x restarting at each group (x sorted by group)."""
-    total = np.cumsum(x)
-    counts = np.bincount(group, minlength=n_groups)
-    ends = np.cumsum(counts)
-    offsets = np.concatenate([[0.0], total[ends[:-1] - 1]]) if x.size else np.zeros(n_groups)
-    # An empty group's end index repeats its predecessor's, so its offset is still correct.
-    offsets = np.where(np.concatenate([[0], ends[:-1]]) > 0, offsets, 0.0)
-    return total - offsets[group]
+@dataclass(frozen=True, slots=True)
+class _BlockLayout:
+    """Blocks of SOLVE_BLOCK consecutive breakpoints within each agent (breakpoints sorted by
+    agent): agent i owns blocks lo[i] .. lo[i + 1]; block b starts at entry start[b]; entry q
+    lies in block block[q]; size: SOLVE_BLOCK when it was built."""
+
+    size: int
+    lo: np.ndarray
+    owner: np.ndarray
+    start: np.ndarray
+    block: np.ndarray
+
+    @classmethod
+    def of(cls, agent: np.ndarray, m: int) -> _BlockLayout:
+        counts = np.bincount(agent, minlength=m)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n_blocks_of = -(-counts // SOLVE_BLOCK)
+        lo = np.concatenate([[0], np.cumsum(n_blocks_of)])
+        owner = np.repeat(np.arange(m), n_blocks_of)
+        rank = np.arange(int(lo[-1])) - lo[:-1].repeat(n_blocks_of)
+        start = np.append(first[owner] + rank * SOLVE_BLOCK, agent.size)
+        block = np.repeat(np.arange(int(lo[-1])), np.diff(start))  # blocks are consecutive runs
+        return cls(SOLVE_BLOCK, lo, owner, start, block)
+
+
+def _fill(
+    breakpoints: tuple[np.ndarray, ...], layout: _BlockLayout, horizons: np.ndarray, slack: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fractional multiple-choice knapsack of every prefix: for horizon h and agent i, take
+    i's breakpoints of rounds < h in decreasing r until their dc fill slack[g, i]; returns the
+    utility gained (H, m) and r* (H, m), the r of the first breakpoint not fully taken (0 if
+    all are). breakpoints: (round, agent, r, du, dc) sorted by (agent, r descending)."""
+    rnd, agent, r, du, dc = breakpoints
+    n_h, m = slack.shape
+    # A breakpoint counts for horizons[g] iff rnd < horizons[g], i.e. iff its bin (the number of
+    # distinct horizons <= rnd) is <= col[g], the rank of horizons[g] among them.
+    distinct = np.unique(horizons)
+    col = np.searchsorted(distinct, horizons)
+    n_bins = distinct.size + 1
+    if rnd.size and distinct.size == 1 and int(rnd.max()) < int(distinct[0]):
+        bins = np.zeros(rnd.size, dtype=np.int64)  # one horizon that every breakpoint is before
+    else:
+        bins = np.searchsorted(distinct, rnd, side="right")
+    size, block_lo, owner, block_start, block = layout.size, layout.lo, layout.owner, layout.start, layout.block
+    n_blocks_of = np.diff(block_lo)
+    n_blocks = int(block_lo[-1])
+    gain, r_star = np.zeros((n_h, m)), np.zeros((n_h, m))
+    if n_blocks == 0:
+        return gain, r_star
+    # run_dc[b, j]: dc of the entries of owner(b)'s blocks <= b with bin <= j (sums within one
+    # agent: as precise as that agent's own totals); run_du the same for du.
+    cell = block * n_bins + bins
+    per_dc = np.bincount(cell, weights=dc, minlength=n_blocks * n_bins).reshape(n_blocks, n_bins)
+    per_du = np.bincount(cell, weights=du, minlength=n_blocks * n_bins).reshape(n_blocks, n_bins)
+    per_dc, per_du = np.cumsum(per_dc, axis=1), np.cumsum(per_du, axis=1)
+    run_dc, run_du = np.empty_like(per_dc), np.empty_like(per_du)
+    for i in np.flatnonzero(n_blocks_of):
+        lo, hi = block_lo[i], block_lo[i + 1]
+        run_dc[lo:hi] = np.cumsum(per_dc[lo:hi], axis=0)
+        run_du[lo:hi] = np.cumsum(per_du[lo:hi], axis=0)
+    # The block where the slack runs out: after the agent's blocks whose running cost fits.
+    fits = (run_dc[:, col] <= slack[:, owner].T).astype(np.int64)  # (blocks, H)
+    nonempty = np.flatnonzero(n_blocks_of)
+    n_fit = np.zeros((m, n_h), dtype=np.int64)
+    n_fit[nonempty] = np.add.reduceat(fits, block_lo[nonempty], axis=0)
+    cross = (block_lo[:-1][:, None] + n_fit).T  # (H, m)
+    done = cross > block_lo[:-1][None, :]
+    last_full = np.maximum(cross - 1, 0)
+    jj = np.broadcast_to(col[:, None], (n_h, m))
+    gain[:] = np.where(done, run_du[last_full, jj], 0.0)
+    used = np.where(done, run_dc[last_full, jj], 0.0)
+    # Walk the crossing block of each pending (g, i); a pair whose slack outlasts it (round-off
+    # between the table and the walk) moves on to the next block.
+    flat_gain, flat_r = gain.reshape(-1), r_star.reshape(-1)
+    flat_cross, flat_used = cross.reshape(-1).copy(), used.reshape(-1)
+    flat_j, flat_slack = jj.reshape(-1), slack.reshape(-1)
+    flat_end = np.broadcast_to(block_lo[1:][None, :], (n_h, m)).reshape(-1)
+    pending = np.flatnonzero(flat_cross < flat_end)
+    offsets = np.arange(size)
+    while pending.size:
+        b = flat_cross[pending]
+        q = block_start[b][:, None] + offsets[None, :]
+        take = (q < block_start[b + 1][:, None]) & (bins[np.minimum(q, agent.size - 1)] <= flat_j[pending][:, None])
+        q = np.minimum(q, agent.size - 1)
+        cum = flat_used[pending][:, None] + np.cumsum(np.where(take, dc[q], 0.0), axis=1)
+        over = take & (cum > flat_slack[pending][:, None])
+        hit = over.any(axis=1)
+        at = np.where(hit, over.argmax(axis=1), size)
+        rows = np.arange(pending.size)
+        flat_gain[pending] += np.where(take & (offsets[None, :] < at[:, None]), du[q], 0.0).sum(axis=1)
+        p = np.minimum(at, size - 1)
+        before = np.where(p > 0, cum[rows, p - 1], flat_used[pending])
+        qp = q[rows, p]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(hit, np.maximum(flat_slack[pending] - before, 0.0) / dc[qp], 0.0)
+        flat_gain[pending] += np.where(hit, frac * du[qp], 0.0)
+        flat_r[pending] = np.where(hit, r[qp], 0.0)
+        moved = pending[~hit]
+        flat_used[moved] = cum[~hit, -1]
+        flat_cross[moved] += 1
+        pending = moved[flat_cross[moved] < flat_end[moved]]
+    return gain, r_star
 
 
 def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -302,9 +517,18 @@ def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.n
     c = np.asarray(cost, dtype=np.float64)
     if u.ndim != 3 or u.shape != c.shape:
         raise ValueError(f"menu utility and cost must be (T, m, K) arrays of one shape, got {u.shape}, {c.shape}")
-    if not np.isfinite(u).all():
+    # A screen first (no temporaries): one compiled pass for large menus, else reductions (an inf
+    # or nan makes the sum non-finite and the min nan); only on failure the element-wise tests,
+    # which name the culprit and rule out a finite sum that overflowed.
+    if kernels.use_kernels(u.size):
+        u_ok = c_ok = bool(kernels.menus_valid(u, c))
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            u_ok = not u.size or bool(np.isfinite(u.sum()))
+            c_ok = not c.size or bool(np.isfinite(c.sum()) and c.min() >= 0)
+    if not u_ok and not np.isfinite(u).all():
         raise ValueError("menu utility must be finite")
-    if not np.isfinite(c).all() or (c < 0).any():
+    if not c_ok and (not np.isfinite(c).all() or (c < 0).any()):
         raise ValueError("menu cost must be finite and >= 0")
     return u, c
 

@@ -111,12 +111,16 @@ class MenuRecorder:
             self.exact_utility.row(s)[...] = u[:, k:]
             self.exact_cost.row(s)[...] = c[:, k:]
 
-    def chunks(self, slots: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    def chunks(
+        self, slots: int | None = None, entries: int = 0
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """(first slot, utility, cost, played) blocks in slot order over every recorded
         alternative — grid, played, exact breakpoints: (s, m, K + 1 [+ J]) — for the first
-        `slots` slots (all by default)."""
+        `slots` slots (all by default); blocks of one spill chunk, or of at least `entries`
+        menu entries (s m K) if that is more."""
         hi = self.slots if slots is None else min(slots, self.slots)
-        step = self.utility.chunk_rows
+        per_slot = self.agents.shape[0] * self.utility.row_shape[1]
+        step = max(self.utility.chunk_rows, -(-entries // max(per_slot, 1)))
         for lo in range(0, hi, step):
             top = min(lo + step, hi)
             u, c = self.utility.read(lo, top), self.cost.read(lo, top)

@@ -73,6 +73,9 @@ class ArtificialCurrency(Mechanism):
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         return self.monetary.run_round(reports, rng)
 
+    def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+        return self.monetary.run_rounds(bids, values, rng)
+
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,16 @@ from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 GOOD_COST = 1.0
 
 
+def check_batch(bids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, n) bids and values of `run_rounds`, validated as `check_reports` does each row."""
+    b, v = np.asarray(bids, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    if b.ndim != 2 or v.shape != b.shape:
+        raise ValueError(f"bids and values must be (N, n) arrays of one shape, got {b.shape}, {v.shape}")
+    check_vector("bids", b.ravel())
+    check_vector("values", v.ravel(), nonneg=False)
+    return b, v
+
+
 def moulin_size(sorted_desc: np.ndarray) -> int:
     """Size of the Moulin set: the largest k with the k-th largest report >= 1/k
     (Onyeze et al. §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
@@ -102,6 +112,14 @@ class Proportional(Mechanism):
             allocated=bool(allocated),
         )
 
+    def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+        """`run_round` on every row at once (each row's total is the same pairwise sum)."""
+        bids, _ = check_batch(bids, values)
+        total = bids.sum(axis=1)
+        served = total >= GOOD_COST
+        charges = np.where(served[:, None], bids / np.where(served, total, 1.0)[:, None], 0.0)
+        return np.repeat(served[:, None], bids.shape[1], axis=1), charges
+
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +169,15 @@ class Moulin(Mechanism):
             allocated=bool(size),
             state=PostedPrices(bids, moulin_thresholds),
         )
+
+    def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+        """`run_round` on every row at once: each row's Moulin size from its sorted reports."""
+        bids, _ = check_batch(bids, values)
+        k = np.arange(1, bids.shape[1] + 1, dtype=np.float64)
+        ok = np.sort(bids, axis=1)[:, ::-1] * k >= GOOD_COST
+        size = np.where(ok.any(axis=1), bids.shape[1] - np.argmax(ok[:, ::-1], axis=1), 0)
+        served = (bids * size[:, None] >= GOOD_COST) & (size[:, None] > 0)
+        return served, np.where(served, GOOD_COST / np.maximum(size, 1)[:, None], 0.0)
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None

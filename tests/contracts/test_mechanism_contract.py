@@ -18,7 +18,8 @@ typical, the largest documented report):
   one naming `bids` (or `values`, which a mechanism that takes n from the bids checks
   against them);
 - `ExactMenu`: its breakpoints' menus are finite and weakly dominate (more utility, less
-  cost) every report of a dense grid over the valid range.
+  cost) every report of a dense grid over the valid range;
+- `run_rounds` on stacked report profiles equals `run_round` row by row.
 """
 
 from __future__ import annotations
@@ -172,6 +173,24 @@ def test_fresh_instances_under_the_same_seed_agree(entry, contract_instance):
         x = a.run_round(Reports(bids.copy(), values.copy()), ra)
         y = b.run_round(Reports(bids.copy(), values.copy()), rb)
         assert same_result(x, y), f"round {t}: results differ for bids {bids}"
+
+
+@pytest.mark.parametrize("entry", params("run_rounds"))
+def test_run_rounds_equals_run_round_row_by_row(entry, contract_instance):
+    """`run_rounds` (vectorized where the mechanism overrides it) gives each row's outcome and
+    charges exactly as `run_round` does, from the same state and rng seed."""
+    mech, values, bid_high = contract_instance(entry, 0)
+    n = values.shape[0]
+    bids = np.stack(report_profiles(n, bid_high, np.random.default_rng(4)))
+    rows = np.broadcast_to(values, bids.shape).copy()
+    loop = copy.deepcopy(mech)
+    outcomes, charges = mech.run_rounds(bids, rows, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    assert len(outcomes) == bids.shape[0] and np.asarray(charges).shape[0] == bids.shape[0]
+    for t in range(bids.shape[0]):
+        ref = loop.run_round(Reports(bids[t], rows[t]), rng)
+        assert same(outcomes[t], ref.outcome), f"round {t}: outcome for bids {bids[t]}"
+        assert same(np.asarray(charges)[t], ref.charges), f"round {t}: charges for bids {bids[t]}"
 
 
 BAD_BIDS = {

@@ -107,21 +107,6 @@ def test_halfspace_certificate_bounds_the_exact_factor(seed: int) -> None:
         assert halfspace_gamma(x, served, shares, beta, s) >= coalition_gamma(x, utility, shares, s) - 1e-7
 
 
-def test_search_is_a_lower_bound_of_exact_enumeration() -> None:
-    rng = np.random.default_rng(2)
-    t, n = 60, 6
-    v = rng.random((t, n)) ** 2
-    served = rng.random((t, n)) < 0.25
-    u = (v * served).sum(axis=0)
-    shares = np.full(n, 0.08)
-    exact = core_factor(v, u, shares)
-    search = core_factor(v, u, shares, exact_max_agents=3)
-    assert exact.method == "exact" and exact.checked == 2**n - 1
-    assert search.method == "search" and n + 1 <= search.checked < 2**n - 1
-    grand = coalition_gamma(v, u, shares, range(n))
-    assert max(grand, search.singletons.max()) - 1e-9 <= search.gamma <= exact.gamma + 1e-9
-
-
 def test_zero_utility_members_and_errors() -> None:
     v = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert coalition_gamma(v, np.array([0.0, 1.0]), np.array([0.5, 0.5]), [0]) == np.inf
@@ -134,15 +119,3 @@ def test_zero_utility_members_and_errors() -> None:
         coalition_gamma(v, np.ones(2), np.ones(2) / 2, [])
 
 
-def test_enumeration_falls_back_to_search_beyond_the_work_budget():
-    """Exact enumeration costs 2^n - n - 1 LPs of T columns; past `exact_max_work` the
-    search runs instead (and says so), while exact_max_work=None forces enumeration."""
-    rng = np.random.default_rng(3)
-    n, t = 5, 60
-    v = rng.random((t, n))
-    shares = np.full(n, 0.1)
-    u = (v * (rng.random((t, n)) < 0.3)).sum(axis=0)
-    budget = (2**n - n - 1) * t
-    assert core_factor(v, u, shares, exact_max_work=budget).method == "exact"
-    assert core_factor(v, u, shares, exact_max_work=budget - 1).method != "exact"
-    assert core_factor(v, u, shares, exact_max_work=None).checked == 2**n - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -129,3 +130,59 @@ def test_swap_regret_shape_errors() -> None:
         swap_regret(np.zeros((4, 2, 3)), np.full((4, 2), 3), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="budget"):
         fixed_action_utility(np.zeros((4, 2, 3)), np.zeros((4, 2, 3)), np.zeros(3))
+
+
+def both_paths(fn, *args):
+    """fn(*args) through numpy (KERNEL_MIN_ENTRIES out of reach) and through the compiled kernel."""
+    kernels = importlib.import_module("abm.metrics.kernels")
+    saved = kernels.KERNEL_MIN_ENTRIES
+    try:
+        kernels.KERNEL_MIN_ENTRIES = 10**15
+        plain = fn(*args)
+        kernels.KERNEL_MIN_ENTRIES = 0
+        compiled = fn(*args)
+    finally:
+        kernels.KERNEL_MIN_ENTRIES = saved
+    return plain, compiled
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 6), k=st.integers(2, 9), sliced=st.booleans())
+def test_fixed_action_kernel_is_the_cumsum_formula_bit_for_bit(seed: int, m: int, k: int, sliced: bool) -> None:
+    """The compiled pass adds in the order of cumsum + where + sum over rounds: the same floats,
+    on a contiguous menu and on a slice of a wider one (the grid part of the recorded menus).
+    (m K >= 2: with a single column numpy's sum over rounds is its pairwise 1-d sum instead.)"""
+    rng = np.random.default_rng(seed)
+    t = 30
+    u, c = rng.random((t, m, k + 3)), rng.random((t, m, k + 3)) * rng.choice([0.1, 1.0])
+    if sliced:
+        u, c = u[:, :, :k], c[:, :, :k]
+    budget = rng.random(m) * t * 0.3
+    plain, compiled = both_paths(fixed_action_utility, u, c, budget)
+    assert np.array_equal(plain, compiled)
+    assert plain[0] == pytest.approx(fixed_action_loop(u[:, 0], c[:, 0], budget[0]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sliced=st.booleans())
+def test_swap_regret_kernel_is_the_bincounts_bit_for_bit(seed: int, sliced: bool) -> None:
+    rng = np.random.default_rng(seed)
+    t, m, k = 40, 5, 7
+    p = rng.random((t, m, k + 2)) - 0.3
+    p = p[:, :, :k] if sliced else np.ascontiguousarray(p[:, :, :k])
+    idx = rng.integers(0, k, size=(t, m))
+    got = rng.random((t, m))
+    plain, compiled = both_paths(swap_regret, p, idx, got)
+    assert np.array_equal(plain, compiled)
+    for i in range(2):
+        assert plain[i] == pytest.approx(swap_regret_brute_small(p[:, i], idx[:, i], got[:, i]))
+
+
+def swap_regret_brute_small(payoff: np.ndarray, idx: np.ndarray, got: np.ndarray) -> float:
+    """Swap regret by its definition, one played action at a time (the best replacement of each
+    played action is chosen independently)."""
+    total = 0.0
+    for a in np.unique(idx):
+        rounds = idx == a
+        total += max(0.0, float((payoff[rounds] - got[rounds, None]).sum(axis=0).max()))
+    return total

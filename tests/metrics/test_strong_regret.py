@@ -3,6 +3,8 @@ solver on the primal, against hand computations from the papers, and its invaria
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -221,3 +223,145 @@ def test_accumulator_blocks_hold_whole_rounds(monkeypatch):
     opt, r_star = acc.solve(budget)
     np.testing.assert_allclose(opt[0], whole.opt, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(r_star[0], whole.r_star, rtol=1e-12, atol=1e-12)
+
+
+def envelope_value(bp, rows: int, r: float) -> np.ndarray:
+    """base_u - r base_c + sum_j (du_j - r dc_j)^+ per row: the envelope the breakpoints describe."""
+    gain = np.maximum(bp.du - r * bp.dc, 0.0)
+    return bp.base_utility - r * bp.base_cost + np.bincount(bp.row, weights=gain, minlength=rows)
+
+
+@st.composite
+def menu_blocks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, K) menus of every kind the recorders produce: concave (APEX-like, every point a
+    vertex), piecewise constant (posted prices), random point clouds, coarse values with ties."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rows, k = draw(st.integers(1, 40)), draw(st.integers(1, 70))
+    kind = draw(st.sampled_from(["concave", "steps", "cloud", "coarse"]))
+    x = np.sort(rng.random((rows, k)), axis=1)
+    if kind == "concave":
+        u, c = np.sqrt(x) * rng.random((rows, 1)), x**2
+    elif kind == "steps":
+        thr = rng.random((rows, 1))
+        u, c = np.where(x >= thr, rng.random((rows, 1)), 0.0), np.where(x >= thr, thr + 0.1 * x, 0.0)
+    elif kind == "cloud":
+        u, c = rng.random((rows, k)), rng.random((rows, k))
+    else:
+        u, c = np.round(rng.random((rows, k)) * 3) / 3, np.round(rng.random((rows, k)) * 2) / 2
+    perm = rng.permutation(k)  # the alternatives in no particular order
+    return u[:, perm], c[:, perm]
+
+
+@settings(max_examples=150, deadline=None)
+@given(menus=menu_blocks(), walk=st.sampled_from([0, 1, 3, 10**6, "compiled"]))
+def test_envelope_is_the_upper_envelope_whatever_the_split(menus, walk) -> None:
+    """However many vertices gift wrapping walks before the sorted hull takes over (0: hull only,
+    10**6: gift wrapping only; "compiled": the compiled walk), the breakpoints describe
+    max_a (u(a) - r c(a)) exactly, with r decreasing per row (gift wrapping may split a
+    collinear edge into pieces of equal r), from the first cheapest action."""
+    sr = importlib.import_module("abm.metrics.strong_regret")  # the package's name is the function
+
+    u, c = menus
+    rows = u.shape[0]
+    saved = sr.GIFT_WRAP_VERTICES
+    try:
+        sr.GIFT_WRAP_VERTICES = 10**6 if walk == "compiled" else walk
+        bp = menu_envelope(u, c, compiled=walk == "compiled")
+        if walk == "compiled":  # the same walk as numpy's gift wrapping, breakpoint for breakpoint
+            ref = menu_envelope(u, c, compiled=False)
+            order, ref_order = np.lexsort((-bp.r, bp.row)), np.lexsort((-ref.r, ref.row))
+            assert np.array_equal(bp.row[order], ref.row[ref_order])
+            for a, b in ((bp.r, ref.r), (bp.du, ref.du), (bp.dc, ref.dc)):
+                assert np.array_equal(a[order], b[ref_order])
+    finally:
+        sr.GIFT_WRAP_VERTICES = saved
+    start = c.argmin(axis=1)
+    assert np.array_equal(bp.base_utility, u[np.arange(rows), start])
+    for r in (0.0, 1e-3, 0.3, 1.0, 3.0, 1e3):
+        assert envelope_value(bp, rows, r) == pytest.approx((u - r * c).max(axis=1), abs=1e-12)
+    for row in range(rows):
+        rr = bp.r[bp.row == row]
+        assert (np.diff(rr) <= 0).all() and (rr > 0).all()
+        if walk == 0:
+            assert (np.diff(rr) < 0).all()  # the hull has no collinear vertices
+    assert (bp.dc >= 0).all() and (bp.du > 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    block=st.sampled_from([1, 2, 3, 64]),
+    t=st.integers(1, 30),
+    m=st.integers(1, 4),
+    k=st.integers(1, 8),
+)
+def test_prefix_fill_equals_each_truncated_problem(seed, block, t, m, k) -> None:
+    """solve_many's block tables (blocks of 1, 2, 3, 64 breakpoints) give, for random horizons and
+    budgets, the OPT and r* of the problem truncated to each prefix and solved on its own by a
+    full sort of its breakpoints (`_fill` on one horizon over the prefix's menus only)."""
+    sr = importlib.import_module("abm.metrics.strong_regret")  # the package's name is the function
+
+    rng = np.random.default_rng(seed)
+    u, c = random_menus(rng, t, m, k)
+    horizons = np.unique(rng.integers(1, t + 1, size=4))
+    cheapest = np.cumsum(c.min(axis=2), axis=0)[horizons - 1]
+    costliest = np.cumsum(c.max(axis=2), axis=0)[horizons - 1]
+    budgets = cheapest + rng.random(cheapest.shape) * (costliest - cheapest) * 1.1
+    acc = StrongRegretAccumulator(m)
+    acc.add(u, c)
+    saved = sr.SOLVE_BLOCK
+    try:
+        sr.SOLVE_BLOCK = block
+        opt, r_star = acc.solve_many(budgets, horizons)
+    finally:
+        sr.SOLVE_BLOCK = saved
+    for g, h in enumerate(horizons):
+        for i in range(m):
+            assert opt[g, i] == pytest.approx(primal_lp(u[:h, i], c[:h, i], budgets[g, i]), abs=1e-7)
+        ref = StrongRegretAccumulator(m)
+        ref.add(u[:h], c[:h])
+        ref_opt, ref_r = ref.solve(budgets[g])
+        assert opt[g] == pytest.approx(ref_opt[0], abs=1e-12)
+        assert r_star[g] == pytest.approx(ref_r[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_check_menus_rejects_non_finite_and_negative_but_not_a_large_finite_sum(compiled, monkeypatch) -> None:
+    from abm.metrics.strong_regret import check_menus
+
+    monkeypatch.setattr(importlib.import_module("abm.metrics.kernels"), "KERNEL_MIN_ENTRIES", 0 if compiled else 10**15)
+    u, c = np.ones((2, 2, 3)), np.ones((2, 2, 3))
+    big = np.full((2, 2, 3), 1e308)  # finite entries whose sum overflows: still valid menus
+    check_menus(big, big)
+    for bad_u in (np.nan, np.inf, -np.inf):
+        x = u.copy()
+        x[1, 0, 2] = bad_u
+        with pytest.raises(ValueError, match="utility"):
+            check_menus(x, c)
+    for bad_c in (np.nan, np.inf, -1e-3):
+        y = c.copy()
+        y[0, 1, 1] = bad_c
+        with pytest.raises(ValueError, match="cost"):
+            check_menus(u, y)
+
+
+def test_compiled_accumulation_equals_numpy_and_the_lp(monkeypatch) -> None:
+    """Menus above KERNEL_MIN_ENTRIES (forced to 0 here) take the compiled walk and checks in
+    `StrongRegretAccumulator.add`: the same OPT and r* as numpy's path, and the LP's OPT."""
+    kernels = importlib.import_module("abm.metrics.kernels")
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        u, c = random_menus(rng, 9, 3, 6)
+        budget = c.min(axis=2).sum(axis=0) + rng.random(3) * 2
+        monkeypatch.setattr(kernels, "KERNEL_MIN_ENTRIES", 10**15)
+        plain = strong_regret(u, c, budget, np.zeros(3))
+        monkeypatch.setattr(kernels, "KERNEL_MIN_ENTRIES", 0)
+        compiled = strong_regret(u, c, budget, np.zeros(3))
+        assert compiled.opt == pytest.approx(plain.opt, abs=1e-12)
+        assert compiled.r_star == pytest.approx(plain.r_star, abs=1e-12)
+        for i in range(3):
+            assert compiled.opt[i] == pytest.approx(primal_lp(u[:, i], c[:, i], budget[i]), abs=1e-7)
+    with pytest.raises(ValueError, match="finite"):
+        bad = u.copy()
+        bad[0, 0, 0] = np.nan
+        strong_regret(bad, c, budget, np.zeros(3))
