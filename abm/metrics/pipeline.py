@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from abm.metrics import kernels
 from abm.metrics.convergence import (
     accumulator_curve,
     drift_summary,
@@ -26,7 +27,6 @@ from abm.metrics.convergence import (
 from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
-from abm.metrics import kernels
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
 from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
 from mechanisms.base import Mechanism
