@@ -47,6 +47,8 @@ EX_ANTE_SAMPLES = 2000
 HZ_HORIZONS = 12
 #: Fraction of the final rounds used to read off each agent's value-scaling beta_i.
 BETA_WINDOW = 0.1
+#: Menu entries (rounds x agents x alternatives) per block of the regret pass.
+REGRET_BLOCK_ENTRIES = 1 << 20
 #: Rounds per block of the outcome-distance pass (its temporaries are a few blocks).
 DISTANCE_BLOCK = 4096
 #: Item-price series go to rounds.parquet only up to this many items.
@@ -198,12 +200,14 @@ class RegretStep:
         scale = 1.0 if exact else t_done / slots
         k_grid = menus.grid.shape[0]
         acc = StrongRegretAccumulator(m)
-        grid = GridRegretStats(budget, k_grid)
+        # The compiled kernels pay for their loading on large runs: decided once for the run,
+        # so the blocks (and their temporaries) stay small whatever the horizon.
+        compiled = kernels.use_kernels(slots * m * menus.width)
+        grid = GridRegretStats(budget, k_grid, compiled)
         seen = 0.0
-        # Blocks large enough for the compiled envelope walk (`kernels.use_kernels`).
-        for lo, u, c, played in menus.chunks(slots, entries=kernels.KERNEL_MIN_ENTRIES):
+        for lo, u, c, played in menus.chunks(slots, entries=REGRET_BLOCK_ENTRIES):
             hi = lo + u.shape[0]
-            acc.add(u, c)
+            acc.add(u, c, compiled=compiled)
             seen = max(seen, float(max(u.max(), -u.min())) if u.size else 0.0)
             grid.add(
                 u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),

@@ -81,11 +81,12 @@ def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff
     return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
 
 
-def swap_table(payoff: np.ndarray, played_index: np.ndarray) -> np.ndarray:
+def swap_table(payoff: np.ndarray, played_index: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """(m K, K): row i K + a holds, for each b, the sum of payoff_t(b) over the rounds where
-    agent i played a; payoff (T, m, K), played_index (T, m) (validated by the callers)."""
+    agent i played a; payoff (T, m, K), played_index (T, m) (validated by the callers);
+    `compiled` as `kernels.use_kernels` decides for this many entries when None."""
     t, m, k = payoff.shape
-    if kernels.use_kernels(payoff.size):
+    if kernels.use_kernels(payoff.size) if compiled is None else compiled:
         # One compiled pass over the payoffs (any strides: no copy of a sliced menu), adding in the
         # bincounts' order, so the same floats.
         out = np.zeros((m * k, k))
@@ -128,7 +129,8 @@ class GridRegretStats:
     on the Lagrangian payoff u - r c, which is linear in them) and the per-action sums of
     the CE/CCE gaps. Equal to the whole-array functions above up to summation order."""
 
-    def __init__(self, budget: np.ndarray, k: int) -> None:
+    def __init__(self, budget: np.ndarray, k: int, compiled: bool | None = None) -> None:
+        self.compiled = compiled
         self.budget = np.asarray(budget, dtype=np.float64)
         m = self.budget.shape[0]
         self.k = k
@@ -159,8 +161,8 @@ class GridRegretStats:
         self.cum_cost = cum[-1]
         self.grid_sum += u.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
-        self.swap_u += swap_table(u, played_index)
-        self.swap_c += swap_table(c, played_index)
+        self.swap_u += swap_table(u, played_index, self.compiled)
+        self.swap_c += swap_table(c, played_index, self.compiled)
         self.got_u += np.bincount(flat, weights=np.asarray(got_u, dtype=np.float64).ravel(), minlength=m * k)
         self.got_c += np.bincount(flat, weights=np.asarray(got_c, dtype=np.float64).ravel(), minlength=m * k)
         self.played_total += np.asarray(got_u, dtype=np.float64).sum(axis=0)

@@ -34,6 +34,9 @@ TINY_COST = 1e-300
 GIFT_WRAP_VERTICES = 2
 #: Relative tolerance for "the budget is below the cheapest menu" (float round-off only).
 BUDGET_TOL = 1e-9
+#: Breakpoints per group of agents whose knapsacks `StrongRegretAccumulator.solve_many`
+#: fills together (at least one agent per group).
+FILL_BREAKPOINTS = 1 << 21
 #: Breakpoints per block of `StrongRegretAccumulator.solve_many`'s prefix tables.
 SOLVE_BLOCK = 64
 
@@ -281,9 +284,11 @@ class StrongRegretAccumulator:
     `add(utility, cost)` in round order; `solve(budget, horizon=None)` computes OPT for
     the first `horizon` rounds (all rounds by default) with the given budgets (m,).
 
-    Memory: per breakpoint a round and an agent (int32) and r, du, dc (float64), sorted
-    once by (agent, r descending) in place of the unsorted parts; per round and agent the
-    cheapest action's utility and cost, kept per block of whole rounds."""
+    Memory: per breakpoint a round and an agent (int32) and r, du, dc (float64), kept per
+    agent as they come and sorted agent by agent (r descending) into one set of arrays; per
+    round and agent the cheapest action's utility and cost, kept per block of whole rounds.
+    The knapsack fill runs over groups of agents of at most FILL_BREAKPOINTS breakpoints, so
+    its temporaries stay bounded whatever the horizon."""
 
     def __init__(self, n_agents: int) -> None:
         if n_agents < 1:
@@ -292,11 +297,14 @@ class StrongRegretAccumulator:
         self.rounds = 0
         self._base_u: list[np.ndarray] = []
         self._base_c: list[np.ndarray] = []
-        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._by_agent: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_agents)]
         self._sorted: tuple[np.ndarray, ...] | None = None
-        self._layout: _BlockLayout | None = None
+        self._groups: list[tuple[int, int, int, int, _BlockLayout]] | None = None
 
-    def add(self, utility: np.ndarray, cost: np.ndarray) -> None:
+    def add(self, utility: np.ndarray, cost: np.ndarray, *, compiled: bool | None = None) -> None:
+        """One (T_chunk, m, K) chunk of menus, in round order; `compiled`: walk the envelopes
+        with the compiled kernel (None: when `kernels.use_kernels` says so for this chunk; a
+        caller streaming many chunks of a large run decides once for the run)."""
         u = np.asarray(utility, dtype=np.float64)
         c = np.asarray(cost, dtype=np.float64)
         if u.ndim != 3 or u.shape != c.shape or u.shape[1] != self.m:
@@ -308,7 +316,8 @@ class StrongRegretAccumulator:
         # Whole rounds per envelope block, so each block's base rows reshape to (rounds, m).
         step = max(1, CHUNK_ENTRIES // max(k * m, 1)) * m
         # Large menus go through the compiled walk, in one set of output buffers for all chunks.
-        buffers = _walk_buffers(min(step, t_chunk * m), k) if kernels.use_kernels(u.size) else None
+        use = kernels.use_kernels(u.size) if compiled is None else compiled
+        buffers = _walk_buffers(min(step, t_chunk * m), k) if use else None
         for lo in range(0, t_chunk * m, step):
             chunk_u, chunk_c = flat_u[lo : lo + step], flat_c[lo : lo + step]
             if buffers is None:
@@ -319,33 +328,42 @@ class StrongRegretAccumulator:
             rows = bp.row + lo
             self._base_u.append(bp.base_utility.reshape(-1, m))
             self._base_c.append(bp.base_cost.reshape(-1, m))
-            self._parts.append(
-                ((rows // m + self.rounds).astype(np.int32), (rows % m).astype(np.int32), bp.r, bp.du, bp.dc)
-            )
+            agent = rows % m
+            order = np.argsort(agent, kind="stable")
+            ends = np.cumsum(np.bincount(agent, minlength=m))
+            rnd = (rows // m + self.rounds).astype(np.int32)[order]
+            r, du, dc = bp.r[order], bp.du[order], bp.dc[order]
+            start = 0
+            for a in range(m):
+                if ends[a] > start:
+                    self._by_agent[a].append((rnd[start : ends[a]], r[start : ends[a]], du[start : ends[a]],
+                                              dc[start : ends[a]]))
+                start = int(ends[a])
         self.rounds += t_chunk
-        self._sorted, self._layout = None, None
+        self._sorted, self._groups = None, None
 
     def _breakpoints_by_agent(self) -> tuple[np.ndarray, ...]:
         """All breakpoints sorted by (agent, r descending): (round, agent, r, du, dc)."""
         if self._sorted is None:
-            # Column by column, each chunk list dropped once joined, and the sorted columns
-            # replace the parts: the peak is about one column above the breakpoints themselves.
-            dtypes = (np.int32, np.int32, np.float64, np.float64, np.float64)
-            columns = [
-                np.concatenate([p[j] for p in self._parts]) if self._parts else np.zeros(0, dtype=dtypes[j])
-                for j in range(5)
-            ]
-            self._parts = []
-            # By r descending (one unstable sort: ties in r are interchangeable in the knapsack),
-            # then a stable sort by agent, a radix sort on 16-bit keys.
-            order = np.argsort(np.negative(columns[2]))
-            key = columns[1].astype(np.int16 if self.m < 2**15 else np.int64)[order]
-            order = order[np.argsort(key, kind="stable")]
-            del key
-            for j in range(5):
-                columns[j] = np.take(columns[j], order)
-            self._sorted = tuple(columns)
-            self._parts = [self._sorted]
+            total = sum(p[0].shape[0] for parts in self._by_agent for p in parts)
+            rnd, agent = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
+            r, du, dc = np.empty(total), np.empty(total), np.empty(total)
+            at = 0
+            for a in range(self.m):
+                parts, self._by_agent[a] = self._by_agent[a], []
+                if not parts:
+                    continue
+                cols = [np.concatenate([p[j] for p in parts]) for j in range(4)]
+                # r descending; ties in r are interchangeable in the knapsack (an unstable sort).
+                order = np.argsort(np.negative(cols[1]))
+                hi = at + order.shape[0]
+                for dst, col in zip((rnd, r, du, dc), cols, strict=True):
+                    dst[at:hi] = col[order]
+                agent[at:hi] = a
+                # Views into the sorted arrays: an add after a solve merges with them.
+                self._by_agent[a] = [(rnd[at:hi], r[at:hi], du[at:hi], dc[at:hi])]
+                at = hi
+            self._sorted = (rnd, agent, r, du, dc)
         return self._sorted
 
     def _base_sums(self, horizons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -401,9 +419,23 @@ class StrongRegretAccumulator:
             raise ValueError(
                 f"budget[{i}] = {budgets[g, i]} is below the cheapest menu cost {c0[g, i]} over {hs[g]} rounds"
             )
-        if self._layout is None:
-            self._layout = _BlockLayout.of(self._breakpoints_by_agent()[1], self.m)
-        gain, r_star = _fill(self._breakpoints_by_agent(), self._layout, hs, np.maximum(slack, 0.0))
+        rnd, agent, r, du, dc = self._breakpoints_by_agent()
+        if self._groups is None:
+            self._groups = []
+            ends = np.searchsorted(agent, np.arange(1, self.m + 1), side="left")
+            a0 = 0
+            while a0 < self.m:
+                lo = int(ends[a0 - 1]) if a0 else 0
+                a1 = int(np.searchsorted(ends, lo + FILL_BREAKPOINTS, side="right"))
+                a1 = min(max(a1, a0 + 1), self.m)
+                hi = int(ends[a1 - 1])
+                self._groups.append((a0, a1, lo, hi, _BlockLayout.of(agent[lo:hi] - a0, a1 - a0)))
+                a0 = a1
+        slack = np.maximum(slack, 0.0)
+        gain, r_star = np.zeros_like(slack), np.zeros_like(slack)
+        for a0, a1, lo, hi, layout in self._groups:
+            part = (rnd[lo:hi], agent[lo:hi] - a0, r[lo:hi], du[lo:hi], dc[lo:hi])
+            gain[:, a0:a1], r_star[:, a0:a1] = _fill(part, layout, hs, slack[:, a0:a1])
         return u0 + gain, r_star
 
 

@@ -76,6 +76,11 @@ class MenuRecorder:
         """Rounds recorded so far."""
         return self.played.rows
 
+    @property
+    def width(self) -> int:
+        """Alternatives per menu row: the grid, the played report and the exact breakpoints."""
+        return self.utility.row_shape[1] + (0 if self.exact_utility is None else self.exact_utility.row_shape[1])
+
     def rounds_of(self, slots: int | None = None) -> np.ndarray:
         """The (0-based) round of each recorded slot."""
         return np.arange(self.slots if slots is None else slots) * self.every

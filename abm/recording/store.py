@@ -30,7 +30,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: Bytes held in memory per column before a chunk is flushed to disk.
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 1 << 20
 #: Environment variable naming the directory under which runs without an output
 #: directory spill their records (default: the system temporary directory).
 SPILL_ENV = "MECHSIM_SPILL_DIR"

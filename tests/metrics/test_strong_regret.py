@@ -365,3 +365,27 @@ def test_compiled_accumulation_equals_numpy_and_the_lp(monkeypatch) -> None:
         bad = u.copy()
         bad[0, 0, 0] = np.nan
         strong_regret(bad, c, budget, np.zeros(3))
+
+
+def test_knapsack_fill_by_groups_of_agents_equals_one_group(monkeypatch):
+    """Filling the agents' knapsacks in small groups (bounded temporaries) gives the optimum
+    and prefix curve of filling them all at once; an add after a solve merges its breakpoints."""
+    import importlib
+
+    sr = importlib.import_module("abm.metrics.strong_regret")
+    rng = np.random.default_rng(8)
+    u, c = rng.random((40, 6, 7)), rng.random((40, 6, 7))
+    c[:, :, 0] = 0.0
+    budgets = np.array([[2.0] * 6, [5.0] * 6, [9.0] * 6])
+    hs = [10, 25, 40]
+    one = sr.StrongRegretAccumulator(6)
+    one.add(u, c)
+    ref = one.solve_many(budgets, hs)
+    monkeypatch.setattr(sr, "FILL_BREAKPOINTS", 5)
+    many = sr.StrongRegretAccumulator(6)
+    many.add(u[:20], c[:20])
+    many.solve(np.full(6, 1.0), 20)
+    many.add(u[20:], c[20:])
+    got = many.solve_many(budgets, hs)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
