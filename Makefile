@@ -28,8 +28,9 @@ test: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
+## Every benchmark (docs/benchmarks.md); each prints PASS/FAIL; exits 1 if any failed
 bench: $(STAMP)
-	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@fail=0; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || fail=1; done; exit $$fail
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache .mypy_cache
