@@ -147,6 +147,10 @@ class RecordSpec(StrictModel):
     #: Menus on every k-th round only (rounds 0, k, 2k, ...): strong regret is then an
     #: estimate from that subsample, labelled so (1 = every round, exact).
     menu_every: int = Field(default=1, ge=1)
+    #: Write the recorded menus to menus.npz (compressed; about 3 bytes per menu entry for
+    #: continuous menus). The metrics are computed either way; a sweep of many runs may not
+    #: need the menus themselves.
+    save_menus: bool = True
 
     @field_validator("agents", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ def write_outputs(result: RunResult, out: Path) -> None:
     result.agent_table.to_parquet(out / "metrics.parquet", index=False)
     for name, frame in result.tables.items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
-    if result.model.menus is not None:
+    if result.model.menus is not None and result.config.record.save_menus:
         write_npz(out / "menus.npz", result.model.menus.arrays())
     (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
     (out / CHECKPOINT).unlink(missing_ok=True)

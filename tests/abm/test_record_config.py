@@ -93,3 +93,13 @@ def test_menu_subsample_of_identical_rounds_estimates_exactly():
     np.testing.assert_allclose(
         sampled.agent_table["strong_regret"], exact.agent_table["strong_regret"], rtol=1e-9, atol=1e-9
     )
+
+
+def test_save_menus_false_keeps_the_metrics_and_drops_the_file(tmp_path):
+    kept = abm.run("public-goods", overrides={"rounds": 40}, out=tmp_path / "kept", progress=False)
+    dropped = abm.run(
+        "public-goods", overrides={"rounds": 40, "record": {"save_menus": False}}, out=tmp_path / "dropped",
+        progress=False,
+    )
+    assert (tmp_path / "kept" / "menus.npz").is_file() and not (tmp_path / "dropped" / "menus.npz").exists()
+    np.testing.assert_array_equal(dropped.agent_table["strong_regret"], kept.agent_table["strong_regret"])
