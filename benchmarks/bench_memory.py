@@ -11,8 +11,9 @@ Targets: public-goods n = 5, T = 10^6 peaks <= 1 GB; one-sided n = 64, T = 10^5 
 <= 2 GB; the rounds' slope <= 1% of the recorded bytes per round (memory independent of T
 while the run goes). The end-of-run slope is printed, not judged: the metrics hold the
 recorded agents' (T, m) scalar series, the strong-regret breakpoints (about 32 bytes each)
-and the per-round table, which grow with T by design (docs/architecture.md "Recording"). PASS/FAIL per target; exit code 1 on any FAIL. `--quick` stops at
-T = 10^5 and skips one-sided (a smoke run, no verdict on the 10^6 target).
+and the per-round table, which grow with T by design (docs/architecture.md "Recording").
+PASS/FAIL per target; exit code 1 on any FAIL. `--quick` stops at T = 10^5 and skips
+one-sided (a smoke run, no verdict on the 10^6 target).
 
     .venv/bin/python benchmarks/bench_memory.py [--quick]
 """
