@@ -18,7 +18,6 @@ import numpy as np
 
 from abm.metrics import kernels
 from abm.metrics.convergence import (
-    accumulator_curve,
     drift_summary,
     geometric_horizons,
     hz_residual_curve,
@@ -28,7 +27,7 @@ from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
-from abm.metrics.strong_regret import StrongRegretAccumulator, regret_result
+from abm.metrics.strong_regret import StrongRegretAccumulator, prefix_budgets, regret_result
 from mechanisms.base import Mechanism
 from mechanisms.capabilities import FiniteOutcomes, PayoffBound
 
@@ -216,11 +215,14 @@ class RegretStep:
         bound, bound_source = payoff_bound(records.mechanism, seen)
         realized = utilities.sum(axis=0)
         full_budget = np.maximum(budget, charges.sum(axis=0)) if not exact else budget
-        opt, r_star = acc.solve(full_budget)
-        sr = regret_result(scale * opt[0], scale * realized, r_star[0], t_done, bound)
-        curve = accumulator_curve(acc, utilities, charges, budget, None, bound)
-        horizons = curve.horizons * menus.every
-        regret_h = scale * curve.regret
+        # The whole horizon and every prefix of the curve (epsilon(t)) in one knapsack pass.
+        hs = geometric_horizons(slots)
+        budgets = np.vstack([prefix_budgets(budget, charges, hs, slots), full_budget[None, :]])
+        opt_all, r_all = acc.solve_many(budgets, [*hs, slots])
+        sr = regret_result(scale * opt_all[-1], scale * realized, r_all[-1], t_done, bound)
+        opt_h, got_h = opt_all[:-1], np.cumsum(utilities, axis=0)[hs - 1]
+        horizons = hs * menus.every
+        regret_h = scale * (opt_h - got_h)
         eps_h = (regret_h / horizons[:, None]).max(axis=1) / bound
         out = StepOutput()
         out.agent_columns |= {
@@ -237,8 +239,8 @@ class RegretStep:
             {
                 "horizon": np.repeat(horizons, m),
                 "agent": np.tile(menus.agents, horizons.shape[0]),
-                "benchmark_utility": scale * curve.opt.ravel(),
-                "utility": scale * curve.utility.ravel(),
+                "benchmark_utility": scale * opt_h.ravel(),
+                "utility": scale * got_h.ravel(),
                 "strong_regret": regret_h.ravel(),
                 "strong_regret_per_round": (regret_h / horizons[:, None]).ravel(),
             }

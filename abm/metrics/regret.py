@@ -154,11 +154,11 @@ class GridRegretStats:
         t, m, k = u.shape
         if k != self.k or m != self.budget.shape[0]:
             raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
-        # The carried cost first, so the running sum adds in the order np.cumsum would.
-        cum = np.cumsum(np.concatenate([self.cum_cost[None], c]), axis=0)[1:]
-        alive = cum <= (self.budget + self._tol)[None, :, None]
-        self.fixed += np.where(alive, u, 0.0).sum(axis=0)
-        self.cum_cost = cum[-1]
+        cum = np.cumsum(c, axis=0)
+        cum += self.cum_cost  # the carried cost (round-off apart, the running sum of every round)
+        self.cum_cost = cum[-1].copy()
+        alive = cum <= (self.budget + self._tol)[:, None]
+        self.fixed += np.multiply(u, alive, out=cum).sum(axis=0)  # u where alive, else 0
         self.grid_sum += u.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
         self.swap_u += swap_table(u, played_index, self.compiled)
