@@ -107,13 +107,14 @@ class ModelSeriesCollector(mesa.DataCollector):
         self._fns = tuple(fn for fn, _ in MODEL_REPORTERS.values())
         self._series = SpillArray("model_series", (len(self._names),), spill if spill is not None else SpillDir())
         self._collected = 0
+        #: The model collected from (set by `collect`), whose trace the agent-level views read.
+        self._model: Any = None
+        self._view: AgentRecords | None = None
         super().__init__(model_reporters={name: fn for name, (fn, _) in MODEL_REPORTERS.items()})
 
     @property
     def model_vars(self) -> dict[str, np.ndarray]:
         """Column per reporter, one entry per collect (Mesa's layout, as arrays)."""
-        if not hasattr(self, "_series"):
-            return {}
         data = self._series.to_array(self._collected)
         return {
             name: data[:, j].astype(MODEL_REPORTERS[name][1]) for j, name in enumerate(self._names)
@@ -129,10 +130,10 @@ class ModelSeriesCollector(mesa.DataCollector):
 
     @property
     def _agent_records(self) -> Mapping[int, list[tuple[Any, ...]]]:
-        model = getattr(self, "_model", None)
+        model = self._model
         if model is None:
             return {}
-        view = getattr(self, "_view", None)
+        view = self._view
         if view is None or view.model is not model or len(view) != self._collected:
             view = self._view = AgentRecords(model)  # rebuilt only after more rounds were collected
         return view
@@ -143,7 +144,7 @@ class ModelSeriesCollector(mesa.DataCollector):
 
     @property
     def agent_reporters(self) -> dict[str, str]:
-        return {name: name for name in AGENT_REPORTERS} if getattr(self, "_model", None) is not None else {}
+        return {name: name for name in AGENT_REPORTERS} if self._model is not None else {}
 
     @agent_reporters.setter
     def agent_reporters(self, value: Any) -> None:

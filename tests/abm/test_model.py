@@ -114,10 +114,16 @@ def test_learner_alternation_enforced():
         learner.observe(Feedback(0, z, z, z, np.ones(2)))
 
 
-def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk_bytes", [None, 2048])
+def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, monkeypatch, chunk_bytes):
     """Nothing lost: a run that dies at round 250 resumes from its round-200 checkpoint
-    and ends with exactly the outputs of an uninterrupted run."""
+    and ends with exactly the outputs of an uninterrupted run — also when its records had
+    spilled to disk in many chunks, some of them written after the checkpoint."""
+    import abm.recording.store as store
     import abm.runs.runner as runner
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(store, "CHUNK_BYTES", chunk_bytes)
 
     cfg = small(rounds=300, checkpoint_every=100)
     abm.run(cfg, out=tmp_path / "ref", progress=False)
@@ -127,11 +133,14 @@ def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, mo
                 raise RuntimeError("simulated crash")
             yield t
 
+    real_tqdm = runner.tqdm
     monkeypatch.setattr(runner, "tqdm", crash_at_250)
     with pytest.raises(RuntimeError, match="simulated crash"):
         abm.run(cfg, out=tmp_path / "x", progress=False)
     assert (tmp_path / "x" / runner.CHECKPOINT).is_file()
-    monkeypatch.undo()
+    spilled = list((tmp_path / "x" / runner.RECORDS_DIR).glob("*.f64"))
+    assert (chunk_bytes is None) or spilled  # the small chunks really went to disk
+    monkeypatch.setattr(runner, "tqdm", real_tqdm)  # the chunk size stays patched
 
     resumed_at = []
     load = runner.load_checkpoint
@@ -145,5 +154,6 @@ def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, mo
     abm.run(cfg, out=tmp_path / "x", progress=False)
     assert resumed_at == [200]
     assert not (tmp_path / "x" / runner.CHECKPOINT).exists()
+    assert not list((tmp_path / "x" / runner.RECORDS_DIR).glob("*.f64"))  # removed with the checkpoint
     for name in ("rounds.parquet", "agents.parquet", "metrics.parquet"):
         assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
