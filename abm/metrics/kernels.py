@@ -51,13 +51,13 @@ def swap_table(payoff: np.ndarray, played: np.ndarray, out: np.ndarray) -> None:
 
 @lazy_njit(nogil=True, cache=True)
 def fixed_action_totals(
-    utility: np.ndarray, cost: np.ndarray, limit: np.ndarray, out: np.ndarray
+    utility: np.ndarray, cost: np.ndarray, limit: np.ndarray, out: np.ndarray, spent: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """out[i, k] = sum of utility[t, i, k] over the rounds t whose cumulative cost
-    sum_{s <= t} cost[s, i, k] is <= limit[i] (out: (m, K) zeros); the running cost is the
-    cumsum over rounds, added round by round like numpy's."""
+    """out[i, k] += sum of utility[t, i, k] over the rounds t whose cumulative cost
+    spent[i, k] + sum_{s <= t} cost[s, i, k] is <= limit[i]; `spent` (m, K) carries the cost
+    of earlier chunks in and this chunk's out (zeros for a whole run). The running cost is
+    added round by round like numpy's cumsum, so chunks give the floats of one pass."""
     t_len, m, k = utility.shape
-    spent = np.zeros((m, k))
     for t in range(t_len):
         for i in range(m):
             for a in range(k):

@@ -29,7 +29,7 @@ def fixed_action_utility(grid_utility: np.ndarray, grid_cost: np.ndarray, budget
     if kernels.use_kernels(u.size):
         # One compiled pass over the menus, the same additions in the same order as below.
         total = np.zeros(u.shape[1:])
-        kernels.fixed_action_totals(u, c, budget + tol, total)
+        kernels.fixed_action_totals(u, c, budget + tol, total, np.zeros(u.shape[1:]))
         return total
     alive = np.cumsum(c, axis=0) <= (budget + tol)[None, :, None]
     return np.where(alive, u, 0.0).sum(axis=0)
@@ -154,11 +154,15 @@ class GridRegretStats:
         t, m, k = u.shape
         if k != self.k or m != self.budget.shape[0]:
             raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
-        cum = np.cumsum(c, axis=0)
-        cum += self.cum_cost  # the carried cost (round-off apart, the running sum of every round)
-        self.cum_cost = cum[-1].copy()
-        alive = cum <= (self.budget + self._tol)[:, None]
-        self.fixed += np.multiply(u, alive, out=cum).sum(axis=0)  # u where alive, else 0
+        if kernels.use_kernels(u.size) if self.compiled is None else self.compiled:
+            # One compiled pass, the carried cost updated in place (the floats of one cumsum).
+            kernels.fixed_action_totals(u, c, self.budget + self._tol, self.fixed, self.cum_cost)
+        else:
+            cum = np.cumsum(c, axis=0)
+            cum += self.cum_cost  # the carried cost (round-off apart, the running sum of every round)
+            self.cum_cost = cum[-1].copy()
+            alive = cum <= (self.budget + self._tol)[:, None]
+            self.fixed += np.multiply(u, alive, out=cum).sum(axis=0)  # u where alive, else 0
         self.grid_sum += u.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
         self.swap_u += swap_table(u, played_index, self.compiled)

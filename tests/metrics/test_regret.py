@@ -186,3 +186,32 @@ def swap_regret_brute_small(payoff: np.ndarray, idx: np.ndarray, got: np.ndarray
         rounds = idx == a
         total += max(0.0, float((payoff[rounds] - got[rounds, None]).sum(axis=0).max()))
     return total
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_grid_stats_in_chunks_equal_the_whole_array_regrets(compiled):
+    """`GridRegretStats` fed in chunks (numpy or compiled passes, the cost carried between
+    chunks) gives `external_regret`, `swap_regret` (plain and Lagrangian) and the CE/CCE
+    gaps of the whole menus."""
+    from abm.metrics.regret import GridRegretStats
+
+    rng = np.random.default_rng(11)
+    t, m, k = 57, 4, 6
+    u, c = rng.random((t, m, k)), rng.random((t, m, k)) * 0.3
+    idx = rng.integers(0, k, (t, m))
+    rows, cols = np.arange(t)[:, None], np.arange(m)[None, :]
+    got_u, got_c = u[rows, cols, idx], c[rows, cols, idx]
+    budget = np.array([2.0, 5.0, 9.0, 30.0])
+    stats = GridRegretStats(budget, k, compiled)
+    for lo in range(0, t, 10):
+        stats.add(u[lo : lo + 10], c[lo : lo + 10], idx[lo : lo + 10], got_u[lo : lo + 10], got_c[lo : lo + 10])
+    ext, best = external_regret(u, c, budget, got_u.sum(axis=0))
+    e2, b2 = stats.external_regret(got_u.sum(axis=0))
+    np.testing.assert_allclose(e2, ext, rtol=1e-12, atol=1e-12)
+    assert (b2 == best).all()
+    np.testing.assert_allclose(stats.swap_regret(), swap_regret(u, idx, got_u), rtol=1e-12, atol=1e-12)
+    r = np.array([0.5, 1.0, 2.0, 0.0])
+    lag = swap_regret(lagrangian_payoff(u, c, r), idx, lagrangian_payoff(got_u, got_c, r))
+    np.testing.assert_allclose(stats.swap_regret(r), lag, rtol=1e-12, atol=1e-12)
+    assert stats.cce_gap() == pytest.approx(cce_gap(u, got_u), rel=1e-12)
+    assert stats.ce_gap() == pytest.approx(ce_gap(u, idx, got_u), rel=1e-12)
