@@ -54,7 +54,7 @@ def warm_kernels() -> None:
     process, which the short warm-up runs, below their size threshold, do not pay)."""
     u = np.zeros((2, 2, 3))
     kernels.swap_table(u, np.zeros((2, 2), dtype=np.int64), np.zeros((6, 3)))
-    kernels.fixed_action_totals(u, u, np.ones(2), np.zeros((2, 3)))
+    kernels.fixed_action_totals(u, u, np.ones(2), np.zeros((2, 3)), np.zeros((2, 3)))
 
 
 def describe(summary: dict[str, Any]) -> str:
