@@ -58,7 +58,7 @@ MAX_PRICE_COLUMNS = 32
 class RunRecords:
     """What a step reads: the finished model and its recorders, cut to the rounds done.
 
-    agents: the traced agents (a prefix of all agents); budget: their initial budgets;
+    agents: the recorded agents (`[record] agents`, increasing ids); budget: their initial budgets;
     charges, utilities: (t_done, m) realized per round."""
 
     model: Any
@@ -438,7 +438,7 @@ class CoreFactorStep:
             "the best lower bound found within the work budget, gamma_upper a certified upper bound",
             "work": res.work,
             "work_budget": res.budget,
-            "scope": "all agents" if traced_all else f"the first {trace.agents.shape[0]} agents",
+            "scope": "all agents" if traced_all else f"{trace.agents.shape[0]} recorded agents (record.agents)",
         }
         if not traced_all:
             return out
