@@ -113,3 +113,31 @@ def registered_by_contract_plugins(registry: Any) -> list[Any]:
     registered as an instance: `__module__` is its class's)."""
     modules = contract_plugin_modules()
     return [e for e in registry.entries() if getattr(e.obj, "__module__", None) in modules]
+
+
+class WithoutHooks:
+    """An APEX problem with some of its optional hooks hidden (the others forwarded), so a
+    test can run the mechanism's general path as the oracle of the hooked one."""
+
+    def __init__(self, problem: Any, hidden: tuple[str, ...]) -> None:
+        self._p = problem
+        self._hidden = frozenset(hidden)
+        self.n = problem.n
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._hidden:
+            raise AttributeError(name)
+        return getattr(self._p, name)
+
+    # The problem's required methods, defined here so runtime Protocol checks see them.
+    def utilities(self, x: Any) -> Any:
+        return self._p.utilities(x)
+
+    def base(self, x: Any) -> Any:
+        return self._p.base(x)
+
+    def argmax(self, weights: Any, start: Any) -> Any:
+        return self._p.argmax(weights, start)
+
+    def initial(self) -> Any:
+        return self._p.initial()

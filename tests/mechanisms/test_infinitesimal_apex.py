@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import WithoutHooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,9 @@ from mechanisms.apex.algorithm2 import InfinitesimalApex, quadratic_forms, restr
 from mechanisms.base import Reports
 from mechanisms.voting.mechanisms import QuadraticPrincipal, SimplexVoting
 from mechanisms.voting.simplex import tangent_basis
+
+#: The batched menu hooks; without them Algorithm 2 takes its per-entry loop.
+NO_BATCH = ("menu_outcomes", "agent_gradients", "linear_utilities", "quadratic_menu")
 
 
 def exact_charge(prob: SimplexVoting, lam: np.ndarray, i: int) -> float:
@@ -102,38 +106,13 @@ def test_algorithm_2_outcome_is_algorithm_1_outcome():
     np.testing.assert_allclose(r1.utilities, r2.utilities)
 
 
-class _NoBatch:
-    """The same problem without the batched menu hooks (forces the per-entry loop)."""
-
-    def __init__(self, prob: SimplexVoting) -> None:
-        self._p = prob
-        self.n = prob.n
-
-    def __getattr__(self, name):
-        if name in ("menu_outcomes", "agent_gradients", "linear_utilities", "quadratic_menu"):
-            raise AttributeError(name)
-        return getattr(self._p, name)
-
-    def utilities(self, x):
-        return self._p.utilities(x)
-
-    def base(self, x):
-        return self._p.base(x)
-
-    def argmax(self, weights, start):
-        return self._p.argmax(weights, start)
-
-    def initial(self):
-        return self._p.initial()
-
-
 def test_vectorized_menu_equals_the_loop_and_rerunning_the_round():
     rng = np.random.default_rng(4)
     n, k = 6, 3
     prob = SimplexVoting(rng.random((n, k)), 1.1)
     lam = rng.uniform(0.2, 2, n)
     reports = Reports(lam, np.ones(n))
-    fast_mech, slow_mech = InfinitesimalApex(prob), InfinitesimalApex(_NoBatch(prob))
+    fast_mech, slow_mech = InfinitesimalApex(prob), InfinitesimalApex(WithoutHooks(prob, NO_BATCH))
     rf = fast_mech.run_round(reports, rng)
     rs = slow_mech.run_round(reports, rng)
     alts = np.tile([0.0, 0.5, 2.0, 10.0], (n, 1))

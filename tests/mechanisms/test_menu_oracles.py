@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from helpers import WithoutHooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -89,32 +90,6 @@ def test_voting_menu_with_a_curved_principal_keeps_mirror_ascent():
 # --- APEX Algorithm 2 on the simplex (SimplexVoting.quadratic_menu) ---------------------------
 
 
-class HideQuadraticMenu:
-    """The problem without `quadratic_menu`: Algorithm 2 takes main's batched path
-    (`BatchedQuadraticMenu`: outcomes, then the restricted Hessian's Cholesky factor)."""
-
-    def __init__(self, problem: SimplexVoting) -> None:
-        self._p = problem
-        self.n = problem.n
-
-    def __getattr__(self, name):
-        if name == "quadratic_menu":
-            raise AttributeError(name)
-        return getattr(self._p, name)
-
-    def utilities(self, x):
-        return self._p.utilities(x)
-
-    def base(self, x):
-        return self._p.base(x)
-
-    def argmax(self, weights, start):
-        return self._p.argmax(weights, start)
-
-    def initial(self):
-        return self._p.initial()
-
-
 def exact_form(u_i: np.ndarray, h: list) -> Fraction:
     """g^T (B^T A B)^{-1} B^T g in exact rationals, A = diag(h) / 2, B's columns e_0 - e_j
     (a basis of the tangent space {sum x = 0}; the form does not depend on the basis)."""
@@ -154,7 +129,9 @@ def test_algorithm_2_menu_equals_the_batched_path_and_the_exact_form(case):
 
     u, eta, lam, alts, principal = case
     problem = SimplexVoting(u, eta, principal)
-    fast, slow = InfinitesimalApex(problem), InfinitesimalApex(HideQuadraticMenu(problem))
+    # Without `quadratic_menu`, Algorithm 2 takes main's batched path (`BatchedQuadraticMenu`:
+    # outcomes, then the restricted Hessian's Cholesky factor): the oracle.
+    fast, slow = InfinitesimalApex(problem), InfinitesimalApex(WithoutHooks(problem, ("quadratic_menu",)))
     reports = Reports(lam, np.ones_like(lam))
     rf, rs = fast.run_round(reports, np.random.default_rng(0)), slow.run_round(reports, np.random.default_rng(0))
     util, cost = fast.menu_all(alts, reports, state=rf.state)
