@@ -85,7 +85,10 @@ def values_rng() -> np.random.Generator:
 # ---- bare: one vectorized pass per step ---------------------------------------------------------
 
 
-class Bare:
+class _Round:
+    """The state both loops keep: the model's value stream, budgets, spend, utility,
+    depletion rounds and the pacing multipliers mu."""
+
     def __init__(self, s: Setting) -> None:
         self.s, self.rng = s, values_rng()
         self.initial = np.full(s.n, s.budget)
@@ -94,6 +97,11 @@ class Bare:
         self.cum_utility = np.zeros(s.n)
         self.depleted_at = np.full(s.n, -1)
         self.mu = np.zeros(s.n)
+
+
+class Bare(_Round):
+    def __init__(self, s: Setting) -> None:
+        super().__init__(s)
         self.series: list[tuple] = []
         self.t = 0
 
@@ -129,15 +137,9 @@ class Bare:
 # ---- loop: one agent at a time, numpy scalars -----------------------------------------------------
 
 
-class Loop:
+class Loop(_Round):
     def __init__(self, s: Setting) -> None:
-        self.s, self.rng = s, values_rng()
-        self.initial = np.full(s.n, s.budget)
-        self.remaining = self.initial.copy()
-        self.spent = np.zeros(s.n)
-        self.cum_utility = np.zeros(s.n)
-        self.depleted_at = np.full(s.n, -1)
-        self.mu = np.zeros(s.n)
+        super().__init__(s)
         self.bids = np.zeros(s.n)
         self.charges = np.zeros(s.n)
         self.series: list[tuple] = []

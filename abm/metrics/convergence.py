@@ -63,27 +63,13 @@ def strong_regret_curve(
     charges = np.asarray(charges, dtype=np.float64)
     if realized.shape != (t, m) or charges.shape != (t, m):
         raise ValueError(f"realized and charges must have shape ({t}, {m}), got {realized.shape}, {charges.shape}")
+    hs = geometric_horizons(t) if horizons is None else np.asarray(horizons, dtype=np.int64)
     if accumulator is None:
         accumulator = StrongRegretAccumulator(m)
         accumulator.add(u, c)
-    return accumulator_curve(accumulator, realized, charges, budget, horizons, payoff_bound)
-
-
-def accumulator_curve(
-    accumulator: StrongRegretAccumulator,
-    realized: np.ndarray,
-    charges: np.ndarray,
-    budget: np.ndarray,
-    horizons: np.ndarray | None = None,
-    payoff_bound: float = 1.0,
-) -> RegretCurve:
-    """`strong_regret_curve` from an accumulator already fed with the T rounds' menus
-    (streamed chunk by chunk: the menus are not needed again); realized, charges: (T, m)."""
-    t = accumulator.rounds
-    hs = geometric_horizons(t) if horizons is None else np.asarray(horizons, dtype=np.int64)
     budgets = prefix_budgets(budget, charges, hs, t)
     opt, _ = accumulator.solve_many(budgets, hs)
-    got = np.cumsum(np.asarray(realized, dtype=np.float64), axis=0)[hs - 1]
+    got = np.cumsum(realized, axis=0)[hs - 1]
     regret = opt - got
     eps = (regret / hs[:, None]).max(axis=1) / payoff_bound
     return RegretCurve(hs, opt, got, regret, eps)

@@ -382,12 +382,6 @@ class StrongRegretAccumulator:
             acc_u, acc_c, done = cu[-1], cc[-1], hi
         return out_u, out_c
 
-    def base(self) -> tuple[np.ndarray, np.ndarray]:
-        """(T, m) utility and cost of each round's cheapest action."""
-        if not self._base_u:
-            return np.zeros((0, self.m)), np.zeros((0, self.m))
-        return np.concatenate(self._base_u), np.concatenate(self._base_c)
-
     def solve(self, budget: np.ndarray, horizon: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(OPT (m,), r* (m,)) of the LP over the first `horizon` rounds with budgets (m,)."""
         return self.solve_many(np.asarray(budget, dtype=np.float64)[None, :], [horizon or self.rounds])

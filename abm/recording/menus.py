@@ -23,6 +23,13 @@ def agent_ids(agents: int | np.ndarray) -> np.ndarray:
     return np.asarray(agents, dtype=np.int64)
 
 
+def agent_selector(ids: np.ndarray) -> slice | np.ndarray:
+    """What picks `ids` out of an (n,) array: a slice (a view, no gather) when they are the
+    first len(ids) agents, else the ids themselves."""
+    m = ids.shape[0]
+    return slice(0, m) if np.array_equal(ids, np.arange(m)) else ids
+
+
 class MenuRecorder:
     """Per recorded round s and menu agent i, the counterfactual utility and cost of each
     report on the mechanism's grid (`Mechanism.report_grid`) plus, in the last column,
@@ -64,12 +71,11 @@ class MenuRecorder:
         # are kept beside the grid so strong regret sees the exact menu.
         # Resolved once: an isinstance check against a runtime Protocol costs ~20 us a round.
         self._exact: ExactMenu | None = mechanism if isinstance(mechanism, ExactMenu) else None
-        self.exact = self._exact is not None
         self.exact_utility: SpillArray | None = None
         self.exact_cost: SpillArray | None = None
         self._alts = np.empty((m, k))
         self._alts[:, :-1] = self.grid
-        self._prefix = m if np.array_equal(self.agents, np.arange(m)) else None
+        self._sel = agent_selector(self.agents)
 
     @property
     def slots(self) -> int:
@@ -96,7 +102,7 @@ class MenuRecorder:
             return
         s = t // self.every
         state = None if result is None else result.state
-        played = reports.bids[: self._prefix] if self._prefix is not None else reports.bids[self.agents]
+        played = reports.bids[self._sel]
         alts = self._alts
         alts[:, -1] = played
         k = alts.shape[1]

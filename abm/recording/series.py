@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.recording.menus import agent_ids
+from abm.recording.menus import agent_ids, agent_selector
 from abm.recording.store import SpillArray, SpillDir
 from mechanisms.base import Mechanism, RoundResult, TimeAverage
 from mechanisms.capabilities import OutcomeAverage
@@ -183,7 +183,7 @@ class TraceRecorder:
         self.agents = agent_ids(agents)
         self.spill = spill if spill is not None else SpillDir()
         m = self.agents.shape[0]
-        self._prefix = m if np.array_equal(self.agents, np.arange(m)) else None
+        self._sel = agent_selector(self.agents)
         self.columns = {name: SpillArray(name, (m,), self.spill, chunk_rows) for name in SERIES}
         self.price_series: SpillArray | None = None
         self.outcome_path = OutcomePath(mechanism, rounds, self.spill)
@@ -233,17 +233,8 @@ class TraceRecorder:
         return self.outcome_path.outcomes
 
     def record(self, t: int, values: np.ndarray, reports: np.ndarray, result: RoundResult) -> None:
-        cols = self.columns
-        if self._prefix == 0:
-            pass  # no per-agent series recorded (record.agents = 0)
-        elif self._prefix is not None:
-            k = self._prefix
-            cols["value"].row(t)[...] = values[:k]
-            cols["report"].row(t)[...] = reports[:k]
-            cols["utility"].row(t)[...] = result.utilities[:k]
-            cols["charge"].row(t)[...] = result.charges[:k]
-        else:
-            a = self.agents
+        if self.agents.size:  # no rows at all when no per-agent series are recorded
+            cols, a = self.columns, self._sel
             cols["value"].row(t)[...] = values[a]
             cols["report"].row(t)[...] = reports[a]
             cols["utility"].row(t)[...] = result.utilities[a]
