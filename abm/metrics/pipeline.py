@@ -284,8 +284,13 @@ class RegretStep:
             "external_regret_max": float(scale * ext.max()),
             "swap_regret_max": float(scale * swap.max()),
             "swap_regret_lagrangian_max": float(scale * lag_swap.max()),
-            "cce_gap": grid.cce_gap(),
-            "ce_gap": grid.ce_gap(),
+            # The equilibrium gaps of the game the bidders play: payoff u - r* c, the budget
+            # priced at the strong-regret exchange rate (equal to u alone where r* = 0).
+            "cce_gap": grid.cce_gap(sr.r_star),
+            "ce_gap": grid.ce_gap(sr.r_star),
+            "cce_gap_utility_only": grid.cce_gap(),
+            "ce_gap_utility_only": grid.ce_gap(),
+            "gap_payoff": "u - r* c (r* = r_star, the strong-regret dual price); *_utility_only: u alone",
         }
         if m != records.agents.shape[0]:
             # Menus cover a spread subset of the traced agents: NaN for the others.
