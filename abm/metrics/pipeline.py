@@ -23,7 +23,7 @@ from abm.metrics.convergence import (
     hz_residual_curve,
     outcome_distance_blocks,
 )
-from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
+from abm.metrics.core import BETA_RULE, core_factor, default_work_budget, ex_ante_core, value_scaling_beta
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
@@ -390,20 +390,6 @@ class FiniteOutcomeStep:
 
 
 # -- scenario hooks (ScenarioInstance.metric_steps) -------------------------------------------
-def value_scaling_beta(values: np.ndarray, reports: np.ndarray) -> np.ndarray:
-    """beta_i read off the last BETA_WINDOW of rounds as the median of V_i / report_i over
-    rounds with a positive report (value-scaling play reports V / beta; Onyeze et al. §3.2);
-    inf when the agent reported nothing there (e.g. depleted)."""
-    t = values.shape[0]
-    lo = int(t * (1 - BETA_WINDOW))
-    v, r = values[lo:], reports[lo:]
-    ok = (r > 0) & (v > 0)
-    ratio = np.where(ok, v / np.where(ok, r, 1.0), np.nan)
-    with np.errstate(all="ignore"):
-        beta = np.nanmedian(np.where(ok.any(axis=0), ratio, 1.0), axis=0)
-    return np.where(ok.any(axis=0), beta, np.inf)
-
-
 class CoreFactorStep:
     """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
     on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
@@ -447,7 +433,7 @@ class CoreFactorStep:
         }
         if not traced_all:
             return out
-        beta = value_scaling_beta(values, trace.reports[:t_done])
+        beta = value_scaling_beta(values, trace.reports[:t_done], BETA_WINDOW)
         rng = model.streams.generator("metrics")
         samples = np.stack([model.instance.values.sample(i, rng) for i in range(EX_ANTE_SAMPLES)])
         scale = np.where(np.isfinite(beta), beta, 1.0)
@@ -462,7 +448,13 @@ class CoreFactorStep:
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
         out.summary["core"]["ex_ante"] = {
             **ex,
-            "beta": "median V/report over the last 10% of rounds (value scaling, Onyeze et al. §3.2)",
+            # What the run itself allocated, beside the induced allocation's measure: a value-scaling
+            # reading of learners whose scaling fluctuates can serve much less (or more) often.
+            "run_allocated_fraction": float(model.goods_allocated / t_done),
+            # Corollary C.6 needs E[p_i] <= alpha_i: a beta read off an agent that overspent says so here.
+            "max_spend_over_share": float((spend / samples.shape[0] / shares).max()),
+            "beta": BETA_RULE.format(window=BETA_WINDOW),
+            "beta_infinite": int(np.isinf(beta).sum()),
         }
         return out
 
