@@ -5,7 +5,6 @@ simulation (docs/architecture.md: keep plotting out of the simulation script).""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from abm import jsonio
 from abm.config import ConfigError
 from abm.scenario import find_scenario
 
@@ -79,7 +79,7 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
         raise ConfigError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
-    return json.loads(path.read_text())
+    return jsonio.loads(path.read_text())
 
 
 def output_dir(run_dir: str | Path, out: str | Path | None) -> Path:

@@ -13,7 +13,6 @@ standard error — slope b means regret ~ T^b and regret/T ~ T^(b-1); b < 1 is n
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from abm import jsonio
 from abm.config import ConfigError
 from abm.scenario import get_scenario
 from mechanisms.registry import Citation, Registry
@@ -201,13 +201,9 @@ def regret_study(
         "failed_runs": len(failed),
         "fits": fits.to_dict(orient="records"),
     }
-    (out / "study.json").write_text(json.dumps(meta, indent=1, default=_nan_to_none) + "\n")
+    (out / "study.json").write_text(jsonio.dumps(meta, indent=1, default=str) + "\n")
     png = plot_study(table, fits, out / "regret_study.png", title=f"{scenario}: strong regret / T") if plot else None
     return RegretStudy(runs, table, fits, out, png)
-
-
-def _nan_to_none(x: Any) -> Any:
-    return None if isinstance(x, float) and not np.isfinite(x) else str(x)
 
 
 def plot_study(table: pd.DataFrame, fits: pd.DataFrame, path: Path, title: str = "") -> Path:
