@@ -276,6 +276,8 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
     return {
         "eps": eps,
         "vbar": vbar,
+        "vbar_definition": "v(q_bar, inf 1) of this run's economy, q_bar = agents x q_bar_per_agent "
+        "(Zhu 2021 §5; in §6.3 terms the k-model's, k times the per-agent economy's)",
         "delta_P_outside": delta,
         "believable_z": z,
         "conjecture_c": c,
@@ -343,6 +345,7 @@ class ResourceAllocation(Scenario):
                 **settle(mech, adapter.raw, truth, adapter.linked, params, endow, check_rng),
                 "small_agents_conjecture_c": None if design is None else design.conjecture,
                 "small_agents_tail_f": None if design is None else design.tail,
+                "small_agents_vbar": None if design is None else design.vbar,
             },
         )
 

@@ -111,7 +111,12 @@ class Economy:
         return knapsack(self.theta, np.atleast_2d(resources), np.atleast_2d(projects)).value
 
     def vbar(self) -> float:
-        """v-bar = v(q_bar, inf 1), the largest one-date surplus (§5)."""
+        """v-bar = v(q_bar, inf 1) of this economy, the largest one-date surplus (Zhu 2021 §5).
+
+        The one definition of v-bar in mechsim: always the economy the mechanism allocates.
+        For the k-model of §6.3 (q_bar[k] = k q_bar) that is k times the base economy's
+        (with unlimited projects v is linear in q_bar), and §6.3's eps / (k v-bar), written
+        with the base economy's v-bar, is eps / v-bar[k] (`small_agents_design`)."""
         return float(knapsack(self.theta, self.q_bar[None], np.full((1, self.n_types), np.inf)).value[0])
 
     def vlow(self) -> float:

@@ -538,6 +538,8 @@ def test_small_agents_design_by_hand():
     assert base.vbar() == pytest.approx(vbar)
     e = 1.0 / (4 * vbar)
     assert design.conjecture == pytest.approx((e - math.sqrt(e * e - 16 * f)) / 2)
+    # One v-bar (Zhu 2021 §5): the k-model's, v(4 q_bar, inf 1) = 4 x 2 = 8, which the design names.
+    assert design.vbar == pytest.approx(4 * vbar) == mech.economy.vbar()
     # Hoeffding: sum_i 2 exp(-2 T d^2 / range_i^2) over types with a positive range.
     assert hoeffding_tail(0.3, 20, np.array([0.0, 1.0, 2.0])) == pytest.approx(
         2 * math.exp(-3.6) + 2 * math.exp(-0.9)
