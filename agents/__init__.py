@@ -7,11 +7,11 @@ from agents.experts import Exp3, Hedge
 from agents.pacing import AdaptivePacing, Truthful, ValueScaling
 from agents.registry import LEARNERS, make_learner, register_learner
 from agents.swap import BlumMansourSwap
-from mechanisms.registry import BRAVERMAN, ONYEZE, Citation
+from mechanisms.registry import BRAVERMAN, ONYEZE, Source, cite
 
 
-def _learner(name: str, cls: type[Learner], doc: str, source: tuple[str, str] | None = None, section: str = "") -> None:
-    register_learner(name, cls, citation=Citation(*source, section) if source else None)
+def _learner(name: str, cls: type[Learner], doc: str, source: Source | None = None, section: str = "") -> None:
+    register_learner(name, cls, citation=cite(source, section) if source else None)
     LEARNERS.describe(name, doc)
 
 
@@ -24,7 +24,7 @@ _learner("value_scaling", ValueScaling, "Fixed value scaling: report v / beta (n
 _learner("hedge", Hedge, "Hedge over the report grid (full feedback: every grid report's menu).", BRAVERMAN, "§1.1")
 _learner("exp3", Exp3, "Exp3 over the report grid (bandit feedback: own utility and charge).", BRAVERMAN, "§1.1")
 _learner(
-    "blum_mansour_swap", BlumMansourSwap, "Blum–Mansour swap-regret learner over the report grid [BM07].",
+    "blum_mansour_swap", BlumMansourSwap, "Blum–Mansour swap-regret learner over the report grid (Blum, Mansour 2007).",
     BRAVERMAN, "§1.1, eq. 2",
 )
 _learner(

@@ -45,14 +45,16 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an entry comes from: author(s), title and section, as users read it."""
+    """Where an entry comes from: author(s), year, title and section, as users read it:
+    "M. Braverman 2021, *Optimization-friendly generic mechanisms without money*, §3.1"."""
 
     author: str
     title: str = ""
     section: str = ""
+    year: int | None = None
 
     def __str__(self) -> str:
-        parts = [self.author]
+        parts = [self.author if self.year is None else f"{self.author} {self.year}"]
         if self.title:
             parts.append(f"*{self.title}*")
         text = ", ".join(parts)
@@ -279,18 +281,21 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)
 
-BRAVERMAN = "M. Braverman", "Optimization-friendly generic mechanisms without money"
-ONYEZE = (
+#: (author, title, year) of the four papers.
+Source = tuple[str, str, int]
+BRAVERMAN: Source = "M. Braverman", "Optimization-friendly generic mechanisms without money", 2021
+ONYEZE: Source = (
     "C. Onyeze, D. X. Lin, S. Banerjee, É. Tardos",
     "Dynamic allocation of public goods with approximate core equilibria",
+    2025,
 )
-CHIESA = "A. Chiesa, S. Micali, Z. A. Zhu", "Mechanism design with approximate valuations"
-ZHU = "J. Y. Zhu", "Repeated resource allocation"
+CHIESA: Source = "A. Chiesa, S. Micali, Z. A. Zhu", "Mechanism design with approximate valuations", 2012
+ZHU: Source = "J. Y. Zhu", "Repeated resource allocation", 2021
 
 
-def cite(source: tuple[str, str], section: str = "") -> Citation:
-    """`cite(BRAVERMAN, "§3.1")`."""
-    return Citation(source[0], source[1], section)
+def cite(source: Source, section: str = "") -> Citation:
+    """`cite(BRAVERMAN, "§3.1")`: "M. Braverman 2021, *...*, §3.1"."""
+    return Citation(source[0], source[1], section, source[2])
 
 
 def register_mechanism(

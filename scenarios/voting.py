@@ -1,4 +1,4 @@
-"""Voting with cardinal preferences on the simplex (Braverman §3.1, Problem 16).
+"""Voting with cardinal preferences on the simplex (Braverman 2021 §3.1, Problem 16).
 
 n voters (the agents), k alternatives, outcome a lottery p in Delta_k. Voters' utilities
 are fixed (normalized to min 0 / max 1); each round every voter bids an intensity lambda
@@ -155,7 +155,7 @@ def summarize(
 
 
 class Voting(Scenario):
-    """Braverman §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
+    """Braverman 2021 §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
 
     name = "voting"
     Params = VotingParams
@@ -190,7 +190,7 @@ register_scenario(Voting())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw the outcome lottery over time (stacked per-round lottery, and the running mean
     X-bar) from summary.json; returns the written PNG paths."""
-    from abm.plotting import output_dir, pyplot, read_summary, save_figure
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
     summary = read_summary(result_dir)
     s = summary["scenario_summary"]
@@ -206,4 +206,5 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("probability")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="alternative")
+    fig.suptitle(figure_title(summary, "Outcome lottery (Braverman 2021 §3.1)"), fontsize=10)
     return [save_figure(fig, output_dir(result_dir, out) / "voting_lottery.png")]

@@ -1,4 +1,4 @@
-"""Approximate core factor for the single-good, 0-1 cost public good (Onyeze et al. Definition 2.1,
+"""Approximate core factor for the single-good, 0-1 cost public good (Onyeze et al. 2025 Definition 2.1,
 Lemma 4.2; SPEC.md §G).
 
 Ex post (Definition 2.1 with delta = 0): coalition S with share alpha_S = sum_{i in S} alpha_i
@@ -534,7 +534,7 @@ def core_factor(
     exact_max_agents: int = EXACT_MAX_AGENTS,
     work_budget: float | None = None,
 ) -> CoreResult:
-    """gamma = max_S gamma(S) (Onyeze et al. Definition 2.1, delta = 0), within a work budget
+    """gamma = max_S gamma(S) (Onyeze et al. 2025 Definition 2.1, delta = 0), within a work budget
     (None: `default_work_budget(T, n)`; math.inf: unlimited).
 
     n <= exact_max_agents: every coalition, in decreasing order of a certified upper bound

@@ -356,7 +356,7 @@ class ItemPriceStep:
 
 
 class FiniteOutcomeStep:
-    """Externalities and the Pareto check (Braverman §2.3.4) when the mechanism declares
+    """Externalities and the Pareto check (Braverman 2021 §2.3.4) when the mechanism declares
     `FiniteOutcomes`: X-bar (recorded by the model) is the empirical distribution over them."""
 
     name = "finite_outcomes"
@@ -391,7 +391,7 @@ class FiniteOutcomeStep:
 
 # -- scenario hooks (ScenarioInstance.metric_steps) -------------------------------------------
 class CoreFactorStep:
-    """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
+    """Ex-post core factor (Onyeze et al. 2025 Definition 2.1) and the ex-ante factor (Lemma 4.2)
     on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
     value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i.
 
@@ -460,7 +460,7 @@ class CoreFactorStep:
 
 
 class HZResidualStep:
-    """HZ residuals over time (Braverman §3.2) of (X-bar_t, mean item prices) for one-sided
+    """HZ residuals over time (Braverman 2021 §3.2) of (X-bar_t, mean item prices) for one-sided
     allocation with the (n, n) utility matrix `u`; budgets per round are B_i / T (HZ's
     equal incomes). Needs the per-round outcomes (n x n allocations) and item prices."""
 

@@ -1,10 +1,10 @@
 """Fixed-action (external) regret under a budget, swap regret, and the CE/CCE gaps of the
-empirical joint play they imply (Braverman §2.1.3 and §2.3.3; SPEC.md §C-D).
+empirical joint play they imply (Braverman 2021 §2.1.3 and §2.3.3; SPEC.md §C-D).
 
 Inputs are the recorded menus on a finite grid of alternative reports: grid_utility and
 grid_cost (T, m, K) for the K grid actions, and what was played. External regret competes
 with the best single grid action in hindsight, which in a bandits-with-knapsacks game
-stops collecting once its cumulative cost would exceed the budget (Braverman §2.3.3).
+stops collecting once its cumulative cost would exceed the budget (Braverman 2021 §2.3.3).
 Swap regret (finite grids) sums, over played actions a, the best gain from always
 replacing a by some b; on plain utility, and on the Lagrangian payoff u - r* c with r*
 the strong-regret dual price, which prices the budget the plain version ignores.
@@ -66,7 +66,7 @@ def nearest_grid_index(played: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff: np.ndarray) -> np.ndarray:
-    """Swap regret per agent (m,) for payoffs (T, m, K) on a finite grid (Braverman §2.3.3):
+    """Swap regret per agent (m,) for payoffs (T, m, K) on a finite grid (Braverman 2021 §2.3.3):
     sum over played a of max(0, max_b sum_{t: a_t = a} (payoff_t(b) - played_payoff_t)).
 
     played_index: (T, m) grid index of the action played (see `nearest_grid_index`);

@@ -2,7 +2,7 @@
 
 For a scenario, horizons T on a geometric grid and S seeds per T (and optionally several
 learners), every (learner, T, seed) is one run of a sweep (`abm.runs.sweep`: parallel,
-resumable). Each run's per-agent strong regret (Braverman, Definition 3, computed by
+resumable). Each run's per-agent strong regret (Braverman 2021, Definition 3, computed by
 `abm.metrics` into metrics.parquet) is averaged over agents (or its max taken: Lemma 4's
 epsilon is a max over players), giving one number per run. Per T: mean and a 95%
 Student-t confidence interval over seeds. Per learner: the least-squares slope of
@@ -24,7 +24,7 @@ import numpy as np
 from abm import jsonio
 from abm.config import ConfigError
 from abm.scenario import get_scenario
-from mechanisms.registry import Citation, Registry
+from mechanisms.registry import BRAVERMAN, Registry, cite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -260,5 +260,5 @@ STUDIES.add(
     "regret",
     regret_study,
     doc="Strong regret vs the horizon T on log-log axes: table, fitted slope with CI, PNG.",
-    citation=Citation("M. Braverman", "Optimization-friendly generic mechanisms without money", "Definition 3"),
+    citation=cite(BRAVERMAN, "Definition 3"),
 )

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Economy:
-    """The principal's side of Zhu §2: project inputs theta (I, R) satisfying
+    """The principal's side of Zhu 2021 §2: project inputs theta (I, R) satisfying
     conditions 1-2 and resource stocks q_bar (R,) > 0. Condition 2 (general position) is
     checked exhaustively when the number of subsets is small (`check_general_position`)."""
 
@@ -75,7 +75,7 @@ class Economy:
             if subset is not None:
                 raise ValueError(
                     f"theta rows {list(subset)} lie on a hyperplane p.x = 1 with p > 0 "
-                    f"but are linearly dependent (condition 2 of Zhu §2): {theta[list(subset)].tolist()}"
+                    f"but are linearly dependent (condition 2 of Zhu 2021 §2): {theta[list(subset)].tolist()}"
                 )
         theta.setflags(write=False)
         q_bar.setflags(write=False)
@@ -166,7 +166,7 @@ class DateAllocation:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LinkedVCG:
-    """The linked VCG mechanism (T, mu_low, mu_high) of Zhu §4 on an `Economy`,
+    """The linked VCG mechanism (T, mu_low, mu_high) of Zhu 2021 §4 on an `Economy`,
     with discount factor beta. mu_low, mu_high: (N, I) bounds on each agent's T-date
     average endowment. Also computes the unlinked VCG mechanism for comparison."""
 

@@ -1,5 +1,5 @@
 """Voting rules as maps from a reported utility profile to a lottery, and the empirical
-(epsilon, delta)-truthfulness check of Braverman §3.1, equation (28).
+(epsilon, delta)-truthfulness check of Braverman 2021 §3.1, equation (28).
 
 A rule M takes an (n, k) profile of reported utilities (each row is affinely normalized
 first; an all-equal or all-zero row means "does not vote") and returns a lottery p in
@@ -12,7 +12,7 @@ from voting at all. `truthfulness_check` searches misreports (a grid of normaliz
 reports plus random and local random directions) and reports both benefits.
 
 The token-based rules fix a per-voter spend b per round, the stationary point of the
-bang-per-buck strategy (Braverman Claim 2):
+bang-per-buck strategy (Braverman 2021 Claim 2):
 - quadratic voting: the vote lambda d_i (d_i the unit direction) at cost
   lambda^2 / (2 eta) = b, so p = softmax(sqrt(2 b / eta) * sum_i d_i);
 - APEX (Algorithm 2's competitive equilibrium): weights lambda_i with quadratic price

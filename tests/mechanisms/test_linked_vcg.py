@@ -131,7 +131,7 @@ def test_price_basis_form_matches_lp_and_lemma1(seed, n_res, extra):
 
 
 def test_figure_1a_hand_computed():
-    """Seed 004 Fig. 1a: theta_1 = (12, 0), theta_2 = (0, 10), theta_3 = (2, 1), unlimited
+    """Zhu 2021 Fig. 1a: theta_1 = (12, 0), theta_2 = (0, 10), theta_3 = (2, 1), unlimited
     theta_1, theta_2 and 1 unit of theta_3: "invest in theta_3 projects until all such
     projects are exhausted or one of the resources is exhausted. At that point, any left
     over resources are then invested in theta_1 or theta_2". q is not given in the text;
@@ -148,7 +148,7 @@ def test_figure_1a_hand_computed():
 
 
 def test_figure_1b_condition_2_violation():
-    """Seed 004 Fig. 1b: theta_3 = (6, 5) lies on the line through theta_1 = (12, 0) and
+    """Zhu 2021 Fig. 1b: theta_3 = (6, 5) lies on the line through theta_1 = (12, 0) and
     theta_2 = (0, 10), violating condition 2: "One could invest in 0.5 units of theta_3
     projects, or invest in 0.25 units each of theta_1 and theta_2 projects" — both exhaust
     q = (3, 2.5) and pay 0.5."""

@@ -1,4 +1,4 @@
-"""The `voting` scenario end to end through `abm.runs.runner.run` (Braverman §3.1)."""
+"""The `voting` scenario end to end through `abm.runs.runner.run` (Braverman 2021 §3.1)."""
 
 from __future__ import annotations
 
