@@ -45,8 +45,7 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an entry comes from: author(s), year, title and section, as users read it:
-    "M. Braverman 2021, *Optimization-friendly generic mechanisms without money*, §3.1"."""
+    """Where an entry comes from: author(s), year, title and section, as users read it."""
 
     author: str
     title: str = ""
@@ -54,10 +53,18 @@ class Citation:
     year: int | None = None
 
     def __str__(self) -> str:
-        parts = [self.author if self.year is None else f"{self.author} {self.year}"]
+        head = f"{self.author} ({self.year})" if self.year else self.author
+        parts = [head]
         if self.title:
             parts.append(f"*{self.title}*")
         text = ", ".join(parts)
+        return f"{text}, {self.section}" if self.section else text
+
+    def short(self) -> str:
+        """`Onyeze et al. 2025, §6` / `Chiesa, Micali, Zhu` -> `Chiesa et al.`: for titles."""
+        names = [a.split()[-1] for a in self.author.split(", ") if a.strip()]
+        who = names[0] if len(names) == 1 else " & ".join(names) if len(names) == 2 else f"{names[0]} et al."
+        text = f"{who} {self.year}" if self.year else who
         return f"{text}, {self.section}" if self.section else text
 
 
@@ -281,7 +288,7 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)
 
-#: (author, title, year) of the four papers.
+#: The four source papers: (authors, title, year).
 Source = tuple[str, str, int]
 BRAVERMAN: Source = "M. Braverman", "Optimization-friendly generic mechanisms without money", 2021
 ONYEZE: Source = (
@@ -294,7 +301,7 @@ ZHU: Source = "J. Y. Zhu", "Repeated resource allocation", 2021
 
 
 def cite(source: Source, section: str = "") -> Citation:
-    """`cite(BRAVERMAN, "§3.1")`: "M. Braverman 2021, *...*, §3.1"."""
+    """`cite(BRAVERMAN, "§3.1")`."""
     return Citation(source[0], source[1], section, source[2])
 
 
