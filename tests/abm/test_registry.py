@@ -203,8 +203,6 @@ def test_citations_carry_the_year():
     )
     assert [cite(s).year for s in (BRAVERMAN, ONYEZE, ZHU, CHIESA)] == [2021, 2025, 2021, 2012]
     assert str(Citation("A. Author", "A title", "§2")) == "A. Author, *A title*, §2"  # no year: none printed
-
-
     for name in SCENARIOS:
         citation = SCENARIOS.entry(name).citation
         if citation is not None and citation.author.startswith(("M. Braverman", "C. Onyeze", "J. Y. Zhu", "A. Chiesa")):
