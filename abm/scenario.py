@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
+from abm.config import ConfigError, DeclaredTypes, GroupPlan, RunConfig, format_validation_error
 from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
 from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from abm.metrics.pipeline import MetricStep
 
 
-class ScenarioParams(BaseModel):
-    """Base of every scenario's `[params]` table."""
+class ScenarioParams(DeclaredTypes):
+    """Base of every scenario's `[params]` table (values brought to their declared types:
+    `--set params.instance=34` is the text "34" where the field takes text)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 

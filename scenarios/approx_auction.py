@@ -82,7 +82,7 @@ class ApproxKnowledgeValues(ValueModel):
 
 
 class ApproxAuctionScenario(Scenario):
-    """Chiesa, Micali, Zhu: second price, random assignment and the optimal probabilistic
+    """Chiesa, Micali, Zhu 2012: second price, random assignment and the optimal probabilistic
     M_f with bidders who know their value only within relative inaccuracy delta."""
 
     name = "approx-auction"
@@ -226,7 +226,7 @@ __all__ = [
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """`mechsim plot` panel: per mechanism, the welfare ratio achieved on the played bids,
     the worst round with bids in K_i, the worst case the search found, and the theorem's
-    guarantee (Chiesa–Micali–Zhu, Thms 1-4)."""
+    guarantee (Chiesa–Micali–Zhu 2012, Thms 1-4)."""
     from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
     summary = read_summary(result_dir)

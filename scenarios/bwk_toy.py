@@ -1,4 +1,4 @@
-"""Bandits-with-knapsacks instances of Braverman §2.3.3: the toy example and a stochastic one.
+"""Bandits-with-knapsacks instances of Braverman 2021 §2.3.3: the toy example and a stochastic one.
 
 `bwk-toy` — a zero arm and an arm of cost 1; budget B = T/2; reward 1 in rounds
 t < T/2, then 2 for all later rounds (`second_half_reward = 2`) or 0 (`= 0`). The player
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: No algorithm beats this worst-case ratio on the toy instance (Braverman §2.3.3).
+#: No algorithm beats this worst-case ratio on the toy instance (Braverman 2021 §2.3.3).
 TOY_RATIO_BOUND = 2.0 / 3.0
 
 
@@ -75,7 +75,7 @@ def _grid_defaults(grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class BwKToy(Scenario):
-    """Braverman §2.3.3 toy instance of bandits with knapsacks (deterministic; bid reports)."""
+    """Braverman 2021 §2.3.3 toy instance of bandits with knapsacks (deterministic; bid reports)."""
 
     name = "bwk-toy"
     Params = BwKToyParams
@@ -195,7 +195,7 @@ def compare_learners(
     seed: int = 0,
     show: bool = True,
 ) -> pd.DataFrame:
-    """Every learner's ratio in both toy scenarios and its worst case (Braverman §2.3.3:
+    """Every learner's ratio in both toy scenarios and its worst case (Braverman 2021 §2.3.3:
     no algorithm's worst case exceeds 2/3). Prints the table when `show`."""
     import pandas as pd
 
@@ -210,7 +210,7 @@ def compare_learners(
         )
     table = pd.DataFrame(rows).set_index("learner")
     if show:
-        print(f"Braverman §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
+        print(f"Braverman 2021 §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
         print(table.to_string(float_format=lambda x: f"{x:.3f}"))
     return table
 

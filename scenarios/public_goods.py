@@ -20,7 +20,7 @@ from mechanisms.registry import ONYEZE, cite
 
 
 class PublicGoodsParams(ScenarioParams):
-    """Parameters of the public-goods scenario (Onyeze et al. §3, §6)."""
+    """Parameters of the public-goods scenario (Onyeze et al. 2025 §3, §6)."""
 
     mechanism: str = Field(
         default="proportional",
@@ -84,7 +84,7 @@ class CommonShockValues(ValueModel):
 
 
 class HarmonicValues(ValueModel):
-    """Onyeze et al. §6 lower-bound instance: with probability alpha = 1/2 a shared round with
+    """Onyeze et al. 2025 §6 lower-bound instance: with probability alpha = 1/2 a shared round with
     values 1/sigma(i) - eps (sigma a fresh random permutation of 1..n), otherwise agent
     i's selfish round (value 1 for i, 0 for the others) with probability alpha_i = 1/(2n)."""
 
@@ -100,7 +100,7 @@ class HarmonicValues(ValueModel):
 
 
 class PublicGoods(Scenario):
-    """Onyeze et al. §3: Algorithm 1 on a single good with Proportional, Moulin, Potential
+    """Onyeze et al. 2025 §3: Algorithm 1 on a single good with Proportional, Moulin, Potential
     (or any mechanism of the public_goods family); pacing bidders by default."""
 
     name = "public-goods"
@@ -140,7 +140,7 @@ class PublicGoods(Scenario):
             budgets=mechanism.initial_budgets(config.rounds),
             values=values,
             agent_info={"share": shares},
-            # Value scaling lives in beta in R_+ (Onyeze et al. §3.2): allow overbidding down to beta = 0.1.
+            # Value scaling lives in beta in R_+ (Onyeze et al. 2025 §3.2): allow overbidding down to beta = 0.1.
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
             summarize=lambda model: {
                 "alpha": float(shares.sum()),
@@ -168,7 +168,7 @@ class LargePublicGoodsParams(PublicGoodsParams):
 
 
 class LargePublicGoods(PublicGoods):
-    """Onyeze et al. §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
+    """Onyeze et al. 2025 §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
     so a constant fraction of a large population has to pay for it), budgets capped per
     report (§3.1), 10^6 pacing bidders by default (benchmarks/bench_large.py)."""
 

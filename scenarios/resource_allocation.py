@@ -276,6 +276,8 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
     return {
         "eps": eps,
         "vbar": vbar,
+        "vbar_definition": "v(q_bar, inf 1) of this run's economy, q_bar = agents x q_bar_per_agent "
+        "(Zhu 2021 §5; in §6.3 terms the k-model's, k times the per-agent economy's)",
         "delta_P_outside": delta,
         "believable_z": z,
         "conjecture_c": c,
@@ -287,7 +289,7 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
 
 
 class ResourceAllocation(Scenario):
-    """Zhu (2021), *Repeated resource allocation*: N agents, T = rounds dates, linked vs
+    """Zhu 2021, *Repeated resource allocation*: N agents, T = rounds dates, linked vs
     unlinked VCG; truthful by default."""
 
     name = "resource-allocation"
@@ -343,6 +345,7 @@ class ResourceAllocation(Scenario):
                 **settle(mech, adapter.raw, truth, adapter.linked, params, endow, check_rng),
                 "small_agents_conjecture_c": None if design is None else design.conjecture,
                 "small_agents_tail_f": None if design is None else design.tail,
+                "small_agents_vbar": None if design is None else design.vbar,
             },
         )
 
@@ -354,13 +357,15 @@ register_scenario(ResourceAllocation())
 
 
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (Zhu §4,
+    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (Zhu 2021 §4,
     Theorem 1: linked is weakly cheaper) with the Groves base the linking subtracts."""
-    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure, snap_zero
 
     summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     linked, unlinked = np.asarray(s["transfers_linked"]), np.asarray(s["transfers_unlinked"])
+    scale = max(float(np.abs(linked).max(initial=0.0)), float(np.abs(unlinked).max(initial=0.0)))
+    linked, unlinked = snap_zero(linked, scale), snap_zero(unlinked, scale)  # round-off is 0
     agents = np.arange(linked.shape[0])
     fig, ax = pyplot().subplots(figsize=(8, 4.5))
     ax.bar(agents - 0.2, unlinked, width=0.4, label=f"unlinked VCG (total {unlinked.sum():.4g})")
@@ -368,7 +373,8 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     ax.set_xlabel("agent")
     ax.set_ylabel("transfer paid by the principal at T")
     ax.set_xticks(agents)
-    ax.set_ylim(0, 1.25 * max(float(unlinked.max(initial=0.0)), float(linked.max(initial=0.0)), 1e-9))
+    top = max(float(unlinked.max(initial=0.0)), float(linked.max(initial=0.0)))
+    ax.set_ylim(0, 1.25 * top if top > 0 else 1.0)  # all zero: a readable axis, not 1e-9 ticks
     ax.legend(loc="upper center", ncols=2)
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(figure_title(summary, f"Principal's transfers, efficiency {s['efficiency']:.3g}"))

@@ -1,4 +1,4 @@
-"""Seed 002 §2.3.3 toy BwK instance as the `bwk-toy` scenario: no learner beats the 2/3
+"""Braverman 2021 §2.3.3 toy BwK instance as the `bwk-toy` scenario: no learner beats the 2/3
 worst-case ratio; pacing-type learners keep >= 0.45 in both second halves."""
 
 import numpy as np

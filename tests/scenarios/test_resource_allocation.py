@@ -192,3 +192,20 @@ def test_small_agents_design_needs_theorem2_horizon():
     s = result.summary["scenario_summary"]
     assert s["cost_linked"] < s["cost_unlinked"]
     assert 0 <= s["small_agents_conjecture_c"] <= 1
+
+
+def test_one_vbar_in_the_design_and_the_eps_ex_post_summary():
+    """Issue 14: v-bar was the base economy's in the §6.3 design and the run economy's (k times
+    larger) in eps_ex_post. Both now report the run economy's v(q_bar, inf 1) (Zhu 2021 §5):
+    here 9 agents x 2.0 of the one resource on the best ratio type."""
+    result = run(
+        "resource-allocation",
+        overrides={"rounds": 3, "agents": 9, "design": "small-agents", "halfwidth": 0.3, "incentive_agents": 1,
+                   "misreports": 2, "endowments": "iid"},
+        progress=False,
+    )
+    s = result.summary["scenario_summary"]
+    econ = result.model.mechanism.mech.economy
+    assert s["eps_ex_post"]["vbar"] == pytest.approx(s["small_agents_vbar"]) == pytest.approx(econ.vbar())
+    assert econ.q_bar.tolist() == [9 * 2.0] * econ.n_resources
+    assert "this run's economy" in s["eps_ex_post"]["vbar_definition"]
