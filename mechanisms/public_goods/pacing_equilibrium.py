@@ -28,8 +28,8 @@ import numpy as np
 
 from mechanisms.base import Mechanism
 
-#: Bisection steps in log beta (bracket [BETA_MIN, BETA_MAX]: 2^-60 of its log-width).
-BISECTION_STEPS = 60
+#: Bisection steps in log beta (bracket [BETA_MIN, BETA_MAX]: 2^-40 of its log-width, ~1e-11).
+BISECTION_STEPS = 40
 BETA_MIN, BETA_MAX = 1e-3, 1e3
 #: Standard errors (bounded, see `symmetric_pacing_equilibrium`) of the sampled mean payment
 #: within which it counts as equal to the share.

@@ -1,3 +1,8 @@
 """The papers' headline claims as registered studies (`mechsim study NAME`, docs/studies.md);
 importing this package registers them. Each module keeps its import light (the registry is
 read by `mechsim list`): pandas, scipy and matplotlib are imported inside the functions."""
+
+from scenarios.studies import (
+    core_vs_n,  # noqa: F401
+    linked_savings,  # noqa: F401
+)
