@@ -171,9 +171,13 @@ class CoreVsN(Study):
             "instance every β in (1, H_n − nε] spends exactly α_i (no selfish round is bought, every shared one "
             "is); the solver finds that interval and plays its geometric middle"
             + (f" (β = {beta.min():.3g} … {beta.max():.3g} over the runs)." if len(beta) else "."),
-            "The ex-ante factor needs each agent's β from the final rounds; an agent that depleted reports 0 "
-            "there and its β is undefined, so those runs have no ex-ante value (n/a, left out of the means).",
         ]
+        missing = int(data.runs[EX_ANTE].isna().sum()) if EX_ANTE in data.runs else 0
+        if missing:
+            notes.append(
+                f"{missing} of {len(data.runs)} runs have no ex-ante factor (null in summary.json: an agent that "
+                "depleted reports 0 in the final rounds, where β is read off); they are left out of the ex-ante means."
+            )
         return Findings(claims, notes, {"core_vs_n": table})
 
     def plot(self, data: StudyData, fig: Figure) -> None:
