@@ -70,7 +70,8 @@ class ResourceAllocationParams(ScenarioParams):
     q_bar_per_agent: stock of each resource per agent (q_bar = N x this, the scaling of
     §6.3). pi_range: agents' mean endowment of each non-last-resort type ~ U[pi_range].
     trials, rho: the binomial granularity m and success rate. halfwidth: d of the
-    confidence intervals. beta: discount factor. eps: §5's epsilon. incentive_agents /
+    confidence intervals; stylized_halfwidth: the d the stylized endowments are conditioned
+    on (common random numbers across widths). beta: discount factor. eps: §5's epsilon. incentive_agents /
     misreports: the ex-post check's scope (agents searched, random misreports each).
     design = "small-agents": the linked mechanism of Theorem 2's proof (§6.3) for the
     k = agents model, which needs beta = 1 and rounds = ceil(agents^kappa); its
@@ -94,6 +95,13 @@ class ResourceAllocationParams(ScenarioParams):
     trials: int = Field(default=4, ge=1)
     rho: float = Field(default=0.5, gt=0, lt=1)
     halfwidth: float = Field(default=0.4, gt=0)
+    stylized_halfwidth: float | None = Field(
+        default=None,
+        gt=0,
+        description="the d the stylized endowments are conditioned on (None: halfwidth). A sweep over "
+        "halfwidth with this set to its smallest d draws the same true endowments at every width "
+        "(common random numbers), each inside every interval; must be <= halfwidth",
+    )
     beta: float = Field(default=1.0, gt=0, le=1)
     eps: float = Field(default=0.5, gt=0)
     incentive_agents: int = Field(default=8, ge=0)
@@ -110,6 +118,11 @@ class ResourceAllocationParams(ScenarioParams):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(lo, hi)}")
+        if self.stylized_halfwidth is not None and self.stylized_halfwidth > self.halfwidth:
+            raise ValueError(
+                f"stylized_halfwidth must be <= halfwidth ({self.halfwidth}): the stylized endowments must lie "
+                f"in the mechanism's intervals, got {self.stylized_halfwidth}"
+            )
         if self.design == "small-agents" and self.beta != 1.0:
             raise ValueError(f"beta must be 1 for design = 'small-agents' (§6.3), got {self.beta}")
         if self.theta is not None:
@@ -323,12 +336,16 @@ class ResourceAllocation(Scenario):
         else:
             lo, hi = np.clip(pi - params.halfwidth, 0.0, None), pi + params.halfwidth
             mech = LinkedVCG(econ, horizon, lo, hi, beta=params.beta)
-        lo, hi = mech.mu_low, mech.mu_high
         endow = BinomialEndowments(pi, params.trials, params.rho)
         rng = np.random.default_rng(ss_endow)
-        truth = endow.sample_stylized(horizon, lo, hi, rng) if params.endowments == "stylized" else endow.sample(
-            horizon, rng
-        )
+        if params.endowments == "stylized":
+            # Conditioned on a d of its own, the draw does not move with the mechanism's d
+            # (common random numbers across a sweep of widths); [pi - d', pi + d'] lies inside
+            # [max(pi - d, 0), pi + d] for d' <= d, so the truth stays in Omega.
+            d_true = params.halfwidth if params.stylized_halfwidth is None else params.stylized_halfwidth
+            truth = endow.sample_stylized(horizon, np.clip(pi - d_true, 0.0, None), pi + d_true, rng)
+        else:
+            truth = endow.sample(horizon, rng)
         adapter = self.make_mechanism(params, mech, truth)
         if not isinstance(adapter, ResourceAllocationRound):  # the settlement replays its reports
             raise ConfigError(

@@ -209,3 +209,31 @@ def test_one_vbar_in_the_design_and_the_eps_ex_post_summary():
     assert s["eps_ex_post"]["vbar"] == pytest.approx(s["small_agents_vbar"]) == pytest.approx(econ.vbar())
     assert econ.q_bar.tolist() == [9 * 2.0] * econ.n_resources
     assert "this run's economy" in s["eps_ex_post"]["vbar_definition"]
+
+
+def test_stylized_halfwidth_holds_the_truth_fixed_across_widths():
+    """Common random numbers (Zhu 2021 §2-4 stylized model): conditioned on stylized_halfwidth, the
+    true endowments do not move with the mechanism's halfwidth, and lie in the narrowest interval."""
+
+    def truth(d: float, d_true: float | None) -> tuple[np.ndarray, LinkedVCG]:
+        over = {"rounds": 4, "agents": 3, "incentive_agents": 0, "halfwidth": d, "seed": 3}
+        if d_true is not None:
+            over["stylized_halfwidth"] = d_true
+        adapter = run("resource-allocation", overrides=over, progress=False).model.mechanism
+        return adapter.truth.copy(), adapter.mech
+
+    narrow, mech = truth(0.15, 0.15)
+    for d in (0.5, 2.0):
+        wide, wide_mech = truth(d, 0.15)
+        np.testing.assert_array_equal(wide, narrow)
+        np.testing.assert_allclose(wide_mech.mu_high - mech.mu_high, d - 0.15)  # same pi, wider interval
+    # Without it each width conditions on its own d: the 0.15 draw is rejected more often,
+    # so the truths differ.
+    assert not np.array_equal(truth(2.0, None)[0], narrow)
+    avg = narrow.mean(axis=1)  # (N, I) T-date averages, inside the narrowest interval
+    assert np.all(avg >= mech.mu_low - 1e-12) and np.all(avg <= mech.mu_high + 1e-12)
+
+
+def test_stylized_halfwidth_must_fit_inside_the_intervals():
+    with pytest.raises(ConfigError, match=r"stylized_halfwidth must be <= halfwidth \(0.4\)"):
+        run("resource-allocation", overrides={"rounds": 2, "stylized_halfwidth": 0.5}, progress=False)
