@@ -121,6 +121,8 @@ class ApproxAuctionScenario(Scenario):
             values=values,
             agent_info={},
             summarize=summarize,
+            # Undominated bids lie in K_i = x_i [1 - delta, 1 + delta] (slide "Tool #2").
+            undominated=(1.0 - params.delta, 1.0 + params.delta),
         )
 
     def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
