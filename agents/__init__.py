@@ -7,11 +7,11 @@ from agents.experts import Exp3, Hedge
 from agents.pacing import AdaptivePacing, Truthful, ValueScaling
 from agents.registry import LEARNERS, make_learner, register_learner
 from agents.swap import BlumMansourSwap
-from mechanisms.registry import BRAVERMAN, ONYEZE, Citation
+from mechanisms.registry import BRAVERMAN, ONYEZE, Source, cite
 
 
-def _learner(name: str, cls: type[Learner], doc: str, source: tuple[str, str] | None = None, section: str = "") -> None:
-    register_learner(name, cls, citation=Citation(*source, section) if source else None)
+def _learner(name: str, cls: type[Learner], doc: str, source: Source | None = None, section: str = "") -> None:
+    register_learner(name, cls, citation=cite(source, section) if source else None)
     LEARNERS.describe(name, doc)
 
 

@@ -45,17 +45,26 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an entry comes from: author(s), title and section, as users read it."""
+    """Where an entry comes from: author(s), year, title and section, as users read it."""
 
     author: str
     title: str = ""
     section: str = ""
+    year: int | None = None
 
     def __str__(self) -> str:
-        parts = [self.author]
+        head = f"{self.author} ({self.year})" if self.year else self.author
+        parts = [head]
         if self.title:
             parts.append(f"*{self.title}*")
         text = ", ".join(parts)
+        return f"{text}, {self.section}" if self.section else text
+
+    def short(self) -> str:
+        """`Onyeze et al. 2025, §6` / `Chiesa, Micali, Zhu` -> `Chiesa et al.`: for titles."""
+        names = [a.split()[-1] for a in self.author.split(", ") if a.strip()]
+        who = names[0] if len(names) == 1 else " & ".join(names) if len(names) == 2 else f"{names[0]} et al."
+        text = f"{who} {self.year}" if self.year else who
         return f"{text}, {self.section}" if self.section else text
 
 
@@ -279,18 +288,21 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)
 
-BRAVERMAN = "M. Braverman", "Optimization-friendly generic mechanisms without money"
-ONYEZE = (
+#: The four source papers: (authors, title, year).
+Source = tuple[str, str, int]
+BRAVERMAN: Source = "M. Braverman", "Optimization-friendly generic mechanisms without money", 2021
+ONYEZE: Source = (
     "C. Onyeze, D. X. Lin, S. Banerjee, É. Tardos",
     "Dynamic allocation of public goods with approximate core equilibria",
+    2025,
 )
-CHIESA = "A. Chiesa, S. Micali, Z. A. Zhu", "Mechanism design with approximate valuations"
-ZHU = "J. Y. Zhu", "Repeated resource allocation"
+CHIESA: Source = "A. Chiesa, S. Micali, Z. A. Zhu", "Mechanism design with approximate valuations", 2012
+ZHU: Source = "J. Y. Zhu", "Repeated resource allocation", 2021
 
 
-def cite(source: tuple[str, str], section: str = "") -> Citation:
+def cite(source: Source, section: str = "") -> Citation:
     """`cite(BRAVERMAN, "§3.1")`."""
-    return Citation(source[0], source[1], section)
+    return Citation(source[0], source[1], section, source[2])
 
 
 def register_mechanism(

@@ -1,4 +1,5 @@
-"""Named, documented scenario instances; importing this package registers them all."""
+"""Named, documented scenario instances and the papers' studies; importing this package
+registers them all."""
 
 from scenarios import (  # noqa: F401
     approx_auction,
@@ -6,6 +7,7 @@ from scenarios import (  # noqa: F401
     one_sided,
     public_goods,
     resource_allocation,
+    studies,
     two_sided,
     voting,
 )

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
-from abm.runs.study import parse_horizons, regret_study
-from abm.scenario import SCENARIOS, get_scenario
+from abm.runs.study import run_study
 
 LEARNERS = ["bang_per_buck", "lagrange_bwk", "adaptive_pacing"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="one-sided", help="falls back to public-goods if absent")
+    parser.add_argument("--scenario", default="one-sided")
     parser.add_argument("--horizons", default="100:1600:5", help="T1,T2,... or TMIN:TMAX:POINTS")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--agents", type=int, default=6)
@@ -32,25 +29,13 @@ def main() -> None:
     parser.add_argument("--address", help="Ray cluster (auto, ray://host:10001)")
     parser.add_argument("--out", default="results/regret-convergence")
     args = parser.parse_args()
-    get_scenario("public-goods")  # imports every scenario module
-    scenario = args.scenario if args.scenario.replace("_", "-") in SCENARIOS else "public-goods"
-    study = regret_study(
-        scenario,
-        parse_horizons(args.horizons),
-        args.seeds,
-        args.learners.split(","),
-        overrides={"agents": args.agents},
-        out=args.out,
-        executor=args.executor,
-        workers=args.workers,
-        address=args.address,
-    )
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
-        print(study.table.to_string(index=False), end="\n\n")
-        print(study.fits.to_string(index=False), end="\n\n")
-    for f in study.fits.itertuples():
-        print(f"{f.learner:16s} strong regret ~ T^{f.slope:.2f}  (95% CI [{f.slope_lo:.2f}, {f.slope_hi:.2f}])")
-    print(f"\n{scenario}: table, fits and plot in {study.out}/")
+    options = {"scenario": args.scenario, "horizons": args.horizons, "agents": args.agents,
+               "learners": args.learners.split(",")}
+    result = run_study("regret", seeds=args.seeds, options=options, out=args.out, executor=args.executor,
+                       workers=args.workers, address=args.address)
+    for claim in result.findings.claims:
+        print(f"{claim.quantity}: {claim.measured}")
+    print(f"\n{args.scenario}: report, tables and figure in {result.out}/")
 
 
 if __name__ == "__main__":

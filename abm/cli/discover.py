@@ -1,4 +1,4 @@
-"""`mechsim list [scenarios|mechanisms|learners]` and `mechsim describe NAME`: what the
+"""`mechsim list [scenarios|mechanisms|learners|studies]` and `mechsim describe NAME`: what the
 registries hold, with parameters (from the pydantic `Params` schemas), defaults, one-line
 docs and the source citation."""
 
@@ -16,7 +16,7 @@ from abm.config import ConfigError
 from abm.scenario import SCENARIOS, Scenario
 from mechanisms.registry import FAMILIES, MECHANISMS, Entry, first_line
 
-KINDS = ("scenarios", "mechanisms", "learners")
+KINDS = ("scenarios", "mechanisms", "learners", "studies")
 
 
 def _learners() -> Any:
@@ -27,7 +27,7 @@ def _learners() -> Any:
 
 def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("list", parents=parents, help="list the scenarios, mechanisms (by family) and learners")
-    p.add_argument("what", nargs="?", choices=KINDS, help="one section only (default: all three)")
+    p.add_argument("what", nargs="?", choices=KINDS, help="one section only (default: all)")
     p.set_defaults(func=cmd_list)
     p = subparsers.add_parser(
         "describe", parents=parents, help="parameters, defaults, docs and source of a scenario, mechanism or learner"
@@ -59,6 +59,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("learners:")
         for e in _learners().entries():
             print(f"  {e.name:22s} {e.doc}")
+    if "studies" in what:
+        from abm.runs.study import STUDIES
+
+        print("studies (`mechsim study NAME [--quick]`):")
+        for study in STUDIES.entries():
+            source = f" [{study.citation.short()}]" if study.citation is not None else ""
+            print(f"  {study.name:22s} {study.doc}{source}")
     return 0
 
 

@@ -1,82 +1,100 @@
-"""`mechsim study NAME`: the registered studies (abm.runs.study.STUDIES) and their reports."""
+"""`mechsim study NAME [--quick] [--seeds K] [--executor ...] [--out DIR] [--<option> ...]`:
+a registered study (abm.runs.study.STUDIES) and its report.
+
+The study's own options are its dataclass fields, so they are known only once the study
+(possibly a plug-in's, loaded after the first parse) is looked up: `study` takes the name
+and the remaining arguments, and `cmd_study` parses those with the study's parser.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-# abm.runs.study imports pandas, scipy and the sweep machinery only inside its functions,
-# so the registry (with the studies' one-line docs for --help) is cheap to import here.
-from abm.runs.study import STUDIES, parse_horizons
-
 
 def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    # --plugin sits on the leaf parsers only (a nested parser's default would overwrite it).
-    p = subparsers.add_parser("study", help="studies over many runs (regret: strong regret vs horizon)")
-    kinds = p.add_subparsers(dest="study", required=True)
-    r = kinds.add_parser("regret", parents=parents, help=STUDIES.entry("regret").doc)
-    r.add_argument("--scenario", required=True, help="scenario name (see `mechsim list`)")
-    r.add_argument("--horizons", default="100:3000:5", help="T1,T2,... or TMIN:TMAX:POINTS (default 100:3000:5)")
-    r.add_argument("--seeds", type=int, default=5, help="seeds per horizon (default 5)")
-    r.add_argument("--learners", help="comma-separated learner names to compare (default: the scenario's)")
-    r.add_argument("--agents", type=int, help="number of agents n")
-    r.add_argument("--aggregate", choices=["mean", "max"], default="mean", help="over agents, per run")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
-    r.add_argument("--out", help="output directory (default results/regret-<scenario>)")
-    r.add_argument(
-        "--executor", choices=["auto", "serial", "process", "ray"],
+    p = subparsers.add_parser(
+        "study", parents=parents, add_help=False,
+        help="a registered study: sweeps + CIs + figure + report.md beside the papers' values",
+    )
+    p.add_argument("name", nargs="?", help="the study (`mechsim list studies`); `mechsim study NAME --help`")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_study)
+
+
+def study_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one study: the common flags and the study's options."""
+    from abm.runs.study import get_study, options
+
+    cls = get_study(name)
+    doc = (cls.__doc__ or "").strip().splitlines()
+    p = argparse.ArgumentParser(
+        prog=f"mechsim study {cls.name}", description=doc[0] if doc else None,
+        epilog=f"source: {cls.citation}" if cls.citation else None,
+    )
+    p.add_argument("--quick", action="store_true", help="the small version (under a minute; what the tests run)")
+    p.add_argument("--seeds", type=int, help="seeds per axis point (default: the study's)")
+    p.add_argument("--out", help="output directory (default results/study-NAME[-quick])")
+    p.add_argument(
+        "--executor", choices=["auto", "serial", "process", "ray"], default="auto",
         help="where the runs execute (default auto: Ray tasks with --address or a running Ray, else a process pool)",
     )
-    r.add_argument(
-        "--backend", choices=["local", "ray"], help="in-run sharding of each run's learners (the runs' `backend` field)"
-    )
-    r.add_argument("--address", help="Ray cluster to join (auto, ray://host:port)")
-    r.add_argument("--workers", type=int, help="processes for --executor process")
-    r.add_argument("--max-retries", type=int, default=2)
-    r.add_argument("--quiet", action="store_true")
-    r.set_defaults(func=cmd_study_regret)
+    p.add_argument("--address", help="Ray cluster to join (auto, ray://host:port)")
+    p.add_argument("--workers", type=int, help="processes for --executor process")
+    p.add_argument("--max-retries", type=int, default=2, help="extra attempts per failing run (default 2)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, no table")
+    p.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE.py", help="load user code (repeatable)")
+    group = p.add_argument_group(f"options of {cls.name}")
+    for opt in options(cls):
+        group.add_argument(opt.flag, dest=f"opt_{opt.name}", type=opt.parse, default=None,
+                           help=f"{opt.help} (default {opt.default!r})")
+    return p
 
 
-def cmd_study_regret(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+def cmd_study(args: argparse.Namespace) -> int:
     from abm.cli.main import parse_sets
+    from abm.runs.study import STUDIES, options, run_study
 
-    overrides = parse_sets(args.set or [])
-    if args.agents is not None:
-        overrides["agents"] = args.agents
+    if not args.name or args.name in ("-h", "--help"):
+        print("usage: mechsim study NAME [--quick] [--seeds K] [--executor serial|process|ray] [--out DIR] ...")
+        print("studies (`mechsim study NAME --help` for each one's options):")
+        for e in STUDIES.entries():
+            print(f"  {e.name:22s} {e.doc}")
+        return 0
+    # A --plugin after NAME may register the study itself: load it before the lookup.
+    from abm.cli.main import plugin_parent
+    from abm.plugins import load_plugins, resolve_spec
+
+    early, _ = plugin_parent().parse_known_args(args.rest)
+    late = [resolve_spec(s) for s in early.plugin or []]
+    load_plugins(late)
+    args.plugin_specs = [*args.plugin_specs, *late]
+    parser = study_parser(args.name)
+    sub = parser.parse_args(args.rest)
+    cls = STUDIES[args.name]
+    opts = {o.name: getattr(sub, f"opt_{o.name}") for o in options(cls)}
+    overrides = parse_sets(sub.set or [])
     if args.plugin_specs:
         overrides["plugins"] = args.plugin_specs
-    executor = args.executor or "auto"
-    if args.backend is not None:
-        overrides["backend"] = args.backend
-    learners = [x.strip() for x in args.learners.split(",")] if args.learners else None
     try:
-        study = STUDIES["regret"](
-            args.scenario,
-            parse_horizons(args.horizons),
-            args.seeds,
-            learners,
-            overrides=overrides,
-            aggregate=args.aggregate,
-            out=args.out or f"results/regret-{args.scenario}",
-            executor=executor,
-            workers=args.workers,
-            address=args.address,
-            max_retries=args.max_retries,
-            progress=not args.quiet,
+        result = run_study(
+            args.name, quick=sub.quick, seeds=sub.seeds, out=sub.out,
+            options={k: v for k, v in opts.items() if v is not None}, overrides=overrides,
+            executor=sub.executor, workers=sub.workers, address=sub.address, max_retries=sub.max_retries,
+            progress=not sub.quiet,
         )
     except KeyboardInterrupt:
         print("\nmechsim study: interrupted; finished runs are recorded — run the same command again to resume")
         return 130
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
-        print(study.table.to_string(index=False))
-        print()
-        print(study.fits.to_string(index=False))
-    for _, f in study.fits.iterrows():
-        print(
-            f"{f['learner']}: strong regret ~ T^{f['slope']:.3f} "
-            f"(95% CI [{f['slope_lo']:.3f}, {f['slope_hi']:.3f}], {f['n_runs']} runs)"
-        )
-    print(f"\nresults in {study.out}/ (plot: {study.plot})")
-    return 0
+    if not sub.quiet:
+        for c in result.findings.claims:
+            verdict = {True: "holds", False: "DOES NOT HOLD", None: "info"}[c.holds]
+            print(f"[{verdict}] {c.quantity}: measured {c.measured}; paper: {c.paper}"
+                  + (f" ({c.citation.short()})" if c.citation else ""))
+        for note in result.findings.notes:
+            print(f"note: {note}")
+    files = ", ".join(p.name for p in result.figures)
+    print(f"\n{result.study.name}: report {result.report}; figures {files or 'none'}; "
+          f"{len(result.runs)} runs ({result.failed} failed) in {result.out}/")
+    return 0 if result.findings.holds else 1

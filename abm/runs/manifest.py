@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -205,4 +205,19 @@ def results_frame(runs: list[RunSpec], latest: dict[str, dict[str, Any]], out: P
         summary = rec.get("summary", {}) if status == "ok" else {}
         row.update({k: v for k, v in summary.items() if k not in row})  # axis values keep their spelling
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def finished_table(out: Path) -> pd.DataFrame:
+    """The finished runs of the sweep directory `out` from its manifest alone (no configs
+    re-resolved): run_id, the axis values, seed, path and the summary scalars, one row each."""
+    manifest = Manifest(out / MANIFEST)
+    if not manifest.path.is_file():
+        raise ConfigError(f"{out} is not a sweep directory (no {MANIFEST})")
+    rows = []
+    for rec in manifest.latest().values():
+        if rec.get("status") == "ok" and (out / RUNS_DIR / rec["run_id"]).is_dir():
+            row = {"run_id": rec["run_id"], **rec.get("point", {}), "path": str(out / rec["path"])}
+            row.update({k: v for k, v in rec.get("summary", {}).items() if k not in row})
+            rows.append(row)
     return pd.DataFrame(rows)

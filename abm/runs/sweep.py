@@ -223,6 +223,7 @@ def sweep(
     overrides: dict[str, Any] | None = None,
     ship_code: bool = False,
     progress: bool = True,
+    pools: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run every grid point not already finished in `out`; return one row per run.
 
@@ -231,6 +232,8 @@ def sweep(
     "auto" (Ray when an address is given or Ray is already up, else processes).
     max_retries: extra attempts for a run that raised or whose worker died.
     overrides: dotted `key=value`s applied to every run on top of the sweep's own.
+    pools: a cache of pools by executor kind, shared by several sweeps (a study's parts) so
+        a process pool or Ray is started once.
     Rows: run_id, status (ok | failed), the axis values, seed, attempts, path (ok runs),
     error (failed runs) and the scalar entries of each run's summary.json.
     """
@@ -256,7 +259,11 @@ def sweep(
     kind = choose_executor(executor, address, len(todo), workers)
     if todo:
         plugins = list(dict.fromkeys(p for r in todo for p in r.config.get("plugins") or []))
-        pool = make_pool(kind, workers, max_retries, address, ship_code, plugins)
+        pool = pools.get(kind) if pools is not None else None
+        if pool is None:
+            pool = make_pool(kind, workers, max_retries, address, ship_code, plugins)
+            if pools is not None:
+                pools[kind] = pool
         drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
     return results_frame(runs, manifest.latest(), out_dir)
 

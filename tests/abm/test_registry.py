@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from abm.config import ConfigError
-from abm.runs.study import STUDIES, regret_study
+from abm.runs.study import STUDIES, RegretStudy
 from abm.scenario import SCENARIOS, Scenario, ScenarioInstance, ScenarioParams, get_scenario, register_scenario
 from agents import LEARNERS, make_learner, register_learner
 from agents.pacing import AdaptivePacing, Truthful
@@ -174,7 +174,7 @@ def test_scenarios_register_by_instance_or_decorator():
 
 
 def test_studies():
-    assert STUDIES["regret"] is regret_study
+    assert STUDIES["regret"] is RegretStudy
     assert STUDIES.entry("regret").citation is not None
 
 
