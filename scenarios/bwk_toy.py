@@ -218,19 +218,20 @@ def toy_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     from abm.runs.study.stats import mean_ci
 
-    wide = runs.pivot_table(index=["learner", "seed"], columns="second_half_reward",
-                            values=["ratio", "regret_per_round"])
+    per_seed = runs.groupby(["learner", "seed"]).agg(worst=("ratio", "min"), regret=("regret_per_round", "max"))
+    halves: dict[Any, float] = runs.groupby(["learner", "second_half_reward"])["ratio"].mean().to_dict()
     rows = []
-    for name, cell in wide.groupby(level="learner", sort=True):
-        worst, lo, hi = mean_ci(cell["ratio"].min(axis=1).to_numpy())
+    for key, cell in per_seed.groupby(level="learner", sort=True):
+        name = key[0] if isinstance(key, tuple) else key
+        worst, lo, hi = mean_ci(cell["worst"].to_numpy())
         rows.append({
             "learner": name,
-            "ratio_r2=2": float(cell["ratio"][2.0].mean()),
-            "ratio_r2=0": float(cell["ratio"][0.0].mean()),
+            "ratio_r2=2": halves[(name, 2.0)],
+            "ratio_r2=0": halves[(name, 0.0)],
             "worst": worst,
             "worst_lo": lo,
             "worst_hi": hi,
-            "worst_regret_per_round": float(cell["regret_per_round"].max(axis=1).mean()),
+            "worst_regret_per_round": float(cell["regret"].mean()),
             "seeds": len(cell),
         })
     return pd.DataFrame(rows).set_index("learner")
