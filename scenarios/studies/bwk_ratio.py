@@ -183,6 +183,10 @@ class BwKRatio(Study):
             "additive regret is T/3 (OPT/3, as §1.1 says).",
             "The minimax rows are `uniform_random` with reports U[1/2, h] (h = 2: x = 2/3; h = 3/2: "
             "x = 1/2), not learners: no registered learner knows to stop at a fixed fraction of its budget.",
+            f"No learner approaches 2/3: the best worst case is {best}'s, {learners['worst'].max():.3f}. "
+            "Learners that pace at the target rate B/T spend x = 1/2 early (ratios 1/2 and 3/4: "
+            "additive-minimax, regret T/4); the no-regret grid learners spend most of the budget "
+            "early (x near 1: ratio near 1/2 when the second half pays 2).",
         ]
         return Findings(
             claims=claims, notes=notes,
