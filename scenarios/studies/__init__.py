@@ -2,7 +2,6 @@
 importing this package registers them. Each module keeps its import light (the registry is
 read by `mechsim list`): pandas, scipy and matplotlib are imported inside the functions."""
 
-from scenarios.studies import (
-    approx_delta,  # noqa: F401
-    bwk_ratio,  # noqa: F401
-)
+from scenarios.studies import approx_delta, bwk_ratio, hz_regularized_delta, hz_vs_horizon
+
+__all__ = ["approx_delta", "bwk_ratio", "hz_regularized_delta", "hz_vs_horizon"]
