@@ -113,6 +113,9 @@ class LearnerSpec(StrictModel):
 
     name: str = "adaptive_pacing"
     params: dict[str, Any] = Field(default_factory=dict)
+    #: Clip the reports to the interval the scenario declares undominated
+    #: (`ScenarioInstance.undominated`; Chiesa, Micali, Zhu 2012: bids in K_i).
+    undominated: bool = False
 
 
 #: Population group names: they name RNG streams, `group` columns and `--set population.<name>.*`.
@@ -133,6 +136,8 @@ class PopulationGroup(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     budget: float | None = Field(default=None, ge=0.0)
     share: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Undominated reports only (None: `[learner] undominated`).
+    undominated: bool | None = None
 
     @model_validator(mode="after")
     def _size(self) -> PopulationGroup:
@@ -152,6 +157,7 @@ class GroupPlan:
     params: dict[str, Any]
     budget: float | None = None
     share: float | None = None
+    undominated: bool = False
 
     @property
     def size(self) -> int:
@@ -339,7 +345,12 @@ class RunConfig(StrictModel):
         """The population resolved to contiguous agent ranges, in config order. Fraction
         groups split the agents not in count groups in proportion to their fractions."""
         if self.population is None:
-            return [GroupPlan(SINGLE_GROUP, 0, self.agents, self.learner.name, dict(self.learner.params))]
+            return [
+                GroupPlan(
+                    SINGLE_GROUP, 0, self.agents, self.learner.name, dict(self.learner.params),
+                    undominated=self.learner.undominated,
+                )
+            ]
         free = self.agents - sum(g.count or 0 for g in self.population)
         frac = [g for g in self.population if g.fraction is not None]
         split = largest_remainder([g.fraction or 0.0 for g in frac], free) if frac else []
@@ -347,7 +358,8 @@ class RunConfig(StrictModel):
         plans, start = [], 0
         for g, (_, learner, params) in zip(self.population, self.learner_choices(), strict=True):
             size = g.count if g.count is not None else sizes[g.name]
-            plans.append(GroupPlan(g.name, start, start + size, learner, params, g.budget, g.share))
+            undominated = self.learner.undominated if g.undominated is None else g.undominated
+            plans.append(GroupPlan(g.name, start, start + size, learner, params, g.budget, g.share, undominated))
             start += size
         return plans
 

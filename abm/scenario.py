@@ -51,6 +51,10 @@ class ScenarioInstance:
     summarize: extra end-of-run summary entries, given the finished `MechanismModel`.
     metric_steps: scenario-specific end-of-run metric steps (`abm.metrics.pipeline.MetricStep`),
         run after the generic ones (e.g. the core factor of public goods, HZ residuals).
+    undominated: (low, high) when the undominated reports of every agent are its observed
+        value times [low, high] (Chiesa, Micali, Zhu 2012: K_i = x_i [1 - delta, 1 + delta]);
+        groups with `undominated = true` then have their reports clipped to it
+        (`agents.undominated.BidRange`). None: no such interval, and the option is refused.
     """
 
     mechanism: Mechanism
@@ -60,6 +64,7 @@ class ScenarioInstance:
     learner_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     summarize: Callable[[Any], dict[str, Any]] | None = None
     metric_steps: list[MetricStep] = field(default_factory=list)
+    undominated: tuple[float, float] | None = None
 
 
 class Scenario(ABC):
