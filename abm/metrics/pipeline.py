@@ -206,11 +206,11 @@ class RegretStep:
         seen = 0.0
         for lo, u, c, played in menus.chunks(slots, entries=REGRET_BLOCK_ENTRIES):
             hi = lo + u.shape[0]
-            acc.add(u, c, compiled=compiled)
-            seen = max(seen, float(max(u.max(), -u.min())) if u.size else 0.0)
+            # Checked once, by the envelope pass (which finds the largest |utility| too), not by each consumer.
+            seen = max(seen, acc.add(u, c, compiled=compiled))
             grid.add(
                 u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),
-                utilities[lo:hi], charges[lo:hi],
+                utilities[lo:hi], charges[lo:hi], validated=True,
             )
         bound, bound_source = payoff_bound(records.mechanism, seen)
         realized = utilities.sum(axis=0)

@@ -87,20 +87,27 @@ def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff
     return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
 
 
-def swap_table(payoff: np.ndarray, played_index: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+def swap_table(
+    payoff: np.ndarray, played_index: np.ndarray, compiled: bool | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """(m K, K): row i K + a holds, for each b, the sum of payoff_t(b) over the rounds where
     agent i played a; payoff (T, m, K), played_index (T, m) (validated by the callers);
-    `compiled` as `kernels.use_kernels` decides for this many entries when None."""
+    `compiled` as `kernels.use_kernels` decides for this many entries when None. With `out`
+    ((m K, K), the sums of earlier chunks) the sums are added to it and it is returned."""
     t, m, k = payoff.shape
     if kernels.use_kernels(payoff.size) if compiled is None else compiled:
         # One compiled pass over the payoffs (any strides: no copy of a sliced menu), adding in the
-        # bincounts' order, so the same floats.
-        out = np.zeros((m * k, k))
-        kernels.swap_table(payoff, np.asarray(played_index).astype(np.int64, copy=False), out)
-        return out
+        # bincounts' order, so the same floats (a chunk's sums added into `out` as they come).
+        table = np.zeros((m * k, k)) if out is None else out
+        kernels.swap_table(payoff, np.asarray(played_index).astype(np.int64, copy=False), table)
+        return table
     flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
     rows = payoff.reshape(t * m, k)
-    return np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    sums = np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    if out is None:
+        return sums
+    out += sums
+    return out
 
 
 def lagrangian_payoff(utility: np.ndarray, cost: np.ndarray, r_star: np.ndarray) -> np.ndarray:
@@ -156,28 +163,42 @@ class GridRegretStats:
         self.played_cost = np.zeros(m)
 
     def add(
-        self, grid_u: np.ndarray, grid_c: np.ndarray, played_index: np.ndarray, got_u: np.ndarray, got_c: np.ndarray
+        self,
+        grid_u: np.ndarray,
+        grid_c: np.ndarray,
+        played_index: np.ndarray,
+        got_u: np.ndarray,
+        got_c: np.ndarray,
+        *,
+        validated: bool = False,
     ) -> None:
         """One chunk: grid menus (t, m, K), the played grid index (t, m) and the realized
-        utility and charge (t, m) of those rounds."""
-        u, c = check_menus(grid_u, grid_c)
+        utility and charge (t, m) of those rounds; `validated`: the caller has checked the
+        menus already (`strong_regret.screen_menus`)."""
+        u, c = (np.asarray(grid_u, dtype=np.float64), np.asarray(grid_c, dtype=np.float64)) if validated else (
+            check_menus(grid_u, grid_c))
         t, m, k = u.shape
         if k != self.k or m != self.budget.shape[0]:
             raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
         if kernels.use_kernels(u.size) if self.compiled is None else self.compiled:
-            # One compiled pass, the carried cost updated in place (the floats of one cumsum).
-            kernels.fixed_action_totals(u, c, self.budget + self._tol, self.fixed, self.cum_cost)
+            # One compiled pass for the fixed actions (the carried cost updated in place: the
+            # floats of one cumsum), both swap tables and the action sums.
+            kernels.grid_chunk_stats(
+                u, c, np.asarray(played_index).astype(np.int64, copy=False), self.budget + self._tol,
+                self.fixed, self.cum_cost, self.swap_u, self.swap_c, self.grid_sum,
+            )
         else:
             cum = np.cumsum(c, axis=0)
             cum += self.cum_cost  # the carried cost (round-off apart, the running sum of every round)
             self.cum_cost = cum[-1].copy()
             alive = cum <= (self.budget + self._tol)[:, None]
             self.fixed += np.multiply(u, alive, out=cum).sum(axis=0)  # u where alive, else 0
-        self.grid_sum += u.sum(axis=0)
+            self.grid_sum += u.sum(axis=0)
+            swap_table(u, played_index, False, out=self.swap_u)
+            swap_table(c, played_index, False, out=self.swap_c)
+        # The Lagrangian CE/CCE gaps need the cost's action sums too (one numpy pass).
         self.grid_cost_sum += c.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
-        self.swap_u += swap_table(u, played_index, self.compiled)
-        self.swap_c += swap_table(c, played_index, self.compiled)
         self.got_u += np.bincount(flat, weights=np.asarray(got_u, dtype=np.float64).ravel(), minlength=m * k)
         self.got_c += np.bincount(flat, weights=np.asarray(got_c, dtype=np.float64).ravel(), minlength=m * k)
         self.played_total += np.asarray(got_u, dtype=np.float64).sum(axis=0)

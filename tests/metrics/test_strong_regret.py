@@ -389,3 +389,23 @@ def test_knapsack_fill_by_groups_of_agents_equals_one_group(monkeypatch):
     got = many.solve_many(budgets, hs)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_accumulator_checks_each_chunk_and_returns_its_largest_utility(compiled) -> None:
+    """`StrongRegretAccumulator.add` checks the menus itself (the regret step checks them only
+    there): a non-finite utility or cost, or a negative cost, is a ValueError naming it, on
+    the compiled walk (which screens each row before walking it) as on numpy's path; a valid
+    chunk returns max |utility| over it, the payoff the metrics compare with the bound."""
+    rng = np.random.default_rng(4)
+    u, c = random_menus(rng, 7, 3, 5)
+    u[3, 1, 2] = -4.5  # the largest |utility|, and negative
+    acc = StrongRegretAccumulator(3)
+    assert acc.add(u, c, compiled=compiled) == 4.5
+    for array, value, field in ((u, np.nan, "finite"), (u, -np.inf, "finite"), (c, np.inf, "finite"),
+                                (c, -1e-3, "cost")):
+        bad = array.copy()
+        bad[5, 2, 0] = value
+        args = (bad, c) if array is u else (u, bad)
+        with pytest.raises(ValueError, match=field):
+            StrongRegretAccumulator(3).add(*args, compiled=compiled)
