@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from abm.config import SINGLE_GROUP, GroupPlan
+from abm.config import SINGLE_GROUP, ConfigError, GroupPlan
 from abm.streams import Streams
 from agents.base import Feedback, Learner, Observation, scaled_grid
-from agents.registry import make_learner
+from agents.registry import LEARNERS, make_learner
 from agents.undominated import BidRange
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,32 @@ def group_cohorts(
     seed: np.random.SeedSequence, cohort_size: int, bid_range: tuple[float, float] | None = None,
 ) -> list[CohortSpec]:
     """A group's agents [start, stop) split into cohorts of `cohort_size`; the k-th cohort
-    draws from child k of the group's own stream, so other groups never shift it."""
+    draws from child k of the group's own stream, so other groups never shift it. A list
+    given for a per-agent field of the learner (`LearnerParams.per_agent`, e.g. value
+    scaling's beta) has one entry per agent of the group; each cohort gets its slice."""
     plan = cohort_plan(stop - start, cohort_size)
+    lists = _per_agent_lists(group, stop - start, learner, params)
     return [
-        CohortSpec(group, start + a, start + b, learner, params, ss, bid_range)
+        CohortSpec(group, start + a, start + b, learner, {**params, **_slices(lists, a, b)}, ss, bid_range)
         for (a, b), ss in zip(plan, seed.spawn(len(plan)), strict=True)
     ]
+
+
+def _slices(lists: dict[str, list[Any]], a: int, b: int) -> dict[str, list[Any]]:
+    return {k: v[a:b] for k, v in lists.items()}
+
+
+def _per_agent_lists(group: str, size: int, learner: str, params: dict[str, Any]) -> dict[str, list[Any]]:
+    """The per-agent fields of `learner` given as lists in `params`, checked to have `size` entries."""
+    cls = LEARNERS.get(learner)
+    fields = cls.Params.per_agent if cls is not None else frozenset()
+    lists = {k: v for k, v in params.items() if k in fields and isinstance(v, list | tuple)}
+    for k, v in lists.items():
+        if len(v) != size:
+            raise ConfigError(
+                f"learner.params.{k}: group {group!r} has {size} agents but {len(v)} entries (one per agent)"
+            )
+    return {k: list(v) for k, v in lists.items()}
 
 
 def population_cohorts(
@@ -78,17 +98,21 @@ def population_cohorts(
     cohort_size: int,
     defaults: dict[str, dict[str, Any]] | None = None,
     undominated: tuple[float, float] | None = None,
+    resolved: dict[str, dict[str, Any]] | None = None,
 ) -> list[CohortSpec]:
     """Every group's cohorts in agent order. `defaults` (the scenario's learner defaults,
-    by learner name) are merged under each group's own params; groups with `undominated`
-    get the scenario's undominated interval (`ScenarioInstance.undominated`, checked by the
-    model before this)."""
+    by learner name) are merged under each group's own params, `resolved` (by group name:
+    values the scenario computed for a group, `ScenarioInstance.group_params`) over them;
+    groups with `undominated` get the scenario's undominated interval
+    (`ScenarioInstance.undominated`, checked by the model before this)."""
     defaults = defaults or {}
+    resolved = resolved or {}
     return [
         spec
         for g in groups
         for spec in group_cohorts(
-            g.name, g.start, g.stop, g.learner, {**defaults.get(g.learner, {}), **g.params},
+            g.name, g.start, g.stop, g.learner,
+            {**defaults.get(g.learner, {}), **g.params, **resolved.get(g.name, {})},
             streams.group(g.name), cohort_size, undominated if g.undominated else None,
         )
     ]

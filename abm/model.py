@@ -110,7 +110,8 @@ class MechanismModel(mesa.Model):
         check_undominated(cfg, self.groups, self.instance.undominated)
         if backend is None:
             specs = population_cohorts(
-                self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults, self.instance.undominated
+                self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults, self.instance.undominated,
+                self.instance.group_params,
             )
             if cfg.backend == "ray":
                 backend = RayBackend(

@@ -48,6 +48,9 @@ class ScenarioInstance:
 
     agent_info: per-agent columns for the summary table (e.g. share alpha_i).
     learner_defaults: parameters merged *under* the user's learner params.
+    group_params: parameters merged *over* a population group's params, by group name: values
+        the scenario resolved for it (e.g. `beta = "equilibrium"` replaced by the solved focal
+        pacing equilibrium, per agent of the group).
     summarize: extra end-of-run summary entries, given the finished `MechanismModel`.
     metric_steps: scenario-specific end-of-run metric steps (`abm.metrics.pipeline.MetricStep`),
         run after the generic ones (e.g. the core factor of public goods, HZ residuals).
@@ -62,6 +65,7 @@ class ScenarioInstance:
     values: ValueModel
     agent_info: dict[str, np.ndarray] = field(default_factory=dict)
     learner_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     summarize: Callable[[Any], dict[str, Any]] | None = None
     metric_steps: list[MetricStep] = field(default_factory=list)
     undominated: tuple[float, float] | None = None

@@ -29,6 +29,10 @@ class LearnerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
+    #: Fields that may be lists with one entry per agent of the population group; the model
+    #: gives each cohort its slice (`abm.backends.group_cohorts`).
+    per_agent: ClassVar[frozenset[str]] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:

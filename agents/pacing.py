@@ -10,8 +10,10 @@ dual subgradient on mu; `agents.bwk.BangPerBuck`: beta = r, the exchange rate of
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 
 from agents.base import Feedback, Learner, LearnerParams, Observation
 
@@ -96,10 +98,21 @@ class AdaptivePacing(ScalingLearner):
         self.mu = np.clip(self.mu - self.step_size * spend_gradient(feedback, self.horizon), p.mu_min, p.mu_max)
 
 
-class ValueScalingParams(LearnerParams):
-    """beta: the fixed value-scaling factor (report V / beta)."""
+#: `ValueScalingParams.beta` that the scenario solves (the focal pacing equilibrium).
+EQUILIBRIUM = "equilibrium"
 
-    beta: float = Field(default=1.0, gt=0)
+
+class ValueScalingParams(LearnerParams):
+    """beta: the fixed value-scaling factor (report V / beta): one number for every agent of the
+    group, a list with one per agent (Onyeze et al. 2025 §3.2 allows beta_i per agent), or
+    "equilibrium", which a scenario that can solve the focal pacing equilibrium (Definition 3.3,
+    Theorem B.4; `public-goods`) replaces by the solved numbers before the learner is built."""
+
+    #: Fields that may be given per agent: a list is one entry per agent of the group, and
+    #: the model hands each cohort its slice (`abm.backends.group_cohorts`).
+    per_agent: ClassVar[frozenset[str]] = frozenset({"beta"})
+
+    beta: PositiveFloat | list[PositiveFloat] | Literal["equilibrium"] = 1.0
 
 
 class ValueScaling(ScalingLearner):
@@ -109,9 +122,28 @@ class ValueScaling(ScalingLearner):
     Params = ValueScalingParams
     params: ValueScalingParams
 
+    def __init__(
+        self,
+        n_agents: int,
+        budgets: np.ndarray,
+        horizon: int,
+        rng: np.random.Generator,
+        params: LearnerParams | None = None,
+    ) -> None:
+        super().__init__(n_agents, budgets, horizon, rng, params)
+        beta = self.params.beta
+        if isinstance(beta, str):
+            raise ValueError(
+                "learner.params.beta: 'equilibrium' is solved by a scenario that supports it (public-goods); "
+                "give a number or one per agent here"
+            )
+        if isinstance(beta, list) and len(beta) != self.n_agents:
+            raise ValueError(f"learner.params.beta: {len(beta)} entries for {self.n_agents} agents")
+        self._beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), (self.n_agents,)).copy()
+
     @property
     def beta(self) -> np.ndarray:
-        return np.full(self.n_agents, self.params.beta)
+        return self._beta
 
 
 class Truthful(ScalingLearner):

@@ -15,8 +15,9 @@ from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from agents.pacing import EQUILIBRIUM
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
-from mechanisms.public_goods.pacing_equilibrium import PacingEquilibrium, symmetric_pacing_equilibrium
+from mechanisms.public_goods.pacing_equilibrium import PacingEquilibrium, pacing_equilibrium
 from mechanisms.registry import ONYEZE, canonical, cite
 
 
@@ -52,11 +53,23 @@ class PublicGoodsParams(ScenarioParams):
 
     pacing_equilibrium: bool = Field(
         default=False,
-        description="value_scaling bidders play the focal pacing equilibrium (Onyeze et al. 2025 Theorem 3.6, "
-        "Definition 3.3): one common beta with C_i(beta) = alpha_i, solved on samples of the value "
-        "distribution (mechanisms.public_goods.pacing_equilibrium); needs equal shares and every "
-        "group on value_scaling without its own beta",
+        description="every group plays value_scaling at the focal pacing equilibrium (Onyeze et al. 2025 "
+        "Definition 3.3, Theorems 3.6-3.7, B.4): beta_i with C_i(beta) = alpha_i, solved on samples of the "
+        "value distribution (mechanisms.public_goods.pacing_equilibrium); the same as learner.params.beta = "
+        "'equilibrium' in every group, and needs every group on value_scaling without its own beta",
     )
+    equilibrium_samples: int = Field(
+        default=20_000, ge=100,
+        description="draws of the value distribution the focal pacing equilibrium is solved on (common random "
+        "numbers; the tolerance is 3 standard errors of each agent's sampled mean payment)",
+    )  # fmt: skip
+    free_riding_quantile: float | None = Field(
+        default=None, gt=0.0, lt=1.0,
+        description="price the free-riding deviation (Onyeze et al. 2025 §1) at the focal equilibrium: agent 0 "
+        "reports 0 when its value is above this quantile of its values and re-solves its scale to spend its "
+        "share; scenario_summary.free_riding.gain is its relative gain in value served "
+        "(mechanisms.public_goods.free_riding). Needs a solved equilibrium",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> PublicGoodsParams:
@@ -108,33 +121,60 @@ class HarmonicValues(ValueModel):
         return v
 
 
-#: Draws of the value distribution the focal pacing equilibrium is solved on.
-PACING_SAMPLES = 20_000
+#: Learners whose play is a fixed value scaling V_i / beta_i (the profiles C_i(beta) is defined on).
+FIXED_SCALING = {canonical("value_scaling"): None, canonical("truthful"): 1.0}
 
 
-def focal_pacing(config: RunConfig, mechanism: ArtificialCurrency, values: ValueModel, shares: np.ndarray,
-                 seed: np.random.SeedSequence) -> PacingEquilibrium:  # fmt: skip
-    """The common beta of the focal pacing equilibrium (Onyeze et al. 2025, Definition 3.3, Theorem
-    3.6) on PACING_SAMPLES draws from the scenario's seed, after checking the instance is
-    symmetric and every group plays value_scaling with the beta it gives."""
-    if np.ptp(shares) > 1e-12:
-        raise ConfigError(
-            "params.pacing_equilibrium: needs equal shares (one common beta), got shares from "
-            f"{shares.min():.6g} to {shares.max():.6g}"
-        )
-    for g in config.groups():
-        if canonical(g.learner) != canonical("value_scaling") or "beta" in g.params:
+def equilibrium_groups(config: RunConfig, params: PublicGoodsParams) -> tuple[np.ndarray, np.ndarray] | None:
+    """(beta0, free) of the focal pacing equilibrium a run asks for: the agents whose value_scaling
+    beta is "equilibrium" (every group with `params.pacing_equilibrium`) are solved for, the
+    others keep their fixed scaling (value_scaling's beta, truthful's 1). None when no group asks;
+    a ConfigError naming the field when a group's play is not a fixed value scaling (C_i(beta)
+    of Definition 3.3 is then undefined)."""
+    groups = config.groups()
+    if params.pacing_equilibrium:
+        for g in groups:
+            if canonical(g.learner) != canonical("value_scaling") or "beta" in g.params:
+                raise ConfigError(
+                    f"params.pacing_equilibrium: group {g.name!r} must use learner value_scaling without params.beta "
+                    f"(the equilibrium sets it), got learner {g.learner!r} with params {g.params}"
+                )
+    wanted = params.pacing_equilibrium or any(
+        canonical(g.learner) == canonical("value_scaling") and g.params.get("beta") == EQUILIBRIUM for g in groups
+    )
+    if not wanted:
+        return None
+    beta0 = np.ones(config.agents)
+    free = np.zeros(config.agents, dtype=bool)
+    for g in groups:
+        kind = canonical(g.learner)
+        if kind not in FIXED_SCALING:
             raise ConfigError(
-                f"params.pacing_equilibrium: group {g.name!r} must use learner value_scaling without params.beta "
-                f"(the equilibrium sets it), got learner {g.learner!r} with params {g.params}"
+                f"learner.params.beta = 'equilibrium': group {g.name!r} plays {g.learner!r}, but C_i(beta) "
+                "(Onyeze et al. 2025 Definition 3.3) needs every group on a fixed value scaling "
+                "(value_scaling or truthful)"
             )
+        beta = g.params.get("beta", 1.0) if FIXED_SCALING[kind] is None else FIXED_SCALING[kind]
+        if params.pacing_equilibrium or beta == EQUILIBRIUM:
+            free[g.span] = True
+        else:
+            beta0[g.span] = beta  # a number or one per agent (checked by the learner's params)
+    return beta0, free
+
+
+def focal_pacing(
+    mechanism: ArtificialCurrency, values: ValueModel, beta0: np.ndarray, free: np.ndarray, samples: int,
+    seed: np.random.SeedSequence,
+) -> tuple[PacingEquilibrium, np.ndarray, np.random.Generator]:  # fmt: skip
+    """The focal pacing equilibrium (Onyeze et al. 2025 Definition 3.3, Theorem B.4) on `samples`
+    draws from the scenario's seed: (equilibrium, the draws, the generator after them)."""
     rng = np.random.default_rng(seed)
-    samples = np.stack([values.sample(i, rng) for i in range(PACING_SAMPLES)])
-    rate = float(mechanism.initial_budgets(1)[0])
+    draws = np.stack([values.sample(i, rng) for i in range(samples)])
+    rates = mechanism.initial_budgets(1)
     try:
-        return symmetric_pacing_equilibrium(mechanism, samples, rate, rng)
+        return pacing_equilibrium(mechanism, draws, rates, rng, beta0=beta0, free=free), draws, rng
     except ValueError as exc:
-        raise ConfigError(f"params.pacing_equilibrium: {exc}") from None
+        raise ConfigError(f"learner.params.beta = 'equilibrium': {exc}") from None
 
 
 class PublicGoods(Scenario):
@@ -176,24 +216,30 @@ class PublicGoods(Scenario):
         # Value scaling lives in beta in R_+ (Onyeze et al. 2025 §3.2): allow overbidding down to beta = 0.1.
         learner_defaults: dict[str, dict[str, Any]] = {"adaptive_pacing": {"mu_min": -0.9}}
         extra: dict[str, Any] = {}
-        if params.pacing_equilibrium:
-            eq = focal_pacing(config, mechanism, values, shares, seed)
-            learner_defaults.update({g.learner: {"beta": eq.beta} for g in config.groups()})
-            extra["pacing_equilibrium"] = {
-                "beta": eq.beta,
-                "interval": list(eq.interval),
-                "target_rate": eq.target,
-                "expected_cost_min": float(eq.costs.min()),
-                "expected_cost_max": float(eq.costs.max()),
-                "tolerance": eq.tolerance,
-                "samples": eq.samples,
-            }
+        group_params: dict[str, dict[str, Any]] = {}
+        plan = equilibrium_groups(config, params)
+        if plan is None and params.free_riding_quantile is not None:
+            raise ConfigError(
+                "params.free_riding_quantile: prices a deviation from the focal pacing equilibrium; set "
+                "learner.params.beta = 'equilibrium' (or params.pacing_equilibrium = true)"
+            )
+        if plan is not None:
+            eq, draws, rng = focal_pacing(mechanism, values, *plan, params.equilibrium_samples, seed)
+            free = plan[1]
+            group_params = {g.name: {"beta": eq.beta[g.span].tolist()} for g in config.groups() if free[g.span].any()}
+            extra["pacing_equilibrium"] = eq.report()
+            if params.free_riding_quantile is not None:
+                from mechanisms.public_goods.free_riding import free_riding_gain
+
+                gain = free_riding_gain(mechanism, draws, eq, rng, quantile=params.free_riding_quantile)
+                extra["free_riding"] = gain.report()
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=mechanism.initial_budgets(config.rounds),
             values=values,
             agent_info={"share": shares},
             learner_defaults=learner_defaults,
+            group_params=group_params,
             summarize=lambda model: {
                 "alpha": float(shares.sum()),
                 "goods_allocated": int(model.goods_allocated),

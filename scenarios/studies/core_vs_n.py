@@ -36,7 +36,7 @@ THEOREM_3_6 = cite(ONYEZE, "Theorem 3.6")
 EX_POST = "metrics.core.gamma"
 EX_ANTE = "metrics.core.ex_ante.lp_gamma"
 HALFSPACE = "metrics.core.ex_ante.halfspace_gamma"
-BETA = "scenario_summary.pacing_equilibrium.beta"
+BETA = "scenario_summary.pacing_equilibrium.beta_max"
 #: The claim's tolerance: Moulin's measured factor within this fraction of H_n - 1 - n eps.
 RELATIVE_TOLERANCE = 0.15
 #: The claim's bound on Proportional's ex-post factor at the largest T.

@@ -29,5 +29,5 @@ def test_core_vs_n_quick(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     # The equilibrium beta lies in (1, H_n - n eps], where C_i(beta) = alpha_i (Theorem 3.6).
     runs = result.runs[result.runs["part"] == "proportional"]
-    beta = runs["scenario_summary.pacing_equilibrium.beta"]
+    beta = runs["scenario_summary.pacing_equilibrium.beta_max"]
     assert ((beta > 1) & (beta <= [harmonic_bound(int(n), 0.01) + 1 for n in runs["agents"]])).all()
