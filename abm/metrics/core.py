@@ -655,3 +655,149 @@ def ex_ante_core(
         "measure_allocated": float(a_sel.any(axis=1).mean()),
         "samples": int(x.shape[0]),
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The additive delta of Definition 2.1: the (gamma, delta) frontier.
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaResult:
+    """delta(gamma) of `additive_delta`: delta the smallest additive term (per round, >= 0) for which
+    no coalition is (gamma, delta)-blocking (exact, or with "bound" the best lower bound found and
+    `upper` a certified upper bound); coalition: where it is attained (empty when delta = 0 because
+    nothing blocks); lps: coalition LPs solved."""
+
+    gamma: float
+    delta: float
+    coalition: tuple[int, ...]
+    method: str
+    upper: float
+    lps: int
+
+
+def additive_delta(
+    values: np.ndarray,
+    utility: np.ndarray,
+    shares: np.ndarray,
+    gamma: float,
+    exact_max_agents: int = EXACT_MAX_AGENTS,
+) -> DeltaResult:
+    """delta(gamma) = max(0, max_S max_x min_{i in S} (V_i . x - (1 + gamma) U_i) / T), x in [0, 1]^T
+    with sum x <= alpha_S T: the additive term of Onyeze et al. 2025 Definition 2.1 (utilities are
+    per-round averages there, so delta is in value per round) that makes the run's allocation a
+    (gamma, delta)-core allocation. The allocation is in the (gamma, delta)-core iff delta >=
+    delta(gamma) (up to the boundary), so the curve gamma -> delta(gamma) is the run's (gamma,
+    delta) frontier; `core_gamma` inverts it.
+
+    For one coalition this is the game of `core_lp` with W = V / T and offsets (1 + gamma) U / T
+    (every agent limits it, zero utility or not). n <= exact_max_agents: every coalition,
+    strongest certified upper bound first (the singleton duals min_{i in S} top_{C_S}(W_i) -
+    offset_i, for all coalitions at once), each LP (`banded_lp`) only while its bound beats the
+    incumbent: method "exact". Larger n: the singletons and the grand coalition, method "bound"
+    with upper = max_i top_{C_N}(W_i) - offset_i."""
+    v, u, a = _check(values, utility, shares)
+    t, n = v.shape
+    if not gamma >= -1.0:
+        raise ValueError(f"gamma must be >= -1, got {gamma}")
+    w = np.ascontiguousarray(v.T / t)
+    off = (1.0 + gamma) * u / t
+    desc = -np.sort(-w, axis=1)
+    prefix = np.concatenate([np.zeros((n, 1)), np.cumsum(desc, axis=1)], axis=1)
+    nxt = np.concatenate([desc, np.zeros((n, 1))], axis=1)
+
+    def tops(caps: np.ndarray) -> np.ndarray:
+        """(M, n): top_{caps_m}(W_i), the best value i alone gets from caps_m rounds."""
+        c = np.clip(np.asarray(caps, dtype=np.float64), 0.0, float(t))
+        k = np.floor(c).astype(np.int64)
+        return (prefix[:, k] + (c - k)[None, :] * nxt[:, k]).T
+
+    singles = tops(a * t)[np.arange(n), np.arange(n)] - off
+    i0 = int(np.argmax(singles))
+    where: tuple[int, ...] = (i0,)
+    best, lps = float(singles[i0]), 0
+    if n > exact_max_agents:
+        everyone = np.arange(n)
+        value = banded_lp(w, float(a.sum() * t), None, off)[0]
+        lps += 1
+        if value > best:
+            best, where = value, tuple(int(i) for i in everyone)
+        upper = float((tops(np.array([a.sum() * t]))[0] - off).max())
+        method = "bound"
+    else:
+        masks = np.arange(1, 2**n, dtype=np.int64)
+        bits = ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
+        bits = bits[bits.sum(axis=1) >= 2]
+        caps = bits.astype(np.float64) @ a * t
+        ub = np.where(bits, tops(caps) - off[None, :], np.inf).min(axis=1)
+        for c in np.argsort(-ub, kind="stable"):
+            if ub[c] <= best + PRUNE_TOL * max(1.0, abs(best)):
+                break
+            members = np.flatnonzero(bits[c])
+            value = banded_lp(w[members], float(caps[c]), None, off[members])[0]
+            lps += 1
+            if value > best:
+                best, where = value, tuple(int(i) for i in members)
+        upper, method = max(best, 0.0), "exact"
+    if best <= 0.0:
+        return DeltaResult(float(gamma), 0.0, (), method, upper if upper > 0.0 else 0.0, lps)
+    return DeltaResult(float(gamma), best, where, method, max(upper, best), lps)
+
+
+#: Bisection steps of `core_gamma` on gamma.
+GAMMA_BISECTION_STEPS = 40
+
+
+def core_gamma(
+    values: np.ndarray,
+    utility: np.ndarray,
+    shares: np.ndarray,
+    delta: float,
+    exact_max_agents: int = EXACT_MAX_AGENTS,
+) -> float:
+    """gamma(delta) = inf {gamma >= -1 : delta(gamma) <= delta}: the core factor of Onyeze et al. 2025
+    Definition 2.1 with additive term delta (per round), by bisection on the non-increasing
+    `additive_delta` (to 2^-40 of the bracket). delta = 0 is `core_factor`'s gamma; -1 when nothing
+    blocks even at gamma = -1 (every coalition's best gives some member at most its utility plus
+    delta)."""
+    if not delta >= 0.0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+
+    def blocks(g: float) -> bool:
+        return additive_delta(values, utility, shares, g, exact_max_agents).delta > delta
+
+    lo, hi = -1.0, 1.0
+    if not blocks(lo):
+        return -1.0
+    while blocks(hi):
+        hi *= 2.0
+        if hi > 1e12:
+            return math.inf
+    for _ in range(GAMMA_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if blocks(mid) else (lo, mid)
+    return hi
+
+
+def core_frontier(
+    values: np.ndarray,
+    utility: np.ndarray,
+    shares: np.ndarray,
+    gamma0: float,
+    points: int,
+    exact_max_agents: int = EXACT_MAX_AGENTS,
+) -> dict[str, list[float] | str]:
+    """The (gamma, delta) frontier of a run (Onyeze et al. 2025 Definition 2.1): delta(gamma) at
+    `points` values of gamma evenly from 0 to gamma0 (the run's delta = 0 core factor; delta(gamma0)
+    = 0), JSON-ready. For gamma >= gamma0 delta is 0; below, the smallest additive term that
+    still makes the allocation a (gamma, delta)-core allocation."""
+    top = gamma0 if math.isfinite(gamma0) and gamma0 > 0 else 0.0
+    gammas = np.linspace(0.0, top, max(points, 1)) if top > 0 else np.zeros(1)
+    res = [additive_delta(values, utility, shares, float(g), exact_max_agents) for g in gammas]
+    return {
+        "gamma": [r.gamma for r in res],
+        "delta": [r.delta for r in res],
+        "delta_upper": [r.upper for r in res],
+        "method": "exact" if all(r.method == "exact" for r in res) else "bound",
+        "units": "value per round (utilities are per-round averages in Definition 2.1)",
+    }

@@ -115,8 +115,11 @@ def hedge_bounds(
     return GameBounds(lower, upper, best_x, best_theta, k)
 
 
-def banded_lp(w: np.ndarray, cap: float, theta: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray, int]:
-    """Exact 1 + gamma(S) = max z s.t. W x >= z 1, sum x <= cap, 0 <= x <= 1 for (d, T) W, by
+def banded_lp(
+    w: np.ndarray, cap: float, theta: np.ndarray | None = None, offset: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray, int]:
+    """Exact 1 + gamma(S) = max z s.t. W x - offset >= z 1, sum x <= cap, 0 <= x <= 1 for (d, T) W
+    (offset: one number per row, default 0; the additive delta of Definition 2.1 enters here), by
     column generation on the bounds: with dual scores y = theta W, the columns ranked far
     above the cap-th score are fixed at 1, far below at 0, and HiGHS solves the LP over the
     band around it; the LP's duals (lambda, mu) certify the fixed columns (reduced profit
@@ -127,11 +130,12 @@ def banded_lp(w: np.ndarray, cap: float, theta: np.ndarray | None = None) -> tup
     from scipy.optimize import linprog
 
     d, t = w.shape
+    off = np.zeros(d) if offset is None else np.asarray(offset, dtype=np.float64)
     cap = min(max(float(cap), 0.0), float(t))
     if cap >= t:
-        return float(w.sum(axis=1).min()), np.ones(t), _argmin_theta(w.sum(axis=1)), 0
+        return float((w.sum(axis=1) - off).min()), np.ones(t), _argmin_theta(w.sum(axis=1) - off), 0
     if cap <= 0:
-        return 0.0, np.zeros(t), np.full(d, 1.0 / d), 0
+        return float((-off).min()), np.zeros(t), _argmin_theta(-off), 0
     y = (np.full(d, 1.0 / d) if theta is None else np.asarray(theta, dtype=np.float64)) @ w
     order = np.argsort(-y, kind="stable")
     k = int(np.floor(cap))
@@ -141,12 +145,14 @@ def banded_lp(w: np.ndarray, cap: float, theta: np.ndarray | None = None) -> tup
     band[order[lo:hi]] = True
     ones = np.zeros(t, dtype=bool)
     ones[order[:lo]] = True
+    # With offsets the value may be negative: z is free then (W >= 0 keeps it >= 0 otherwise).
+    z_bounds = (0.0, None) if offset is None else (None, None)
     for attempt in range(BAND_ROUNDS + 1):
         if attempt == BAND_ROUNDS:
             band[:], ones[:] = True, False
         cols = np.flatnonzero(band)
         m = cols.size
-        fixed = w[:, ones].sum(axis=1)
+        fixed = w[:, ones].sum(axis=1) - off
         # Variables (x_cols, z): min -z s.t. z - W_cols x <= fixed (per agent), sum x <= cap - |ones|.
         obj = np.zeros(m + 1)
         obj[-1] = -1.0
@@ -156,7 +162,7 @@ def banded_lp(w: np.ndarray, cap: float, theta: np.ndarray | None = None) -> tup
         a_ub[d, :m] = 1.0
         a_ub[d, m] = 0.0
         b_ub = np.append(fixed, cap - ones.sum())
-        res = linprog(obj, A_ub=a_ub, b_ub=b_ub, bounds=[(0.0, 1.0)] * m + [(0.0, None)], method="highs")
+        res = linprog(obj, A_ub=a_ub, b_ub=b_ub, bounds=[(0.0, 1.0)] * m + [z_bounds], method="highs")
         if res.status != 0:
             raise RuntimeError(f"core LP failed: {res.message}")
         lam = np.maximum(-res.ineqlin.marginals[:d], 0.0)

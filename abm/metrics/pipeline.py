@@ -23,7 +23,14 @@ from abm.metrics.convergence import (
     hz_residual_curve,
     outcome_distance_blocks,
 )
-from abm.metrics.core import BETA_RULE, core_factor, default_work_budget, ex_ante_core, value_scaling_beta
+from abm.metrics.core import (
+    BETA_RULE,
+    core_factor,
+    core_frontier,
+    default_work_budget,
+    ex_ante_core,
+    value_scaling_beta,
+)
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
@@ -42,6 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Samples of the value distribution for the ex-ante core (Lemma 4.2).
 EX_ANTE_SAMPLES = 2000
+#: Points gamma of the (gamma, delta) frontier (Definition 2.1), and the most agents it is computed
+#: for (every coalition is searched at each point: 2^n LPs at worst).
+FRONTIER_POINTS = 5
+FRONTIER_MAX_AGENTS = 6
 #: Horizons at which the HZ residuals of (X-bar_t, mean prices) are evaluated (n LPs each).
 HZ_HORIZONS = 12
 #: Fraction of the final rounds used to read off each agent's value-scaling beta_i.
@@ -397,13 +408,21 @@ class CoreFactorStep:
 
     Each of the two `core_factor` calls gets the work budget `work_budget` (None:
     `default_work_budget` of the run's rounds and agents, so both stay a fraction of what
-    the rounds cost); the summary says whether gamma is exact or a certified bracket."""
+    the rounds cost); the summary says whether gamma is exact or a certified bracket.
+
+    The (gamma, delta) frontier of Definition 2.1 (`core_frontier`: delta(gamma), the smallest
+    additive term per round that makes the allocation a (gamma, delta)-core allocation, at
+    `frontier_points` gammas from 0 to the delta = 0 factor), ex post and on the ex-ante
+    samples, for runs of at most FRONTIER_MAX_AGENTS agents; `frontier_points = 0` skips it."""
 
     name = "core"
 
-    def __init__(self, shares: np.ndarray, work_budget: float | None = None) -> None:
+    def __init__(
+        self, shares: np.ndarray, work_budget: float | None = None, frontier_points: int = FRONTIER_POINTS
+    ) -> None:
         self.shares = np.asarray(shares, dtype=np.float64)
         self.work_budget = work_budget
+        self.frontier_points = frontier_points
 
     def applies(self, records: RunRecords) -> bool:
         return self.shares.shape == (records.n_agents,) and records.agents.size > 0
@@ -431,6 +450,11 @@ class CoreFactorStep:
             "work_budget": res.budget,
             "scope": "all agents" if traced_all else f"{trace.agents.shape[0]} recorded agents (record.agents)",
         }
+        frontier = self.frontier_points > 0 and trace.agents.shape[0] <= FRONTIER_MAX_AGENTS
+        if frontier:
+            out.summary["core"]["frontier"] = core_frontier(
+                values, records.utilities, shares, res.gamma, self.frontier_points
+            )
         if not traced_all:
             return out
         beta = value_scaling_beta(values, trace.reports[:t_done], BETA_WINDOW)
@@ -443,7 +467,11 @@ class CoreFactorStep:
         outcomes, charges = records.mechanism.run_rounds(bids, samples, rng)
         served = np.asarray(outcomes, dtype=bool).reshape(samples.shape)
         spend = np.cumsum(charges, axis=0)[-1]  # added round by round, as the loop did
-        ex = ex_ante_core(samples, served, shares, scale, work_budget=budget)
+        ex: dict[str, Any] = ex_ante_core(samples, served, shares, scale, work_budget=budget)
+        if frontier:
+            ex["frontier"] = core_frontier(
+                samples, (samples * served).sum(axis=0), shares, float(ex["lp_gamma"]), self.frontier_points
+            )
         out.agent_columns["beta"] = beta
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
         out.summary["core"]["ex_ante"] = {
