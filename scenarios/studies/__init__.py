@@ -9,4 +9,5 @@ from scenarios.studies import (  # noqa: F401
     hz_regularized_delta,
     hz_vs_horizon,
     linked_savings,
+    pacing_equilibrium,
 )
