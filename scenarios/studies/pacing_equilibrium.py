@@ -59,7 +59,7 @@ def harmonic_minus_one(n: int) -> float:
 @register_study
 @dataclass
 class PacingEquilibrium(Study):
-    """Ex-ante core factor at the focal pacing equilibrium vs adaptive pacing against n (H_n - 1, Thm 5.1); γ(δ) vs T."""
+    """Ex-ante core factor at the focal pacing equilibrium and under adaptive pacing vs n (≤ H_n − 1); γ(δ) vs T."""
 
     name: ClassVar[str] = "pacing-equilibrium"
     citation: ClassVar[Citation | None] = THEOREM_5_1
