@@ -195,6 +195,8 @@ class PacingEquilibrium(Study):
                 runs = data.part(f"{mech}-{play}")
                 if len(runs) and runs[EX_ANTE].notna().any():
                     line_ci(ax_n, runs, "agents", EX_ANTE, label=f"{mech}: {play}", color=f"C{c}", fmt=fmt)
+        if ns:
+            ax_n.set_xticks(ns)
         ax_n.set_xlabel("agents n")
         ax_n.set_ylabel("ex-ante core factor γ")
         ax_n.set_title(f"Correlated values (ρ = {self.correlation}): equilibrium vs adaptive pacing", fontsize=9)
