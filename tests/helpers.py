@@ -87,12 +87,7 @@ class PickledShards(RayBackend):
 
     _plugins = ()
 
-    def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):
-        if snapshots is not None:
-            return [
-                ShardWorker(shard, None, horizon, snapshot=snap)
-                for shard, snap in zip(specs, pickle.loads(pickle.dumps(snapshots)), strict=True)
-            ]
+    def _start_actors(self, specs, budgets, horizon, address, ship_code):
         return [ShardWorker(pickle.loads(pickle.dumps(shard)), budgets.copy(), horizon) for shard in specs]
 
     def _call_all(self, method, args):

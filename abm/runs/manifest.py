@@ -10,7 +10,6 @@ records the attempt; Ctrl-C is held in between so a run is never half recorded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -26,13 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from abm.config import ConfigError, RunConfig
+from abm.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Config fields that say where (and from which plug-in paths) a run executes, not what it
-#: computes: left out of the run id, so moving a checkout or a plug-in file keeps resume working.
-PLACEMENT_FIELDS = ("backend", "address", "shards", "plugins")
 MANIFEST = "manifest.jsonl"
 RUNS_DIR = "runs"
 
@@ -48,12 +44,6 @@ class RunSpec:
     @property
     def seed(self) -> int:
         return int(self.config["seed"])
-
-
-def run_id(config: RunConfig) -> str:
-    """A stable id of what a run computes: a hash of its config minus placement fields."""
-    data = config.model_dump(mode="json", exclude=set(PLACEMENT_FIELDS))
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Manifest:

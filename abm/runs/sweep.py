@@ -55,17 +55,16 @@ from abm.runs.executors import (
 )
 from abm.runs.manifest import (
     MANIFEST,
-    PLACEMENT_FIELDS,
     RUNS_DIR,
     Manifest,
     RunSpec,
     deferred_sigint,
     finished_runs,
     results_frame,
-    run_id,
     summary_scalars,
     write_run,
 )
+from abm.runs.rundir import PLACEMENT_FIELDS, run_id
 from abm.runs.runner import resolve_config
 from abm.scenario import get_scenario
 from agents.registry import validate_learner
