@@ -34,9 +34,10 @@ from abm.config import ConfigError, RunConfig
 
 log = logging.getLogger(__name__)
 
-#: Config fields that say where (and from which plug-in paths) a run executes, not what it
-#: computes: left out of the run id, so moving a checkout or a plug-in file keeps resume working.
-PLACEMENT_FIELDS = ("backend", "address", "shards", "plugins")
+#: Config fields that say where (and from which plug-in paths) a run executes and how often
+#: it checkpoints, not what it computes: left out of the run id, so moving a checkout or a
+#: plug-in file keeps resume working.
+PLACEMENT_FIELDS = ("backend", "address", "shards", "plugins", "checkpoint_every")
 #: The file whose `config_id` says which config a results directory holds.
 SUMMARY = "summary.json"
 #: Files a results directory of an older mechsim may hold instead of a summary.
