@@ -226,14 +226,25 @@ def make_pool(
 
 def drive(
     pool: Any, todo: list[RunSpec], out: Path, manifest: Manifest, max_retries: int, total: int, skipped: int,
-    progress: bool,
+    progress: bool, known: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Submit every run, record each as it finishes, resubmit failures up to `max_retries`.
 
     Each run is locked (`runs/.<run_id>.lock`) from its submission until it is recorded,
     so a second sweep on the same directory leaves it alone: runs another sweep holds are
     put off, waited for once this sweep's own are done, and computed only if the other
-    sweep did not record them ok."""
+    sweep did not record them ok. `known`: the manifest's records when the sweep decided
+    what to run; only a record written since (by another sweep) makes a run finished."""
+    known = known if known is not None else {}
+
+    def recorded_since(spec: RunSpec, ok_only: bool) -> bool:
+        rec = Manifest(manifest.path).latest().get(spec.run_id)
+        if rec is None or rec == known.get(spec.run_id):
+            return False
+        if rec.get("status") == "failed":
+            return not ok_only
+        return rec.get("status") == "ok" and damage(rec, out) is None
+
     pending: dict[Any, _Task] = {}
     locks: dict[str, FileLock] = {}
     held_elsewhere: list[tuple[RunSpec, FileLock]] = []
@@ -262,10 +273,8 @@ def drive(
             else:
                 held_elsewhere.append((spec, lock))
         # Another sweep may have recorded some of them before we took their locks.
-        latest = Manifest(manifest.path).latest()
         for spec in mine:
-            rec = latest.get(spec.run_id, {})
-            if rec.get("status") == "ok" and damage(rec, out) is None:
+            if recorded_since(spec, ok_only=True):
                 release(spec)
                 bar.update(1)
             else:
@@ -278,8 +287,7 @@ def drive(
                 spec, lock = held_elsewhere.pop(0)
                 lock.acquire(blocking=True)  # the other sweep recorded it, or stopped
                 locks[spec.run_id] = lock
-                rec = Manifest(manifest.path).latest().get(spec.run_id, {})
-                if rec.get("status") in ("ok", "failed") and damage_free(rec, out):
+                if recorded_since(spec, ok_only=False):
                     release(spec)
                     bar.update(1)
                 else:
@@ -315,8 +323,3 @@ def drive(
         for lock in locks.values():
             lock.release()
         bar.close()
-
-
-def damage_free(record: dict[str, Any], out: Path) -> bool:
-    """A failed record, or an ok one whose files are as recorded."""
-    return record.get("status") == "failed" or damage(record, out) is None

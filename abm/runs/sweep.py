@@ -259,7 +259,8 @@ def sweep(
         json.dumps({"spec": spec.model_dump(mode="json"), "runs": [r.run_id for r in runs]}, indent=1) + "\n"
     )
     manifest = Manifest(out_dir / MANIFEST)
-    finished = finished_runs(runs, manifest.latest(), out_dir, code_version())
+    known = manifest.latest()
+    finished = finished_runs(runs, known, out_dir, code_version())
     for rid, problem in finished.damaged.items():
         log.warning("recomputing run %s: %s", rid, problem)
     if finished.changed:
@@ -282,7 +283,7 @@ def sweep(
             pool = make_pool(kind, workers, max_retries, address, ship_code, plugins)
             if pools is not None:
                 pools[kind] = pool
-        drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
+        drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress, known)
     return results_frame(runs, manifest.latest(), out_dir)
 
 
