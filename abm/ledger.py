@@ -48,7 +48,7 @@ class Ledger:
         return self.initial.shape[0]
 
     def can_pay(self) -> np.ndarray:
-        """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. Algorithm 1), or,
+        """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. 2025 Algorithm 1), or,
         when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
         if np.isfinite(self.p_max):
             return np.add(self.remaining, TOKEN_TOL, out=self._scratch) >= self.p_max

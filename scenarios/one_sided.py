@@ -1,4 +1,4 @@
-"""One-sided allocation with tokens (Braverman §3.2): n agents, n items, unit demand.
+"""One-sided allocation with tokens (Braverman 2021 §3.2): n agents, n items, unit demand.
 
 Utilities u_ij are normalized per agent to min 0 / max 1 (Theorem 13's setting) from a
 generator: `uniform` (i.i.d.), `correlated` (common item quality: u = c q_j + (1 - c)
@@ -34,7 +34,7 @@ from scenarios.values import UnitValues
 if TYPE_CHECKING:
     from mechanisms.assignment.theorem13 import Theorem13Report
 
-#: Braverman §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
+#: Braverman 2021 §3.2.1 (4 players, items A-D) and §3.2.3 (2 players, items A, B), raw utilities.
 PAPER_4X4 = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
 PAPER_2X2 = np.array([[1, 0], [1, 0]], dtype=float)
 #: x_bar is written to summary.json only up to this many agents (n^2 numbers).
@@ -146,7 +146,7 @@ def summarize(model: Any, u: np.ndarray, budget: float, hz_tol: float, theorem13
 
 
 class OneSided(Scenario):
-    """Braverman §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
+    """Braverman 2021 §3.2: APEX (plain or regularized) on one-sided unit-demand allocation."""
 
     name = "one-sided"
     Params = OneSidedParams
@@ -171,7 +171,7 @@ class OneSided(Scenario):
             # lambda = 1 / (1 + mu) up to 10: a budget-bound agent may need lambda > 1.
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
             summarize=lambda model: summarize(model, u, params.budget, params.hz_tol, params.theorem13),
-            # HZ residuals of (X-bar_t, mean prices) over time (Braverman §3.2).
+            # HZ residuals of (X-bar_t, mean prices) over time (Braverman 2021 §3.2).
             metric_steps=[HZResidualStep(u)],
         )
 

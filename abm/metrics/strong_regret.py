@@ -1,4 +1,4 @@
-"""Strong regret (Braverman §2.1.3, Definition 3; SPEC.md §C), exact and vectorized over agents.
+"""Strong regret (Braverman 2021 §2.1.3, Definition 3; SPEC.md §C), exact and vectorized over agents.
 
 The benchmark of Definition 3 is the best *distribution* over bid sequences whose
 *expected* cost is within the budget. With per-round menus (u_t(a), c_t(a)) it is the LP
@@ -13,7 +13,7 @@ breakpoints r_1 > r_2 > ... with utility gains du_j and extra costs dc_j (du_j =
 so that envelope_t(r) = u_t^0 - r c_t^0 + sum_j (du_j - r dc_j)^+. Sorting every round's
 breakpoints by r (descending) and filling the slack B - sum_t c_t^0 greedily (the
 fractional multiple-choice knapsack) gives the exact optimum; the last, partially filled
-breakpoint is the optimal exchange rate r* (tokens -> utility; Braverman Claim 2's r_min).
+breakpoint is the optimal exchange rate r* (tokens -> utility; Braverman 2021 Claim 2's r_min).
 """
 
 from __future__ import annotations
@@ -566,7 +566,7 @@ def strong_regret(
     realized: np.ndarray,
     payoff_bound: float = 1.0,
 ) -> StrongRegretResult:
-    """Strong regret of each agent (Braverman Definition 3) from per-round menus.
+    """Strong regret of each agent (Braverman 2021 Definition 3) from per-round menus.
 
     utility, cost: (T, m, K) menus (they should contain the played action, so the played
     sequence is feasible for the LP); budget: (m,); realized: (m,) total realized utility

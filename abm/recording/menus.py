@@ -1,4 +1,4 @@
-"""Counterfactual menus for the regret metrics (Braverman §2.1.3, Definition 3): per
+"""Counterfactual menus for the regret metrics (Braverman 2021 §2.1.3, Definition 3): per
 recorded round and menu agent, the utility and cost of each alternative report, chunked
 to disk (`abm.recording.store`) so memory does not grow with the horizon."""
 

@@ -1,4 +1,4 @@
-"""APEX — adaptive pricing equalizing externalities (Braverman §2.1, Algorithm 1; SPEC.md §A).
+"""APEX — adaptive pricing equalizing externalities (Braverman 2021 §2.1, Algorithm 1; SPEC.md §A).
 
 Generic over the outcome space: a problem (`ApexProblem`) supplies the players'
 utilities f_j, the principal's term f_0 + R_t (`base`) and the heuristic H (`argmax`,
@@ -153,7 +153,7 @@ class ApexRoundState:
 
 
 class Apex(Mechanism):
-    """Seed 002 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
+    """Braverman 2021 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
 
     RoundResult.utilities are the true f_i(X_{t+1}); `reports.values` are ignored (the
     utilities f_i are fixed at construction, as in the paper). charges are C_{i,t}.
@@ -408,7 +408,7 @@ class ExactMenuApex(Apex):
 class FiniteApex(Apex):
     """Algorithm 1 on a finite outcome set (`FiniteOutcomeProblem`, e.g. `FiniteArgmax`): a
     `FiniteOutcomes` mechanism, X-bar being the empirical distribution over the outcomes
-    (Braverman §2.3.4). `Apex(problem)` returns one."""
+    (Braverman 2021 §2.3.4). `Apex(problem)` returns one."""
 
     @property
     def outcome_utilities(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""One-sided allocation (Braverman §3.2): unit-demand VCG, the APEX problems over the Birkhoff
+"""One-sided allocation (Braverman 2021 §3.2): unit-demand VCG, the APEX problems over the Birkhoff
 polytope, Sinkhorn for the entropy-regularized assignment, the Hylland–Zeckhauser check and a
 Theorem 5 solver (lambda whose VCG prices support an HZ equilibrium)."""
 

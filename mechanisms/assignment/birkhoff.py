@@ -1,4 +1,4 @@
-"""APEX outcome spaces over the Birkhoff polytope (Braverman §3.2): one-sided allocation
+"""APEX outcome spaces over the Birkhoff polytope (Braverman 2021 §3.2): one-sided allocation
 with the exact assignment heuristic (APEX = repeated unit-demand VCG on lambda-scaled
 utilities, §3.2.1) and with Theorem 13's regularizer F_0(x) = -beta * sum_ij 1/x_ij.
 Both implement `mechanisms.apex.algorithm1.ApexProblem`; the VCG machinery is `mechanisms.assignment.vcg`.
@@ -31,7 +31,7 @@ def _square_utilities(utilities: np.ndarray | list) -> np.ndarray:
 
 
 class AssignmentProblem:
-    """One-sided allocation for APEX with the exact heuristic (Braverman §3.2.1).
+    """One-sided allocation for APEX with the exact heuristic (Braverman 2021 §3.2.1).
 
     X = permutation matrices (n x n), f_i(X) = sum_j u_ij X_ij, f_0 = R = 0, and H = an
     exact max-weight assignment (the warm start is irrelevant). APEX is then repeated
@@ -203,7 +203,7 @@ def _fw_gap(grad: np.ndarray, x: np.ndarray) -> float:
 
 
 class RegularizedAssignment:
-    """One-sided allocation with Theorem 13's regularizer (Braverman §3.2.4, Appendix B).
+    """One-sided allocation with Theorem 13's regularizer (Braverman 2021 §3.2.4, Appendix B).
 
     X = the Birkhoff polytope (bistochastic n x n), f_i(X) = sum_j u_ij X_ij, and
     base(X) = F_0(X) = -beta * sum_ij 1 / X_ij. F = F_0 + sum_i lambda_i f_i is strictly

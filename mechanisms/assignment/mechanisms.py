@@ -1,5 +1,5 @@
 """The `assignment` family of the mechanism registry: APEX on one-sided unit-demand
-allocation (Braverman §3.2), factories `(utilities (n, n), beta, tol, bid_cap)`."""
+allocation (Braverman 2021 §3.2), factories `(utilities (n, n), beta, tol, bid_cap)`."""
 
 from __future__ import annotations
 

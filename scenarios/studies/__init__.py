@@ -2,6 +2,11 @@
 importing this package registers them. Each module keeps its import light (the registry is
 read by `mechsim list`): pandas, scipy and matplotlib are imported inside the functions."""
 
-from scenarios.studies import hz_regularized_delta, hz_vs_horizon
-
-__all__ = ["hz_regularized_delta", "hz_vs_horizon"]
+from scenarios.studies import (  # noqa: F401
+    approx_delta,
+    bwk_ratio,
+    core_vs_n,
+    hz_regularized_delta,
+    hz_vs_horizon,
+    linked_savings,
+)

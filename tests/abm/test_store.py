@@ -137,5 +137,10 @@ def test_streamed_regret_metrics_equal_the_whole_array_computation(monkeypatch, 
     )
     np.testing.assert_allclose(table["swap_regret_lagrangian"], lag, rtol=1e-9, atol=1e-9)
     met = res.summary["metrics"]
-    assert met["cce_gap"] == pytest.approx(cce_gap(gu, utilities), rel=1e-9, abs=1e-12)
-    assert met["ce_gap"] == pytest.approx(ce_gap(gu, idx, utilities), rel=1e-9, abs=1e-12)
+    # ce_gap / cce_gap are the gaps of the Lagrangian game u - r* c; *_utility_only on u alone.
+    lag_grid, lag_got = lagrangian_payoff(gu, gc, sr.r_star), lagrangian_payoff(utilities, charges, sr.r_star)
+    assert met["cce_gap"] == pytest.approx(cce_gap(lag_grid, lag_got), rel=1e-9, abs=1e-12)
+    assert met["ce_gap"] == pytest.approx(ce_gap(lag_grid, idx, lag_got), rel=1e-9, abs=1e-12)
+    assert met["cce_gap_utility_only"] == pytest.approx(cce_gap(gu, utilities), rel=1e-9, abs=1e-12)
+    assert met["ce_gap_utility_only"] == pytest.approx(ce_gap(gu, idx, utilities), rel=1e-9, abs=1e-12)
+    assert (sr.r_star > 0).any() and met["ce_gap"] < met["ce_gap_utility_only"]  # budgets bind here

@@ -1,4 +1,4 @@
-"""The one-sided scenario (Braverman §3.2) end to end through `abm.runs.runner.run`."""
+"""The one-sided scenario (Braverman 2021 §3.2) end to end through `abm.runs.runner.run`."""
 
 from __future__ import annotations
 
