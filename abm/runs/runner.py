@@ -30,6 +30,7 @@ from abm.runs.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, sa
 from abm.runs.outputs import write_outputs
 from abm.runs.provenance import code_version, provenance
 from abm.runs.rundir import RunDir, RunDirError, run_id
+from abm.scenario import get_scenario
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def run(
     raises `CheckpointError`; `restart` discards it. Ctrl-C stops between rounds, saves a
     checkpoint when checkpointing and raises `RunInterrupted`."""
     cfg = resolve_config(config, overrides)
+    # The user's config errors before the output directory's: they name what to fix first.
+    get_scenario(cfg.scenario).parse_params(cfg.params)
     if out is None:
         return _simulate(cfg, MechanismModel(cfg), None, progress, time.perf_counter())
     with RunDir(Path(out), cfg, overwrite=overwrite) as rundir:
