@@ -180,6 +180,20 @@ class Mechanism(ABC):
             return bids
         return np.where(remaining >= self.p_max - TOKEN_TOL, bids, 0.0)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The mechanism's state across rounds (APEX's X_t and time averages, a wrapper's
+        counters), for checkpoints: by default every data attribute, recursively
+        (`mechanisms.state.state_of`); the mechanism itself is rebuilt from the config."""
+        from mechanisms.state import state_of
+
+        return state_of(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load `state_dict()` of a mechanism built from the same config (StateError if it does not fit)."""
+        from mechanisms.state import load_state
+
+        load_state(self, state)
+
     def report_grid(self, k: int) -> np.ndarray:
         """Default alternatives for counterfactual menus: 0 plus k-1 log-spaced reports in
         [1e-3, 1] (documented grid of the metrics; mechanisms with exact breakpoints override)."""
