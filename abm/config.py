@@ -8,12 +8,13 @@ validated by the scenario's own `Params` model.
 from __future__ import annotations
 
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -52,10 +53,40 @@ def valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
-class StrictModel(BaseModel):
-    """Unknown keys and non-finite floats are errors."""
+def reject_bool_numbers(model: type[BaseModel], name: str | None, value: Any) -> Any:
+    """A boolean given for a number field is an error (pydantic's lax mode reads True as 1,
+    so `--set agents=true` would run one agent); fields that accept booleans keep them."""
+    if isinstance(value, bool) and name is not None and name in model.model_fields:
+        annotation = model.model_fields[name].annotation
+        args = set(typing.get_args(annotation)) or {annotation}
+        if bool not in args and args & {int, float}:
+            kind = "an integer" if int in args else "a number"
+            raise ValueError(f"must be {kind}, not a boolean (got {value!r})")
+    return value
+
+
+class NoBoolNumbers(BaseModel):
+    """Booleans are not numbers (docs/config.md: wrong types are rejected)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_numbers(cls, info.field_name, value)
+
+
+class StrictModel(NoBoolNumbers):
+    """Unknown keys, non-finite floats and booleans for numbers are errors."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True, defer_build=True)
+
+
+class LimitsSpec(StrictModel):
+    """Bounds before the run (docs/config.md "Limits", `abm.bounds`): a run whose record
+    estimate exceeds these fractions of the available memory / the free disk is refused
+    before the first round."""
+
+    memory_fraction: float = Field(default=0.8, gt=0.0)
+    disk_fraction: float = Field(default=0.8, gt=0.0)
 
 
 class LearnerSpec(StrictModel):
@@ -214,6 +245,8 @@ class RunConfig(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     #: Plug-ins (module names or .py paths) loaded before the names above are looked up.
     plugins: list[str] = Field(default_factory=list)
+    #: Bounds before the run ([limits]: memory_fraction, disk_fraction; `abm.bounds`).
+    limits: LimitsSpec = Field(default_factory=lambda: LimitsSpec())
 
     @model_validator(mode="before")
     @classmethod

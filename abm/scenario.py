@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
+from abm.config import ConfigError, GroupPlan, NoBoolNumbers, RunConfig, format_validation_error
 from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
 from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
@@ -28,8 +28,14 @@ if TYPE_CHECKING:
     from abm.metrics.pipeline import MetricStep
 
 
-class ScenarioParams(BaseModel):
-    """Base of every scenario's `[params]` table."""
+#: Largest token budget per agent and round a scenario's `budget` parameter accepts: the
+#: budget is that times the horizon T, which must stay a finite float for any T (and
+#: APEX's bids are capped by it, `mechanisms.apex.hooks.LAMBDA_MAX`).
+BUDGET_PER_ROUND_MAX = 1e12
+
+
+class ScenarioParams(NoBoolNumbers):
+    """Base of every scenario's `[params]` table (booleans are not numbers)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from mechanisms.apex.hooks import (
+    LAMBDA_MAX,
     ArgmaxWithoutEach,
     ClosedFormExternalities,
     DeclaredSpan,
@@ -45,7 +46,7 @@ from mechanisms.apex.hooks import (
     utility_span,
 )
 from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
-from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector, clip_reports
 
 __all__ = [
     "Apex",
@@ -162,6 +163,8 @@ class Apex(Mechanism):
     lambda so that no charge can exceed the remaining budget (see there)."""
 
     p_max = np.inf
+    #: Report range [0, LAMBDA_MAX] (see LAMBDA_MAX): a larger lambda is played as LAMBDA_MAX.
+    report_max = LAMBDA_MAX
 
     def __new__(cls, problem: Any = None, *args: Any, **kwargs: Any) -> Apex:
         """`Apex(problem)` is an `ExactMenuApex` when the problem has closed-form menu
@@ -225,7 +228,7 @@ class Apex(Mechanism):
         return opt_minus - (f_next_total - lam * f_next), opt_minus, {}
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        lam = check_vector("bids", reports.bids, self.n)
+        lam = clip_reports(check_vector("bids", reports.bids, self.n), self.report_max)
         start = self.x
         x_next = self.problem.argmax(lam, start)
         raw, opt_minus, extras = self._charges(lam, start, x_next)
@@ -326,7 +329,7 @@ class Apex(Mechanism):
             if not isinstance(state, ApexRoundState):
                 raise ValueError(f"state must be the ApexRoundState of a round of this mechanism, got {state!r}")
             return state
-        lam = check_vector("bids", reports.bids, self.n)
+        lam = clip_reports(check_vector("bids", reports.bids, self.n), self.report_max)
         x_next = self.problem.argmax(lam, self.x)
         _, opt_minus, extras = self._charges(lam, self.x, x_next)
         return ApexRoundState.of(lam, self.x, x_next, opt_minus, extras.get("menu_cache"))
@@ -340,7 +343,7 @@ class Apex(Mechanism):
         # Two reductions screen the bids (NaN fails `>= 0`, +inf fails `< inf`).
         if alts.size and not (alts.min() >= 0 and alts.max() < np.inf):
             raise ValueError("alternatives must be finite bids lambda >= 0")
-        return alts, agents
+        return clip_reports(alts, self.report_max), agents
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
