@@ -24,7 +24,10 @@ def ray_session():
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # Workers import mesa and numpy: on a loaded machine they need longer than Ray's
+        # default 60 s to register, and a slow registration kills the actor (ActorDiedError).
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 _system_config={"worker_register_timeout_seconds": 600})
     yield ray
     if started:
         ray.shutdown()

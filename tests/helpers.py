@@ -12,6 +12,7 @@ package path).
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -141,3 +142,15 @@ class WithoutHooks:
 
     def initial(self) -> Any:
         return self._p.initial()
+
+
+def load_factor() -> float:
+    """How much slower than idle this machine runs now: the 1-minute load average per core,
+    at least 1 and at most 20 (timeouts of subprocess and Ray tests scale with it, so the
+    suite passes on a busy machine)."""
+    return min(max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)), 20.0)
+
+
+def scaled(seconds: float) -> float:
+    """A timeout of `seconds` on an idle machine, stretched by the current load."""
+    return seconds * load_factor()

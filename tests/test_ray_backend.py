@@ -18,7 +18,7 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import PickledShards, assert_same_outputs
+from helpers import PickledShards, assert_same_outputs, scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,7 +340,7 @@ def test_ray_one_call_per_shard_and_states(ray_session):
 
 
 def wait_for_free_cpus(ray, cpus: float, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         if ray.available_resources().get("CPU", 0.0) >= cpus:
             return True
@@ -376,11 +376,11 @@ def test_cli_joins_running_cluster(ray_session, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = ["--agents", "5", "--rounds", "40", "--seed", "3", "--set", "cohort_size=2", "--quiet"]
     cli = [sys.executable, "-m", "abm.cli.main", "run", "public-goods"]
-    subprocess.run([*cli, *args, "--out", str(tmp_path / "local")], check=True, env=env, timeout=120)
+    subprocess.run([*cli, *args, "--out", str(tmp_path / "local")], check=True, env=env, timeout=scaled(120))
     proc = subprocess.run(
         [*cli, *args, "--backend", "ray", "--address", "auto", "--shards", "2", "--out", str(tmp_path / "ray")],
         env=env,
-        timeout=120,
+        timeout=scaled(120),
         capture_output=True,
         text=True,
     )

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import scaled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,7 @@ def run_python(code: str) -> tuple[str, list[str]]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER.format(code=code, heavy=HEAVY)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=scaled(120),
     )
     assert proc.returncode == 0, proc.stderr
     out, _, last = proc.stdout.rstrip().rpartition("\n")

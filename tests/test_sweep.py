@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import scaled
 
 from abm.config import ConfigError
 from abm.runs.runner import run, write_outputs
@@ -303,13 +304,13 @@ def test_sigint_then_resume_loses_and_repeats_nothing(tmp_path):
     cmd = [sys.executable, "-m", "abm.cli.main", "sweep", str(sweep_file), "--out", str(out), "--quiet"]
     cmd += ["--executor", "process", "--workers", "2"]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + scaled(120)
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / MANIFEST).exists() and (out / MANIFEST).read_text().count("\n") >= 1:
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=60)
+    stdout, _ = proc.communicate(timeout=scaled(60))
     assert proc.returncode == 130, stdout
     assert "resume" in stdout
     before = manifest_lines(out)
@@ -412,7 +413,7 @@ def test_cli_sweep_joins_running_cluster(ray_session, tmp_path):
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 of 2 runs ok" in proc.stdout

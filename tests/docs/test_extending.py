@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import scaled
 
 from abm import plugins
 from abm.cli.main import main
@@ -275,7 +276,7 @@ def test_the_sweep_script_in_a_process_pool(sweep_script):
     """`import mesa` makes the pool spawn: the workers re-import the script, which only its
     `if __name__ == "__main__":` guard keeps from sweeping again."""
     proc, out = sweep_script
-    stdout, stderr = proc.communicate(timeout=300)
+    stdout, stderr = proc.communicate(timeout=scaled(300))
     assert proc.returncode == 0, stderr[-3000:]
     assert stdout.count(" ok ") == 4, stdout
     manifest = (out / "manifest.jsonl").read_text().splitlines()
