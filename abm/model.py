@@ -8,6 +8,7 @@ import mesa
 import numpy as np
 
 from abm.backends import Backend, LocalBackend, RayBackend, build_cohorts, population_cohorts
+from abm.bounds import check_resources
 from abm.config import ConfigError, GroupPlan, RunConfig, spread_ids
 from abm.ledger import Ledger
 from abm.plugins import load_plugins
@@ -90,6 +91,8 @@ class MechanismModel(mesa.Model):
     ) -> None:
         self.config = _model_config(config, parameters)
         cfg = self.config
+        # Bounds before the run: what it will record, against memory and disk (abm.bounds).
+        check_resources(cfg, spill_dir)
         self.streams = Streams(cfg.seed)
         super().__init__(rng=self.streams.generator("model"))
         self.scenario = get_scenario(cfg.scenario)
@@ -99,6 +102,7 @@ class MechanismModel(mesa.Model):
         self.instance = self.scenario.build(cfg, self.params, self.streams.seed("scenario"))
         self.mechanism = self.instance.mechanism
         budgets = group_budgets(self.instance.budgets, self.groups)
+        check_budgets(budgets, cfg)
         n = budgets.shape[0]
         if n != cfg.agents:
             raise ConfigError(f"scenario {cfg.scenario!r} built {n} agents but agents = {cfg.agents}")
@@ -292,3 +296,16 @@ def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:
         if g.budget is not None:
             out[g.span] = g.budget
     return out
+
+
+def check_budgets(budgets: np.ndarray, cfg: RunConfig) -> None:
+    """Budgets the scenario built from the config must be finite (a budget per round times
+    the horizon can leave the float range): one line naming the fields, before any round."""
+    bad = ~np.isfinite(budgets)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        params = ", ".join(f"params.{k} = {v!r}" for k, v in sorted(cfg.params.items())) or "the scenario's defaults"
+        raise ConfigError(
+            f"scenario {cfg.scenario!r}: the budget of agent {i} is {budgets[i]} for rounds = {cfg.rounds} and "
+            f"{params}; lower the budget parameters or rounds"
+        )

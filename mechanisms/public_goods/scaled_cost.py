@@ -44,6 +44,7 @@ class ScaledCost(Mechanism):
         self.cost = cost
         self.name = f"{monetary.name}[cost={cost:g}]"
         self.p_max = monetary.p_max * cost
+        self.report_max = monetary.report_max * cost
         self._last: tuple[Reports, Reports] | None = None
 
     def _unit(self, reports: Reports) -> Reports:
