@@ -5,6 +5,7 @@ to disk (`abm.recording.store`) so memory does not grow with the horizon."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -169,6 +170,24 @@ class MenuRecorder:
         row[:, :w] = u
         row[:, w:-1] = c
         row[:, -1] = played
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint state: the exact breakpoints per agent and the menus' one spill array
+        (None before the first round of an `ExactMenu` mechanism)."""
+        return {"j": self.j, "store": None if self.store is None else self.store.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        j, store = int(state["j"]), state["store"]
+        if store is None:
+            if self._exact is not None:
+                self.j, self.store = 0, None
+            return
+        if self.store is None or j != self.j:
+            # The row width depends on J, known from the checkpointed run's first round.
+            self._alts = self._alts[:, : self.k]
+            self._open(j)
+        assert self.store is not None
+        self.store.load_state_dict(store)
 
     def chunks(
         self, slots: int | None = None, entries: int = 0
