@@ -206,7 +206,7 @@ class PacingEquilibrium(Study):
             for c, (t, g) in enumerate(over_t.groupby("rounds")):
                 gam = [float(g[f"frontier.gamma.{k}"].mean()) for k in range(FRONTIER_POINTS)]
                 dlt = [float(g[f"frontier.delta.{k}"].mean()) for k in range(FRONTIER_POINTS)]
-                ax_f.plot(dlt, gam, "o-", color=f"C{c}", label=f"T = {int(t)}")
+                ax_f.plot(dlt, gam, "o-", color=f"C{c}", label=f"T = {t}")
             ax_f.set_xlabel("additive δ (value per round)")
             ax_f.set_ylabel("γ(δ)")
             ax_f.set_title(f"Proportional at the equilibrium, n = {self.frontier_agents}: (γ, δ) frontier",
