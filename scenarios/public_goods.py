@@ -58,6 +58,11 @@ class PublicGoodsParams(ScenarioParams):
         "value distribution (mechanisms.public_goods.pacing_equilibrium); the same as learner.params.beta = "
         "'equilibrium' in every group, and needs every group on value_scaling without its own beta",
     )
+    core_frontier: int = Field(
+        default=0, ge=0, le=50,
+        description="points gamma of the (gamma, delta)-core frontier (Onyeze et al. 2025 Definition 2.1) in the "
+        "core metric, ex post and ex ante: metrics.core.frontier (runs of at most 6 agents; 0: not computed)",
+    )  # fmt: skip
     equilibrium_samples: int = Field(
         default=20_000, ge=100,
         description="draws of the value distribution the focal pacing equilibrium is solved on (common random "
@@ -251,7 +256,7 @@ class PublicGoods(Scenario):
                 **extra,
             },
             # Ex-post core factor (Definition 2.1) and the ex-ante core (Lemma 4.2).
-            metric_steps=[CoreFactorStep(shares)],
+            metric_steps=[CoreFactorStep(shares, frontier_points=params.core_frontier)],
         )
 
 

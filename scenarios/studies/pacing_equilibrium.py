@@ -47,7 +47,7 @@ PLAYS: dict[str, dict[str, Any]] = {
     "equilibrium": {"learner.name": "value_scaling", "learner.params.beta": "equilibrium"},
     "adaptive": {"learner.name": "adaptive_pacing"},
 }
-#: Points of the (gamma, delta) frontier read per run (`CoreFactorStep`'s default).
+#: Points of the (gamma, delta) frontier the frontier-T runs compute (`params.core_frontier`).
 FRONTIER_POINTS = 5
 
 
@@ -99,7 +99,8 @@ class PacingEquilibrium(Study):
         ]  # fmt: skip
         parts.append(Part("frontier-T", "public-goods", {"rounds": horizons},
                           {**base, "mechanism": "proportional", "agents": self.frontier_agents,
-                           **PLAYS["equilibrium"]}, seeds=2 if quick else seeds))  # fmt: skip
+                           "params.core_frontier": FRONTIER_POINTS, **PLAYS["equilibrium"]},
+                          seeds=2 if quick else seeds))  # fmt: skip
         return parts
 
     def measure(self, part: Part, run_dir: Path, row: dict[str, Any]) -> dict[str, float]:

@@ -107,3 +107,20 @@ def test_bad_delta_and_gamma_name_the_field():
         core_gamma(v, u, shares, -0.1)
     with pytest.raises(ValueError, match=r"^gamma must be >= -1"):
         additive_delta(v, u, shares, -2.0)
+
+
+def test_public_goods_reports_the_frontier_on_request():
+    from abm.runs.runner import run
+
+    base = {"agents": 3, "rounds": 300, "mechanism": "moulin"}
+    plain = run("public-goods", overrides=base, progress=False).summary["metrics"]["core"]
+    assert "frontier" not in plain
+    core = run("public-goods", overrides={**base, "core_frontier": 3}, progress=False).summary["metrics"]["core"]
+    fr = core["frontier"]
+    assert fr["gamma"] == pytest.approx([0.0, core["gamma"] / 2, core["gamma"]])
+    assert fr["delta"][-1] == pytest.approx(0.0, abs=1e-9) and fr["delta"][0] >= fr["delta"][1] >= 0.0
+    assert fr["method"] == "exact"
+    # Ex ante: from 0 to the sample LP's factor (one point, delta(0) = 0, when that factor is <= 0).
+    ante = core["ex_ante"]["frontier"]
+    assert ante["gamma"][-1] == pytest.approx(max(core["ex_ante"]["lp_gamma"], 0.0))
+    assert ante["delta"][-1] == pytest.approx(0.0, abs=1e-9)
