@@ -197,3 +197,18 @@ def test_mixed_run_reports_per_group_metrics(tmp_path):
     # Truthful bidders report their values; the group's reports show it.
     tr = agents[agents["group"] == "truthful"]
     assert (tr["report"] >= 0).all() and tr["report"].max() > 0
+
+
+def test_per_agent_beta_list_is_sliced_across_cohorts():
+    """value_scaling's beta as one entry per agent of the group (LearnerParams.per_agent): with
+    cohorts of 2 every agent still reports V_i / beta_i."""
+    from abm.runs.runner import run
+
+    beta = [1.0, 2.0, 3.0, 4.0, 5.0]
+    result = run("public-goods", overrides={"agents": 5, "rounds": 30, "cohort_size": 2,
+                                            "learner.name": "value_scaling", "learner.params.beta": beta},
+                 progress=False)  # fmt: skip
+    values, reports = result.model.trace.values[:30], result.model.trace.reports[:30]
+    bid = reports > 0
+    assert bid[:, 4].any() and bid[:, 0].any()
+    np.testing.assert_allclose((values / np.where(bid, reports, 1.0))[bid], np.broadcast_to(beta, values.shape)[bid])
