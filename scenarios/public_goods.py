@@ -103,7 +103,9 @@ class UniformValues(ValueModel):
 
 class CommonShockValues(ValueModel):
     """V_i[t] = (1 - rho) U_i + rho Z with a round-wide shock Z (Onyeze et al. 2025 allows values
-    arbitrarily correlated across agents, i.i.d. over rounds)."""
+    arbitrarily correlated across agents, i.i.d. over rounds). With rho near 1 an agent's own high
+    value says the others value the good highly too: the setting of the paper's free-riding
+    motivation (§1), priced by `params.free_riding_quantile` (mechanisms.public_goods.free_riding)."""
 
     def __init__(self, n: int, rho: float) -> None:
         self.n, self.rho = n, rho
