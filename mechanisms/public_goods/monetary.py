@@ -60,6 +60,51 @@ def posted_prices(state: Any, bids: np.ndarray, thresholds: Callable[[np.ndarray
     return state.tau if isinstance(state, PostedPrices) else thresholds(bids)
 
 
+def proportional_menu(
+    others: np.ndarray, values: np.ndarray, alternatives: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of Proportional at the alternative reports a (Onyeze et al. 2025 §3.1):
+    served iff V_{-i} + a >= 1, for v_i, paying a / (V_{-i} + a). `others` V_{-i} and
+    `values` v_i broadcast against `alternatives` (one round's (m, 1), or a block's (s, m, 1)),
+    so `menu_all` and `menus_from_statistics` share one formula, float for float."""
+    total = others + alternatives
+    served = total >= GOOD_COST
+    cost = np.divide(alternatives, total, out=np.zeros(total.shape), where=served)
+    return served * values, cost
+
+
+def proportional_breakpoints(others: np.ndarray) -> np.ndarray:
+    """(..., 2): 0 and the cheapest served report (1 - V_{-i})^+ of each `others` entry."""
+    out = np.zeros((*others.shape, 2))
+    np.maximum(GOOD_COST - others, 0.0, out=out[..., 1])
+    return out
+
+
+def posted_price_menu(
+    tau: np.ndarray, values: np.ndarray, alternatives: np.ndarray, tol: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of a posted price tau_i at the alternative reports a: served iff
+    a >= tau_i - tol, for v_i, paying tau_i (Moulin and Potential menus; `tau` and `values`
+    broadcast against `alternatives` as in `proportional_menu`)."""
+    served = alternatives >= (tau - tol if tol else tau)
+    return values * served, np.where(served, tau, 0.0)
+
+
+def posted_price_statistic(tau: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(m, 2): tau_i and v_i, the `MenuStatistic` of a posted-price menu."""
+    out = np.empty((tau.shape[0], 2))
+    out[:, 0] = tau
+    out[:, 1] = values
+    return out
+
+
+def posted_price_breakpoints(tau: np.ndarray) -> np.ndarray:
+    """(..., 2): a posted-price menu has two points, 0 and tau_i."""
+    out = np.zeros((*tau.shape, 2))
+    out[..., 1] = tau
+    return out
+
+
 def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     """Posted price each agent faces under Moulin with the others' reports fixed.
 
@@ -125,10 +170,7 @@ class Proportional(Mechanism):
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         others = (reports.bids.sum() - reports.bids)[rows]
-        total = others[:, None] + alternatives
-        served = total >= GOOD_COST
-        cost = np.divide(alternatives, total, out=np.zeros(total.shape), where=served)
-        return served * reports.values[rows][:, None], cost
+        return proportional_menu(others[:, None], reports.values[rows][:, None], alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
@@ -136,10 +178,25 @@ class Proportional(Mechanism):
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[rows]
-        out = np.zeros((others.shape[0], 2))
-        np.maximum(GOOD_COST - others, 0.0, out=out[:, 1])
+        return proportional_breakpoints((reports.bids.sum() - reports.bids)[rows])
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 2): the others' report sum V_{-i} and the value v_i, all a Proportional menu
+        depends on (`MenuStatistic`): report a is served iff V_{-i} + a >= 1, for v_i, and
+        then pays a / (V_{-i} + a)."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        out = np.empty((reports.values[rows].shape[0], 2))
+        np.subtract(reports.bids.sum(), reports.bids[rows], out=out[:, 0])
+        out[:, 1] = reports.values[rows]
         return out
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return proportional_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return proportional_breakpoints(statistics[..., 0])
 
 
 @register_mechanism(
@@ -184,18 +241,27 @@ class Moulin(Mechanism):
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         tau = posted_prices(state, reports.bids, moulin_thresholds)[rows][:, None]
-        served = alternatives >= tau
-        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
+        return posted_price_menu(tau, reports.values[rows][:, None], alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows]
-        out = np.zeros((tau.shape[0], 2))
-        out[:, 1] = tau
-        return out
+        return posted_price_breakpoints(posted_prices(state, reports.bids, moulin_thresholds)[rows])
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 2): the posted price tau_i and the value v_i (`MenuStatistic`)."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_statistic(posted_prices(state, reports.bids, moulin_thresholds)[rows], reports.values[rows])
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return posted_price_breakpoints(statistics[..., 0])
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:
