@@ -49,7 +49,7 @@ class ScalingLearner(Learner):
 class PacingParams(LearnerParams):
     """step_size: eps in mu <- mu - eps * (rho_t - spend_t) / rho_t (None: 1/sqrt(T)).
     mu_min/mu_max: the projection interval (mu_min < 0 lets beta < 1, i.e. overbidding,
-    which Onyeze et al. allows: beta in R_+). mu0: initial multiplier."""
+    which Onyeze et al. 2025 allows: beta in R_+). mu0: initial multiplier."""
 
     step_size: float | None = Field(default=None, gt=0)
     mu0: float = 0.0

@@ -1,4 +1,4 @@
-"""Linked VCG (Zhu) speed: exact fast forms against their references, same run.
+"""Linked VCG (Zhu 2021) speed: exact fast forms against their references, same run.
 
 1. Efficient investment for B dates: Lemma 1's price-basis form (`efficient_by_bases`,
    vectorized numpy) vs the block-diagonal HiGHS LP (`solve_knapsack`), and for R = 1 the

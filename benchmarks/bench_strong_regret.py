@@ -5,7 +5,7 @@ the ratio against the primal LP (scipy HiGHS) on a subsample, with the largest d
 
     .venv/bin/python benchmarks/bench_strong_regret.py [--rounds 100000 --agents 100 --menus both]
 
-Menus: `proportional` = the public-goods scenario's menus (Onyeze et al. M_prop under the report
+Menus: `proportional` = the public-goods scenario's menus (Onyeze et al. 2025 M_prop under the report
 grid: served iff report >= 1 - others, paying report / (others + report)); `steps` =
 VCG-like piecewise-constant menus (Braverman 2021 §2.1.2: up to 4 price/utility jumps at random
 grid points). Timing covers the metric only; generating the menus is reported apart.

@@ -1,4 +1,4 @@
-"""Single-good auctions with approximate valuations (Chiesa, Micali, Zhu).
+"""Single-good auctions with approximate valuations (Chiesa, Micali, Zhu 2012).
 
 Each round one good; agent i's true value TV_i is hidden from it: it sees x_i (its
 observation `values`) and knows only TV_i in K_i = [(1 - delta) x_i, (1 + delta) x_i].

@@ -42,7 +42,7 @@ TOY_RATIO_BOUND = 2.0 / 3.0
 
 
 class BwKToyParams(ScenarioParams):
-    """second_half_reward: r_t for t >= T/2 (Braverman: 2 or 0). budget_fraction: B / T."""
+    """second_half_reward: r_t for t >= T/2 (Braverman 2021: 2 or 0). budget_fraction: B / T."""
 
     second_half_reward: float = Field(default=2.0, ge=0.0)
     budget_fraction: float = Field(default=0.5, gt=0.0, le=1.0)

@@ -52,7 +52,7 @@ class PublicGoodsParams(ScenarioParams):
 
     pacing_equilibrium: bool = Field(
         default=False,
-        description="value_scaling bidders play the focal pacing equilibrium (Onyeze et al. Theorem 3.6, "
+        description="value_scaling bidders play the focal pacing equilibrium (Onyeze et al. 2025 Theorem 3.6, "
         "Definition 3.3): one common beta with C_i(beta) = alpha_i, solved on samples of the value "
         "distribution (mechanisms.public_goods.pacing_equilibrium); needs equal shares and every "
         "group on value_scaling without its own beta",
@@ -82,7 +82,7 @@ class UniformValues(ValueModel):
 
 
 class CommonShockValues(ValueModel):
-    """V_i[t] = (1 - rho) U_i + rho Z with a round-wide shock Z (Onyeze et al. allows values
+    """V_i[t] = (1 - rho) U_i + rho Z with a round-wide shock Z (Onyeze et al. 2025 allows values
     arbitrarily correlated across agents, i.i.d. over rounds)."""
 
     def __init__(self, n: int, rho: float) -> None:

@@ -85,7 +85,7 @@ BETA_RULE = (
 
 
 def value_scaling_beta(values: np.ndarray, reports: np.ndarray, window: float) -> np.ndarray:
-    """beta_i of the value-scaling reading of agent i's play (report V_i / beta_i; Onyeze et al.
+    """beta_i of the value-scaling reading of agent i's play (report V_i / beta_i; Onyeze et al. 2025
     2025 §3.2): the median of V_i / report_i over agent i's last ceil(window T) rounds with a
     positive report and value (`BETA_RULE`). Taken per agent over its own active rounds, so an
     agent that depleted early keeps the scaling it played before depletion (a window of the

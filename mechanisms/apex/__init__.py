@@ -1,4 +1,4 @@
-"""APEX (Braverman, *Optimization-friendly generic mechanisms without money*, §2): Algorithm 1,
+"""APEX (Braverman 2021, *Optimization-friendly generic mechanisms without money*, §2): Algorithm 1,
 the infinitesimal Algorithm 2 (§2.2), the problem interface of the outcome space and its
 optional hooks (`mechanisms.apex.hooks`)."""
 

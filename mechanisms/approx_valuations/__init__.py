@@ -1,4 +1,4 @@
-"""Single-good auctions with approximate valuations (Chiesa, Micali, Zhu).
+"""Single-good auctions with approximate valuations (Chiesa, Micali, Zhu 2012).
 
 `auctions`: the auctions, their guarantees and the worst-case search (the
 `approx_valuations` mechanism family); `knowledge`: `ApproxKnowledgeAuction`, the wrapper

@@ -1,6 +1,6 @@
-"""Single-good auctions with approximate valuations (Chiesa–Micali–Zhu).
+"""Single-good auctions with approximate valuations (Chiesa–Micali–Zhu 2012).
 
-Model (Chiesa–Micali–Zhu, "Approximate Types" / "Our Model" slides): player i's true valuation TV_i
+Model (Chiesa–Micali–Zhu 2012, "Approximate Types" / "Our Model" slides): player i's true valuation TV_i
 is known to him only as K_i = [(1 - delta) x_i, (1 + delta) x_i] with TV_i in K_i. A
 mechanism delta-implements eps * MSW when E[SW(TV, M(sigma))] >= eps * max_i TV_i for every
 undominated play sigma. Reports are one bid per agent; `Reports.values` carries the true
@@ -51,14 +51,14 @@ def check_n(n: int) -> int:
 
 
 def knowledge_interval(x: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """K_i = [(1 - delta) x_i, (1 + delta) x_i] (Chiesa–Micali–Zhu, slide "Approximate Types")."""
+    """K_i = [(1 - delta) x_i, (1 + delta) x_i] (Chiesa–Micali–Zhu 2012, slide "Approximate Types")."""
     delta = check_delta(delta)
     x = check_vector("x", x)
     return (1.0 - delta) * x, (1.0 + delta) * x
 
 
 def d_delta(delta: float) -> float:
-    """D_delta = ((1 + delta)/(1 - delta))^2 - 1 = 4 delta / (1 - delta)^2 (Chiesa–Micali–Zhu, Def. E.2)."""
+    """D_delta = ((1 + delta)/(1 - delta))^2 - 1 = 4 delta / (1 - delta)^2 (Chiesa–Micali–Zhu 2012, Def. E.2)."""
     delta = check_delta(delta, open_zero=True)
     return 4.0 * delta / (1.0 - delta) ** 2
 
@@ -224,7 +224,7 @@ def optimal_menu(others: np.ndarray, x: np.ndarray, delta: float) -> tuple[np.nd
 def optimal_expected_payments(
     bids: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, delta: float, win_prob: np.ndarray | None = None
 ) -> np.ndarray:
-    """Myerson's expected payment in M_f (Chiesa–Micali–Zhu, slide "Tool #2"): agent agents[r]
+    """Myerson's expected payment in M_f (Chiesa–Micali–Zhu 2012, slide "Tool #2"): agent agents[r]
     bidding z = alternatives[r, k] pays z f_i(z, v_{-i}) - int_0^z f_i(t, v_{-i}) dt in
     expectation. Returns (m, K); `win_prob` (m, K) = f_i(z, v_{-i}) if already known."""
     bids = check_vector("bids", bids)
@@ -338,7 +338,7 @@ class ApproxAuction(Mechanism):
 
 class RandomAssignment(ApproxAuction):
     """Give the good to a uniformly random player, charge nothing: every bid is dominant
-    and SW >= MSW / n (Chiesa–Micali–Zhu, slide "Thm 1: ... can trivially achieve by assigning good
+    and SW >= MSW / n (Chiesa–Micali–Zhu 2012, slide "Thm 1: ... can trivially achieve by assigning good
     at random")."""
 
     name = "random_assignment"
@@ -384,7 +384,7 @@ class SecondPrice(ApproxAuction):
 class OptimalApprox(ApproxAuction):
     """M_f with f = f^(delta) of Definition E.2: random among close bids, second-price-like
     with a clear winner, a smooth interpolation between. A winner i pays
-    v_i - (1/f_i(v)) int_0^{v_i} f_i(z, v_{-i}) dz (Chiesa–Micali–Zhu, slide "Tool #2"; expected
+    v_i - (1/f_i(v)) int_0^{v_i} f_i(z, v_{-i}) dz (Chiesa–Micali–Zhu 2012, slide "Tool #2"; expected
     payment = Myerson's). Guarantee ((1 - delta)^2 + 4 delta / n)/(1 + delta)^2 (Thm 3/4),
     optimal among probabilistic mechanisms (Thm 5)."""
 

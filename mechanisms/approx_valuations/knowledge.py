@@ -1,4 +1,4 @@
-"""The auction with knowledge intervals, as the framework's loop plays it (Chiesa, Micali, Zhu).
+"""The auction with knowledge intervals, as the framework's loop plays it (Chiesa, Micali, Zhu 2012).
 
 Agent i sees x_i and knows only TV_i in K_i = [(1 - delta) x_i, (1 + delta) x_i]; the
 model passes the observed x as `Reports.values`, while the auctions of

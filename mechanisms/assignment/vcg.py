@@ -100,7 +100,7 @@ def minimal_prices(v: np.ndarray, assignment: np.ndarray) -> tuple[np.ndarray, n
 
 
 def unit_demand_vcg(values: np.ndarray | list) -> VCGResult:
-    """Unit-demand VCG from one assignment plus exchange-graph shortest paths (Braverman App. A).
+    """Unit-demand VCG from one assignment plus exchange-graph shortest paths (Braverman 2021 App. A).
 
     values: n x m (m >= n) finite non-negative. Cost: one `linear_sum_assignment` and a
     few O(nm) vectorized Bellman-Ford passes, instead of n + 1 assignments."""

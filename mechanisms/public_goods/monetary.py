@@ -15,7 +15,7 @@ import numpy as np
 from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector
 from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
-#: Cost of the single good (Onyeze et al. normalizes c = 1).
+#: Cost of the single good (Onyeze et al. 2025 normalizes c = 1).
 GOOD_COST = 1.0
 
 

@@ -37,7 +37,7 @@ from mechanisms.public_goods.monetary import (
 )
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
-#: Cost of the single good in the public-goods scenario (Onyeze et al. normalizes c = 1).
+#: Cost of the single good in the public-goods scenario (Onyeze et al. 2025 normalizes c = 1).
 UNIT_COST = 1.0
 #: Relative tolerance for ties of value - potential (largest-cardinality tie-break).
 TIE_TOL = 1e-12

@@ -2,7 +2,7 @@
 from a monetary mechanism written for the normalized cost 1.
 
 Re-denominating the currency in units of c gives M_c(V) = c * M_1(V / c): the same
-allocation, payments times c. Every property Onyeze et al. ask of M (IR, CC, IC) is
+allocation, payments times c. Every property Onyeze et al. 2025 ask of M (IR, CC, IC) is
 unit-free, so it carries over; DWL scales by c.
 """
 

@@ -105,7 +105,7 @@ class QuadraticPrincipal:
 
 
 class SimplexVoting:
-    """APEX problem for voting on Delta_k (Braverman Problem 16.1).
+    """APEX problem for voting on Delta_k (Braverman 2021 Problem 16.1).
 
     F(p) = f_0(p) + sum_j w_j u_j . p + eta H(p). With a linear (or absent) f_0 the
     maximizer is p = softmax(s / eta), s = c + w U, exactly; otherwise mirror ascent from

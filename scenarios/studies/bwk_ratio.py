@@ -219,7 +219,7 @@ class BwKRatio(Study):
     # -- figure --------------------------------------------------------------------------
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        from abm.runs.study.figures import line_ci
+        from abm.runs.study.figures import line_ci, log_x
 
         learners, minimax = self.toy_tables(data)
         fig.set_size_inches(16, 5)
@@ -261,10 +261,7 @@ class BwKRatio(Study):
 
         line_ci(ax3, data.part("stochastic"), x="rounds", y=RATIO, hue=LEARNER, ms=4)
         ax3.axhline(1.0, color="black", lw=0.8)
-        ax3.set_xscale("log")
-        horizons = sorted(data.part("stochastic")["rounds"].unique())
-        ax3.set_xticks(horizons, [str(int(t)) for t in horizons])
-        ax3.minorticks_off()
+        log_x(ax3, data.part("stochastic")["rounds"])
         ax3.set_xlabel("horizon T")
         ax3.set_ylabel("ALG / LP optimum")
         ax3.legend(fontsize=7)

@@ -181,7 +181,7 @@ class CoreVsN(Study):
         return Findings(claims, notes, {"core_vs_n": table})
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        from abm.runs.study.figures import line_ci
+        from abm.runs.study.figures import line_ci, log_x
 
         ax_n, ax_t = fig.subplots(1, 2)
         ns = sorted({int(n) for p, _, _ in N_PARTS for n in data.part(p)["agents"].unique()})
@@ -217,10 +217,7 @@ class CoreVsN(Study):
                 ax_t.plot(ts, y0 * (ts / t0) ** -0.5, ":", color="grey", label="reference T^(−1/2)")
             ax_t.axhline(PROPORTIONAL_BOUND, color="k", lw=0.8, ls="--", label=f"claim: < {PROPORTIONAL_BOUND}")
             ax_t.axhline(0.0, color="k", lw=0.5)
-            ax_t.set_xscale("log")
-            horizons = sorted(int(t) for t in over_t["rounds"].unique())
-            ax_t.set_xticks(horizons, [str(t) for t in horizons])
-            ax_t.minorticks_off()
+            log_x(ax_t, over_t["rounds"])
             ax_t.set_xlabel("horizon T")
             ax_t.set_ylabel("ex-post core factor γ")
             ax_t.set_title(f"Proportional (Thm 3.6), n = {self.proportional_agents}: γ → 0", fontsize=9)

@@ -112,7 +112,7 @@ class HZRegularizedDelta(Study):
         return Findings(claims, notes, {"delta_table": pd.DataFrame(table)})
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        from abm.runs.study.figures import line_ci
+        from abm.runs.study.figures import line_ci, log_x
 
         runs = data.part("delta").copy()
         runs["delta_full"], runs["delta_third"] = runs[DELTA_FULL], runs[DELTA_THIRD]
@@ -121,7 +121,7 @@ class HZRegularizedDelta(Study):
         ax1, ax2 = fig.subplots(1, 2)
         line_ci(ax1, runs, x="rounds", y="delta_full", hue="beta", fmt="o-", label="(1 - delta) C")
         line_ci(ax1, runs, x="rounds", y="delta_third", hue="beta", fmt="s--", label="(1 - delta/3) C")
-        ax1.set_xscale("log")
+        log_x(ax1, runs["rounds"])
         ax1.set_xlabel("horizon T")
         ax1.set_ylabel("delta of X-bar's delta-CE")
         ax1.set_title("4x4 (§3.2.1), regularized APEX: delta vs T", fontsize=9)

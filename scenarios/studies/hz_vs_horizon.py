@@ -167,7 +167,7 @@ class HZVsHorizon(Study):
         return Findings(claims, notes, {"hz_residuals": table, "paper_4x4_lambda": solver})
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        from abm.runs.study.figures import line_ci
+        from abm.runs.study.figures import line_ci, log_x
 
         findings = self.analyse(data)
         random = data.part("random").copy()
@@ -175,7 +175,7 @@ class HZVsHorizon(Study):
         for r, fmt in zip(("best_response_gain", "budget_violation"), ("o-", "s--"), strict=True):
             random[r] = random[HZ + r]
             line_ci(ax1, random, x="rounds", y=r, hue="agents", fmt=fmt, label=r.replace("_", " "))
-        ax1.set_xscale("log")
+        log_x(ax1, random["rounds"])
         ax1.set_xlabel("horizon T")
         ax1.set_ylabel("HZ residual of X-bar")
         ax1.set_title("uniform utilities: HZ residuals vs T", fontsize=9)
@@ -183,7 +183,7 @@ class HZVsHorizon(Study):
         paper = data.part("paper-4x4")
         line_ci(ax2, paper, x="rounds", y="lambda_ratio_31", label="learners")
         ax2.axhline(5 / 14, color="grey", ls="--", label="Theorem 5 solver / paper: 5/14")
-        ax2.set_xscale("log")
+        log_x(ax2, paper["rounds"])
         ax2.set_xlabel("horizon T")
         ax2.set_ylabel("lambda_3 / lambda_1")
         ax2.set_title("4x4 (§3.2.1): learned lambda ratio", fontsize=9)

@@ -240,7 +240,7 @@ class LinkedSavings(Study):
         return Findings(claims, notes, tables)
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        from abm.runs.study.figures import line_ci
+        from abm.runs.study.figures import line_ci, log_x
 
         ax_w, ax_a, ax_k = fig.subplots(1, 3)
         runs = data.part("widths").dropna(axis=1, how="all")  # the design parts' agents beyond N
@@ -277,10 +277,8 @@ class LinkedSavings(Study):
                 line_ci(ax_k, g, "agents", UNLINKED, label=f"unlinked, d = {d:g}", fmt="s--")
             ks = np.array(sorted(design["agents"].unique()), dtype=np.float64)
             ax_k.plot(ks, ks - 1, ":", color="grey", label="k − 1")
-            ax_k.set_xscale("log")
+            log_x(ax_k, ks)
             ax_k.set_yscale("log")
-            ax_k.set_xticks(ks, [str(int(k)) for k in ks])
-            ax_k.minorticks_off()
             ax_k.set_xlabel("agents k (T[k] = ⌈k^κ⌉)")
             ax_k.set_ylabel("cost / surplus")
             ax_k.set_title(f"Small-agents design (§6.3), κ = {self.kappa}", fontsize=9)

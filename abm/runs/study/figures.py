@@ -64,6 +64,15 @@ def line_ci(
     return stats
 
 
+def log_x(ax: Axes, values: Any) -> None:
+    """A logarithmic x axis labelled at the swept values only (minor labels of a short
+    log range overlap)."""
+    ticks = sorted({float(v) for v in values})
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+
+
 def new_figure(width: float = 10.0, height: float = 4.5) -> Figure:
     from matplotlib.figure import Figure
 
