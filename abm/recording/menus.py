@@ -7,6 +7,7 @@ rebuilt block by block when they are read."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -235,6 +236,26 @@ class MenuRecorder:
         m, w = self.agents.shape[0], self.width
         rows = self.chunk_rows or chunk_rows_for((m, 2 * w + 1))
         return max(rows, -(-entries // max(m * w, 1)))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint state: the exact breakpoints J and statistic entries S per agent (fixed
+        by the first round) and the one spill array (None before the first round of an
+        `ExactMenu` or `MenuStatistic` mechanism)."""
+        return {"j": self.j, "s": self.s, "store": None if self.store is None else self.store.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        j, s, store = int(state["j"]), int(state["s"]), state["store"]
+        if store is None:
+            if self._exact is not None or self.statistic is not None:
+                self.j, self.s, self.store = 0, 0, None
+                self._alts = self._alts[:, : self.k]
+            return
+        if self.store is None or (j, s) != (self.j, self.s):
+            # The row width depends on J and S, known from the checkpointed run's first round.
+            self._alts = self._alts[:, : self.k]
+            self._open(j, s)
+        assert self.store is not None
+        self.store.load_state_dict(store)
 
     def chunks(
         self, slots: int | None = None, entries: int = 0

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
 from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
 #: Cost of the single good (Onyeze et al. 2025 normalizes c = 1).
@@ -38,6 +38,126 @@ def moulin_size(sorted_desc: np.ndarray) -> int:
     return int(ok[-1]) + 1 if ok.size else 0
 
 
+#: Proportional's shares of a total past the float range are taken in units of 2^SCALE_EXP:
+#: scaling by a power of two is exact, and n * max float / 2^64 is finite for any n < 2^63.
+SCALE_EXP = 64
+
+
+def proportional_shares(bids: np.ndarray, total: float) -> np.ndarray:
+    """p_i = V_i / V_tot (Onyeze et al. §3.1) for V_tot = `total` = bids.sum(). Where the
+    sum of finite reports leaves the float range (V_tot = inf, which would charge everyone
+    0 for a good that is allocated), the same shares in units of 2^SCALE_EXP: exact
+    scaling, so the charges still sum to the cost 1."""
+    if np.isfinite(total):
+        return bids / total
+    scaled = np.ldexp(bids, -SCALE_EXP)
+    return scaled / scaled.sum()
+
+
+def scale_exponent(bids: np.ndarray, alternatives: np.ndarray | None = None) -> int:
+    """0, or SCALE_EXP when the reports' total (plus the largest alternative) leaves the
+    float range: Proportional then computes in units of 2^SCALE_EXP (exact scaling)."""
+    with np.errstate(over="ignore"):
+        total = np.asarray(bids, dtype=np.float64).sum()
+        if alternatives is not None and np.size(alternatives):
+            total = total + np.max(alternatives)
+    return 0 if np.isfinite(total) else SCALE_EXP
+
+
+def others_sums(bids: np.ndarray, total: float | None = None) -> np.ndarray:
+    """sum_{j != i} V_j for every i without cancellation: V_tot - V_i loses the others'
+    reports when V_i dominates the total (1e20 + 0.6 - 1e20 = 0), so the one report that
+    is more than half the total gets its others' sum added up directly (at most one
+    report can be; the others' exclusion sums are then at least half the total, within
+    a few ulps). Callers scale reports whose total leaves the float range (`scale_exponent`);
+    `total`: bids.sum() when the caller has it."""
+    bids = np.asarray(bids, dtype=np.float64)
+    total = bids.sum() if total is None else total
+    others = total - bids
+    big = np.flatnonzero(bids > 0.5 * total)
+    for i in big:
+        others[i] = np.delete(bids, i).sum()
+    return others
+
+
+def proportional_statistic(bids: np.ndarray, values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+    """(m, 3) per agent of `rows`: the others' report sum V_{-i} in units of 2^e, the value
+    v_i and e (0, or SCALE_EXP when the reports' total leaves the float range: see
+    `scale_exponent`), all a Proportional menu depends on."""
+    with np.errstate(over="ignore"):
+        total = bids.sum()
+    e = 0 if np.isfinite(total) else SCALE_EXP
+    others = others_sums(bids, total) if not e else others_sums(np.ldexp(bids, -e))
+    out = np.empty((np.shape(values[rows])[0], 3))
+    out[:, 0] = others[rows]
+    out[:, 1] = values[rows]
+    out[:, 2] = e
+    return out
+
+
+def proportional_menu(statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of Proportional at the alternative reports a (Onyeze et al. 2025 §3.1)
+    from `proportional_statistic` rows (..., m, 3) and alternatives (..., m, K): served iff
+    V_{-i} + a >= 1, for v_i, paying a / (V_{-i} + a). An entry is computed in units of
+    2^e, its row's e, or 2^SCALE_EXP where V_{-i} + a leaves the float range in units of 1
+    (exact scaling: the cost is the share, not a / inf = 0)."""
+    others, values, e = statistics[..., 0:1], statistics[..., 1:2], statistics[..., 2:3]
+    alts = np.asarray(alternatives, dtype=np.float64)
+    if not e.any():
+        with np.errstate(over="ignore"):
+            total = others + alts
+        if np.isfinite(total.max(initial=0.0)):
+            served = total >= GOOD_COST
+            cost = np.divide(alts, total, out=np.zeros(total.shape), where=served)
+            return served * values, cost
+    # Some row's reports, or some V_{-i} + a, past the float range: per-entry units.
+    shape = np.broadcast_shapes(others.shape, alts.shape)
+    e_row = np.broadcast_to(e, shape).astype(np.int64)
+    with np.errstate(over="ignore"):
+        wide = ~np.isfinite(others + np.ldexp(alts, -e_row))  # in units of the row's 2^e
+    ee = np.where(wide, SCALE_EXP, e_row)
+    a = np.ldexp(np.broadcast_to(alts, shape), -ee)
+    total = np.ldexp(np.broadcast_to(others, shape), e_row - ee) + a
+    served = total >= np.ldexp(GOOD_COST, -ee)
+    cost = np.divide(a, total, out=np.zeros(shape), where=served)
+    return served * values, cost
+
+
+def proportional_breakpoints(statistics: np.ndarray) -> np.ndarray:
+    """(..., m, 2) from `proportional_statistic` rows: 0 and the cheapest served report
+    (1 - V_{-i})^+ (in units of 1)."""
+    others, e = statistics[..., 0], statistics[..., 2].astype(np.int64)
+    out = np.zeros((*others.shape, 2))
+    out[..., 1] = np.ldexp(np.maximum(np.ldexp(GOOD_COST, -e) - others, 0.0), e)
+    return out
+
+
+def posted_price_menu(
+    tau: np.ndarray, values: np.ndarray, alternatives: np.ndarray, tol: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of a posted price tau_i at the alternative reports a: served iff
+    a >= tau_i - tol, for v_i, paying tau_i (Moulin and Potential menus; `tau` and `values`
+    broadcast against `alternatives`: one round's (m, 1), or a block's (s, m, 1)), so
+    `menu_all` and `menus_from_statistics` share one formula, float for float."""
+    served = alternatives >= (tau - tol if tol else tau)
+    return values * served, np.where(served, tau, 0.0)
+
+
+def posted_price_statistic(tau: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(m, 2): tau_i and v_i, the `MenuStatistic` of a posted-price menu."""
+    out = np.empty((tau.shape[0], 2))
+    out[:, 0] = tau
+    out[:, 1] = values
+    return out
+
+
+def posted_price_breakpoints(tau: np.ndarray) -> np.ndarray:
+    """(..., 2): a posted-price menu has two points, 0 and tau_i."""
+    out = np.zeros((*tau.shape, 2))
+    out[..., 1] = tau
+    return out
+
+
 class PostedPrices:
     """The posted price tau_i each agent faces this round, the others' reports fixed: agent i
     is served iff its report is >= tau_i and then pays tau_i (Moulin and Potential menus are
@@ -58,51 +178,6 @@ class PostedPrices:
 def posted_prices(state: Any, bids: np.ndarray, thresholds: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """tau of the round `state` refers to (a `PostedPrices`), else thresholds(bids)."""
     return state.tau if isinstance(state, PostedPrices) else thresholds(bids)
-
-
-def proportional_menu(
-    others: np.ndarray, values: np.ndarray, alternatives: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(utility, cost) of Proportional at the alternative reports a (Onyeze et al. 2025 §3.1):
-    served iff V_{-i} + a >= 1, for v_i, paying a / (V_{-i} + a). `others` V_{-i} and
-    `values` v_i broadcast against `alternatives` (one round's (m, 1), or a block's (s, m, 1)),
-    so `menu_all` and `menus_from_statistics` share one formula, float for float."""
-    total = others + alternatives
-    served = total >= GOOD_COST
-    cost = np.divide(alternatives, total, out=np.zeros(total.shape), where=served)
-    return served * values, cost
-
-
-def proportional_breakpoints(others: np.ndarray) -> np.ndarray:
-    """(..., 2): 0 and the cheapest served report (1 - V_{-i})^+ of each `others` entry."""
-    out = np.zeros((*others.shape, 2))
-    np.maximum(GOOD_COST - others, 0.0, out=out[..., 1])
-    return out
-
-
-def posted_price_menu(
-    tau: np.ndarray, values: np.ndarray, alternatives: np.ndarray, tol: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(utility, cost) of a posted price tau_i at the alternative reports a: served iff
-    a >= tau_i - tol, for v_i, paying tau_i (Moulin and Potential menus; `tau` and `values`
-    broadcast against `alternatives` as in `proportional_menu`)."""
-    served = alternatives >= (tau - tol if tol else tau)
-    return values * served, np.where(served, tau, 0.0)
-
-
-def posted_price_statistic(tau: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """(m, 2): tau_i and v_i, the `MenuStatistic` of a posted-price menu."""
-    out = np.empty((tau.shape[0], 2))
-    out[:, 0] = tau
-    out[:, 1] = values
-    return out
-
-
-def posted_price_breakpoints(tau: np.ndarray) -> np.ndarray:
-    """(..., 2): a posted-price menu has two points, 0 and tau_i."""
-    out = np.zeros((*tau.shape, 2))
-    out[..., 1] = tau
-    return out
 
 
 def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
@@ -146,10 +221,11 @@ class Proportional(Mechanism):
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         bids, values = check_reports(reports)
-        total = bids.sum()
+        with np.errstate(over="ignore"):  # a total past the float range: see proportional_shares
+            total = bids.sum()
         allocated = total >= GOOD_COST
         served = np.full(bids.shape[0], allocated)
-        charges = bids / total if allocated else np.zeros_like(bids)
+        charges = proportional_shares(bids, total) if allocated else np.zeros_like(bids)
         return RoundResult(
             outcome=served,
             utilities=values * served,
@@ -160,43 +236,41 @@ class Proportional(Mechanism):
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
         """`run_round` on every row at once (each row's total is the same pairwise sum)."""
         bids, _ = check_batch(bids, values)
-        total = bids.sum(axis=1)
+        with np.errstate(over="ignore"):  # rows past the float range are redone below
+            total = bids.sum(axis=1)
         served = total >= GOOD_COST
         charges = np.where(served[:, None], bids / np.where(served, total, 1.0)[:, None], 0.0)
+        for r in np.flatnonzero(~np.isfinite(total)):  # a sum past the float range (see proportional_shares)
+            charges[r] = proportional_shares(bids[r], total[r])
         return np.repeat(served[:, None], bids.shape[1], axis=1), charges
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[rows]
-        return proportional_menu(others[:, None], reports.values[rows][:, None], alternatives)
+        return proportional_menu(self.menu_statistic(reports, agents), alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return proportional_breakpoints((reports.bids.sum() - reports.bids)[rows])
+        return proportional_breakpoints(self.menu_statistic(reports, agents))
 
     def menu_statistic(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
-        """(m, 2): the others' report sum V_{-i} and the value v_i, all a Proportional menu
-        depends on (`MenuStatistic`): report a is served iff V_{-i} + a >= 1, for v_i, and
-        then pays a / (V_{-i} + a)."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        out = np.empty((reports.values[rows].shape[0], 2))
-        np.subtract(reports.bids.sum(), reports.bids[rows], out=out[:, 0])
-        out[:, 1] = reports.values[rows]
-        return out
+        """(m, 3): the others' report sum V_{-i} (in units of 2^e), the value v_i and e
+        (`proportional_statistic`), all a Proportional menu depends on (`MenuStatistic`):
+        report a is served iff V_{-i} + a >= 1, for v_i, and then pays a / (V_{-i} + a).
+        `menu_all` and `menu_breakpoints` are computed from it, so the menus rebuilt from
+        recorded statistics are theirs by construction."""
+        return proportional_statistic(reports.bids, reports.values, slice(None) if agents is None else agents)
 
     def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return proportional_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives)
+        return proportional_menu(statistics, alternatives)
 
     def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
-        return proportional_breakpoints(statistics[..., 0])
+        return proportional_breakpoints(statistics)
 
 
 @register_mechanism(
@@ -209,9 +283,13 @@ class Moulin(Mechanism):
 
     name = "moulin"
     p_max = GOOD_COST
+    #: Reports above the cost 1 are played as 1, exactly: a report >= 1 meets 1/|S| for
+    #: every S, so which sets are feasible, the served set and every posted price are the
+    #: same (and b * |S| cannot overflow).
+    report_max = GOOD_COST
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids, values = check_reports(reports)
+        bids, values = check_reports(reports, report_max=self.report_max)
         size = moulin_size(np.sort(bids)[::-1])
         served = np.zeros(bids.shape[0], dtype=bool)
         if size:
@@ -230,32 +308,35 @@ class Moulin(Mechanism):
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
         """`run_round` on every row at once: each row's Moulin size from its sorted reports."""
         bids, _ = check_batch(bids, values)
+        bids = np.minimum(bids, self.report_max)
         k = np.arange(1, bids.shape[1] + 1, dtype=np.float64)
         ok = np.sort(bids, axis=1)[:, ::-1] * k >= GOOD_COST
         size = np.where(ok.any(axis=1), bids.shape[1] - np.argmax(ok[:, ::-1], axis=1), 0)
         served = (bids * size[:, None] >= GOOD_COST) & (size[:, None] > 0)
         return served, np.where(served, GOOD_COST / np.maximum(size, 1)[:, None], 0.0)
 
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
+        return posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)
+
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows][:, None]
-        return posted_price_menu(tau, reports.values[rows][:, None], alternatives)
+        return posted_price_menu(self._tau(reports, state)[rows][:, None], reports.values[rows][:, None], alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_breakpoints(posted_prices(state, reports.bids, moulin_thresholds)[rows])
+        return posted_price_breakpoints(self._tau(reports, state)[rows])
 
     def menu_statistic(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """(m, 2): the posted price tau_i and the value v_i (`MenuStatistic`)."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_statistic(posted_prices(state, reports.bids, moulin_thresholds)[rows], reports.values[rows])
+        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
 
     def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives)

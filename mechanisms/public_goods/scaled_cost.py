@@ -30,6 +30,9 @@ class ScaledCost(Mechanism):
     mechanism's, in units of c (`extras["cost_unit"]` = c).
     """
 
+    #: The last round's reports in units of c: a cache, not state (`mechanisms.state`).
+    transient_state = ("_last",)
+
     def __new__(cls, monetary: Any = None, *args: Any, **kwargs: Any) -> ScaledCost:
         if cls is ScaledCost:
             cls = _FORWARDING[isinstance(monetary, ExactMenu), isinstance(monetary, MenuStatistic)]
@@ -43,6 +46,7 @@ class ScaledCost(Mechanism):
         self.cost = cost
         self.name = f"{monetary.name}[cost={cost:g}]"
         self.p_max = monetary.p_max * cost
+        self.report_max = monetary.report_max * cost
         self._last: tuple[Reports, Reports] | None = None
 
     def _unit(self, reports: Reports) -> Reports:
@@ -54,9 +58,6 @@ class ScaledCost(Mechanism):
         unit = Reports(reports.bids / self.cost, reports.values)
         self._last = (reports, unit)
         return unit
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_last": None}  # a checkpoint does not need last round's reports
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         res = self.monetary.run_round(self._unit(reports), rng)

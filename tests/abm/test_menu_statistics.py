@@ -68,7 +68,8 @@ def test_rebuilt_menus_equal_each_rounds_menu_all_and_the_replayed_round(
     assert isinstance(mech, MenuStatistic) and isinstance(mech, ExactMenu)
     values = rng.random((rounds, n)) * cost
     values[rng.random((rounds, n)) < 0.15] = 0.0
-    scale = rng.choice([0.0, 0.3, 1.0, 2.5], size=(rounds, n))  # zero, shaded, truthful, overbid reports
+    # zero, shaded, truthful, overbid reports, and reports whose total leaves the float range
+    scale = rng.choice([0.0, 0.3, 1.0, 2.5, 5e307], size=(rounds, n), p=[0.2, 0.2, 0.2, 0.2, 0.2])
     agents = np.arange(min(n, 3)) if first_agents else np.sort(rng.choice(n, size=min(n, 3), replace=False))
     rec = MenuRecorder(mech, rounds, agents, GRID_POINTS, SpillDir(), chunk_rows=4)  # chunks spill to disk
     assert rec.statistic is mech
@@ -102,7 +103,7 @@ def test_rebuilt_menus_equal_each_rounds_menu_all_and_the_replayed_round(
     (_, u_one, c_one, _), = rec.chunks(entries=10**9)
     np.testing.assert_array_equal(u_one, u_all)
     np.testing.assert_array_equal(c_one, c_all)
-    assert rec.row_bytes == agents.shape[0] * 3 * 8  # statistic (2) + played: not the menus
+    assert rec.row_bytes == agents.shape[0] * (rec.s + 1) * 8 and rec.s <= 3  # statistic + played, not the menus
 
 
 def test_recorded_rounds_hit_budget_capped_and_depleted_agents():
