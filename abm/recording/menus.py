@@ -95,6 +95,7 @@ class MenuRecorder:
         self._alts = np.empty((m, self.k))
         self._alts[:, :-1] = self.grid
         self._sel = agent_selector(self.agents)
+        self._prefix = isinstance(self._sel, slice)
         if self._exact is None and self.statistic is None:
             self._open(0)
 
@@ -180,7 +181,9 @@ class MenuRecorder:
         played = reports.bids[self._sel]
         store = self.store
         if self.statistic is not None:
-            stat = self.statistic.menu_statistic(reports, agents, state=state)
+            # Every agent, in order: no gather (agents=None reads the arrays whole).
+            every = self._prefix and self.agents.shape[0] == reports.bids.shape[0]
+            stat = self.statistic.menu_statistic(reports, None if every else agents, state=state)
             if store is None:
                 store = self._open(np.shape(self.statistic.breakpoints_from_statistics(stat))[-1], stat.shape[1])
             elif stat.shape[1] != self.s:

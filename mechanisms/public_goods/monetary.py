@@ -7,6 +7,7 @@ pure function of reported values; `utilities` are the true values of the agents 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -74,24 +75,51 @@ def others_sums(bids: np.ndarray, total: float | None = None) -> np.ndarray:
     bids = np.asarray(bids, dtype=np.float64)
     total = bids.sum() if total is None else total
     others = total - bids
-    big = np.flatnonzero(bids > 0.5 * total)
-    for i in big:
-        others[i] = np.delete(bids, i).sum()
+    if bids.size:
+        i = int(bids.argmax())  # the only report that can be more than half the total
+        if bids[i] > 0.5 * total:
+            others[i] = np.delete(bids, i).sum()
     return others
 
 
-def proportional_statistic(bids: np.ndarray, values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+class ReportSums:
+    """The reports' total V_tot and, on first use, every agent's others' sum V_{-i} in units
+    of 2^e (e = 0, or SCALE_EXP when V_tot leaves the float range: `scale_exponent`): the
+    `RoundResult.state` of Proportional, so the round's menus and recorded statistic reuse
+    the sums the round computed (as `PostedPrices` does for Moulin and Potential)."""
+
+    def __init__(self, bids: np.ndarray, total: float) -> None:
+        self.bids = bids
+        self.total = total
+        self.exponent = 0 if math.isfinite(total) else SCALE_EXP
+        self._others: np.ndarray | None = None
+
+    @property
+    def others(self) -> np.ndarray:
+        if self._others is None:
+            e = self.exponent
+            self._others = others_sums(self.bids, self.total) if not e else others_sums(np.ldexp(self.bids, -e))
+        return self._others
+
+
+def report_sums(state: Any, bids: np.ndarray) -> ReportSums:
+    """The `ReportSums` of `bids`: the round's `state` when it holds these very reports,
+    else computed."""
+    if isinstance(state, ReportSums) and state.bids is bids:
+        return state
+    with np.errstate(over="ignore"):  # a total past the float range: see proportional_shares
+        total = float(bids.sum())
+    return ReportSums(bids, total)
+
+
+def proportional_statistic(sums: ReportSums, values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
     """(m, 3) per agent of `rows`: the others' report sum V_{-i} in units of 2^e, the value
-    v_i and e (0, or SCALE_EXP when the reports' total leaves the float range: see
-    `scale_exponent`), all a Proportional menu depends on."""
-    with np.errstate(over="ignore"):
-        total = bids.sum()
-    e = 0 if np.isfinite(total) else SCALE_EXP
-    others = others_sums(bids, total) if not e else others_sums(np.ldexp(bids, -e))
-    out = np.empty((np.shape(values[rows])[0], 3))
-    out[:, 0] = others[rows]
-    out[:, 1] = values[rows]
-    out[:, 2] = e
+    v_i and e, all a Proportional menu depends on."""
+    v = values[rows]
+    out = np.empty((v.shape[0], 3))
+    out[:, 0] = sums.others[rows]
+    out[:, 1] = v
+    out[:, 2] = sums.exponent
     return out
 
 
@@ -231,6 +259,7 @@ class Proportional(Mechanism):
             utilities=values * served,
             charges=charges,
             allocated=bool(allocated),
+            state=ReportSums(bids, float(total)),
         )
 
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
@@ -247,24 +276,26 @@ class Proportional(Mechanism):
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        return proportional_menu(self.menu_statistic(reports, agents), alternatives)
+        return proportional_menu(self.menu_statistic(reports, agents, state=state), alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
-        return proportional_breakpoints(self.menu_statistic(reports, agents))
+        return proportional_breakpoints(self.menu_statistic(reports, agents, state=state))
 
     def menu_statistic(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """(m, 3): the others' report sum V_{-i} (in units of 2^e), the value v_i and e
-        (`proportional_statistic`), all a Proportional menu depends on (`MenuStatistic`):
+        (`proportional_statistic`; the sums from the round's `ReportSums` state when it is
+        given), all a Proportional menu depends on (`MenuStatistic`):
         report a is served iff V_{-i} + a >= 1, for v_i, and then pays a / (V_{-i} + a).
         `menu_all` and `menu_breakpoints` are computed from it, so the menus rebuilt from
         recorded statistics are theirs by construction."""
-        return proportional_statistic(reports.bids, reports.values, slice(None) if agents is None else agents)
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return proportional_statistic(report_sums(state, reports.bids), reports.values, rows)
 
     def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return proportional_menu(statistics, alternatives)

@@ -56,7 +56,7 @@ from mechanisms.public_goods.artificial_currency import (
     ExactMenuStatisticArtificialCurrency,
     MenuStatisticArtificialCurrency,
 )
-from mechanisms.public_goods.monetary import Moulin, Proportional
+from mechanisms.public_goods.monetary import Moulin, Proportional, ReportSums
 from mechanisms.public_goods.potential import Potential
 from mechanisms.voting.mechanisms import Plurality, QuadraticVoting, RandomizedDictatorship, SimplexVoting
 
@@ -285,4 +285,7 @@ def test_round_results_carry_typed_fields():
     assert res.allocated is True and res.item_prices is not None and res.item_prices.shape == (4,)
     assert "item_prices" not in res.extras and "allocated" not in res.extras
     res = Proportional().run_round(Reports(np.array([0.1, 0.2]), np.ones(2)), np.random.default_rng(0))
-    assert res.allocated is False and res.item_prices is None and res.state is None
+    assert res.allocated is False and res.item_prices is None
+    # Proportional's round state: the report total its menus and recorded statistic reuse
+    assert isinstance(res.state, ReportSums) and res.state.total == pytest.approx(0.3)
+    np.testing.assert_allclose(res.state.others, [0.2, 0.1])
