@@ -36,6 +36,7 @@ TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 CONTRACT_PLUGINS: list[Path] = [
     TESTS / "contracts" / "plugin_example.py",
     TESTS.parent / "docs" / "examples" / "fpa_tokens.py",  # docs/extending.md's examples
+    TESTS.parent / "docs" / "examples" / "apex_projects.py",
 ]
 
 #: Name of the module attribute by which a plug-in provides contract instances for its
