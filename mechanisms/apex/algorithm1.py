@@ -73,7 +73,11 @@ __all__ = [
 
 @runtime_checkable
 class ApexProblem(Protocol):
-    """The outcome space X, the utilities f_j, f_0 + R and the heuristic H of Algorithm 1."""
+    """The outcome space X, the utilities f_j, f_0 + R and the heuristic H of Algorithm 1:
+    APEX's problem interface (docs/extending.md, "An APEX problem"). X is whatever `argmax`
+    returns and the other members accept; `argmax` may be any optimizer — exact, a MILP, a
+    local search (`mechanisms.apex.local_search.LocalSearchProblem`) — and Algorithm 1 uses
+    the same one for X_{t+1} and every X^{-i}_{t+1}."""
 
     n: int
 
