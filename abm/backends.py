@@ -19,6 +19,7 @@ from abm.config import SINGLE_GROUP, GroupPlan
 from abm.streams import Streams
 from agents.base import Feedback, Learner, Observation, scaled_grid
 from agents.registry import make_learner
+from agents.undominated import BidRange
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class CohortSpec:
     learner: str
     params: dict[str, Any]
     seed: np.random.SeedSequence
+    #: Reports clipped to values * [low, high] (`agents.undominated.BidRange`); None: unrestricted.
+    bid_range: tuple[float, float] | None = None
 
 
 def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
@@ -58,13 +61,13 @@ def cohort_plan(n_agents: int, cohort_size: int) -> list[tuple[int, int]]:
 
 def group_cohorts(
     group: str, start: int, stop: int, learner: str, params: dict[str, Any],
-    seed: np.random.SeedSequence, cohort_size: int,
+    seed: np.random.SeedSequence, cohort_size: int, bid_range: tuple[float, float] | None = None,
 ) -> list[CohortSpec]:
     """A group's agents [start, stop) split into cohorts of `cohort_size`; the k-th cohort
     draws from child k of the group's own stream, so other groups never shift it."""
     plan = cohort_plan(stop - start, cohort_size)
     return [
-        CohortSpec(group, start + a, start + b, learner, params, ss)
+        CohortSpec(group, start + a, start + b, learner, params, ss, bid_range)
         for (a, b), ss in zip(plan, seed.spawn(len(plan)), strict=True)
     ]
 
@@ -74,28 +77,33 @@ def population_cohorts(
     streams: Streams,
     cohort_size: int,
     defaults: dict[str, dict[str, Any]] | None = None,
+    undominated: tuple[float, float] | None = None,
 ) -> list[CohortSpec]:
     """Every group's cohorts in agent order. `defaults` (the scenario's learner defaults,
-    by learner name) are merged under each group's own params."""
+    by learner name) are merged under each group's own params; groups with `undominated`
+    get the scenario's undominated interval (`ScenarioInstance.undominated`, checked by the
+    model before this)."""
     defaults = defaults or {}
     return [
         spec
         for g in groups
         for spec in group_cohorts(
             g.name, g.start, g.stop, g.learner, {**defaults.get(g.learner, {}), **g.params},
-            streams.group(g.name), cohort_size,
+            streams.group(g.name), cohort_size, undominated if g.undominated else None,
         )
     ]
 
 
 def cohort_learners(specs: list[CohortSpec], budgets: np.ndarray, horizon: int) -> list[Learner]:
-    """One learner per spec, each on its own RNG stream (in process or in a shard)."""
-    return [
-        make_learner(
+    """One learner per spec, each on its own RNG stream (in process or in a shard), wrapped
+    in `BidRange` when the spec restricts its reports."""
+    out: list[Learner] = []
+    for s in specs:
+        learner = make_learner(
             s.learner, s.stop - s.start, budgets[s.start : s.stop], horizon, np.random.default_rng(s.seed), s.params
         )
-        for s in specs
-    ]
+        out.append(learner if s.bid_range is None else BidRange(learner, *s.bid_range))
+    return out
 
 
 def build_cohorts(specs: list[CohortSpec], budgets: np.ndarray, horizon: int) -> list[Cohort]:

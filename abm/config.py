@@ -8,12 +8,13 @@ validated by the scenario's own `Params` model.
 from __future__ import annotations
 
 import tomllib
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -52,7 +53,54 @@ def valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
-class StrictModel(BaseModel):
+def _members(annotation: Any) -> list[Any]:
+    """The alternatives of a field's type: the members of a Union / Optional, the type itself
+    otherwise (Annotated unwrapped)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [m for a in get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
+def to_declared_type(annotation: Any, value: Any) -> Any:
+    """A `--set` value (parsed as TOML, so `34` is an integer) or a TOML value brought to the
+    field's declared type where that is unambiguous: a number for a field that takes no
+    number but text (`str`, or a `Literal` naming that text) becomes the text, so
+    `--set params.instance=34` means "34". A boolean stays a boolean: for a numeric field
+    that takes no bool it is an error (pydantic would read `true` as 1)."""
+    members = _members(annotation)
+    if any(m is Any or m is object for m in members):
+        return value
+    numeric = [m for m in members if m in (int, float)]
+    if isinstance(value, bool):
+        takes_bool = bool in members or any(
+            get_origin(m) is Literal and any(isinstance(a, bool) for a in get_args(m)) for m in members
+        )
+        if numeric and not takes_bool:
+            raise ValueError(f"a boolean is not a number (got {value!r})")
+        return value
+    if not isinstance(value, int | float) or numeric:
+        return value
+    text = str(value)
+    for m in members:
+        if m is str or (get_origin(m) is Literal and text in get_args(m)):
+            return text
+    return value
+
+
+class DeclaredTypes(BaseModel):
+    """Values brought to their fields' declared types before validation (`to_declared_type`)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _declared_type(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name) if info.field_name is not None else None
+        return value if field is None else to_declared_type(field.annotation, value)
+
+
+class StrictModel(DeclaredTypes):
     """Unknown keys and non-finite floats are errors."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True, defer_build=True)
@@ -65,6 +113,9 @@ class LearnerSpec(StrictModel):
 
     name: str = "adaptive_pacing"
     params: dict[str, Any] = Field(default_factory=dict)
+    #: Clip the reports to the interval the scenario declares undominated
+    #: (`ScenarioInstance.undominated`; Chiesa, Micali, Zhu 2012: bids in K_i).
+    undominated: bool = False
 
 
 #: Population group names: they name RNG streams, `group` columns and `--set population.<name>.*`.
@@ -85,6 +136,8 @@ class PopulationGroup(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     budget: float | None = Field(default=None, ge=0.0)
     share: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Undominated reports only (None: `[learner] undominated`).
+    undominated: bool | None = None
 
     @model_validator(mode="after")
     def _size(self) -> PopulationGroup:
@@ -104,6 +157,7 @@ class GroupPlan:
     params: dict[str, Any]
     budget: float | None = None
     share: float | None = None
+    undominated: bool = False
 
     @property
     def size(self) -> int:
@@ -291,7 +345,12 @@ class RunConfig(StrictModel):
         """The population resolved to contiguous agent ranges, in config order. Fraction
         groups split the agents not in count groups in proportion to their fractions."""
         if self.population is None:
-            return [GroupPlan(SINGLE_GROUP, 0, self.agents, self.learner.name, dict(self.learner.params))]
+            return [
+                GroupPlan(
+                    SINGLE_GROUP, 0, self.agents, self.learner.name, dict(self.learner.params),
+                    undominated=self.learner.undominated,
+                )
+            ]
         free = self.agents - sum(g.count or 0 for g in self.population)
         frac = [g for g in self.population if g.fraction is not None]
         split = largest_remainder([g.fraction or 0.0 for g in frac], free) if frac else []
@@ -299,7 +358,8 @@ class RunConfig(StrictModel):
         plans, start = [], 0
         for g, (_, learner, params) in zip(self.population, self.learner_choices(), strict=True):
             size = g.count if g.count is not None else sizes[g.name]
-            plans.append(GroupPlan(g.name, start, start + size, learner, params, g.budget, g.share))
+            undominated = self.learner.undominated if g.undominated is None else g.undominated
+            plans.append(GroupPlan(g.name, start, start + size, learner, params, g.budget, g.share, undominated))
             start += size
         return plans
 

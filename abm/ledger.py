@@ -11,6 +11,9 @@ from mechanisms.base import TOKEN_TOL, check_vector
 EMPTY_BUDGET = 1e-9
 
 
+# np.minimum.reduce, not ndarray.min: its Python wrapper costs more than the minimum at small n.
+_min = np.minimum.reduce
+
 #: Rounds between full token-conservation checks.
 CHECK_EVERY = 64
 
@@ -40,23 +43,28 @@ class Ledger:
         #: How many agents have depleted so far (kept incrementally: a per-round series).
         self.n_depleted = int(np.count_nonzero(self.depleted_at >= 0))
         self.rounds = 0
+        # Who has not depleted yet (depleted_at < 0), and a boolean scratch buffer: the
+        # per-round depletion test is two boolean passes and a count, no index arrays.
+        self._live = self.depleted_at < 0
+        self._mask = np.empty(self.n, dtype=bool)
 
     @property
     def n(self) -> int:
         return self.initial.shape[0]
 
     def can_pay(self) -> np.ndarray:
-        """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. Algorithm 1), or,
+        """Who may still submit a non-zero report: B_i >= p_max (Onyeze et al. 2025 Algorithm 1), or,
         when charges are unbounded (APEX: they scale with the bid), any budget left at all."""
         if np.isfinite(self.p_max):
             return np.add(self.remaining, TOKEN_TOL, out=self._scratch) >= self.p_max
         return self.remaining > self._empty
 
     def _cannot_pay(self) -> np.ndarray:
-        """~can_pay(), in one comparison (budgets are finite, so no NaN breaks the negation)."""
+        """~can_pay(), in one comparison (budgets are finite, so no NaN breaks the negation),
+        into the boolean scratch buffer."""
         if np.isfinite(self.p_max):
-            return np.add(self.remaining, TOKEN_TOL, out=self._scratch) < self.p_max
-        return self.remaining <= self._empty
+            return np.less(np.add(self.remaining, TOKEN_TOL, out=self._scratch), self.p_max, out=self._mask)
+        return np.less_equal(self.remaining, self._empty, out=self._mask)
 
     def charge(self, charges: np.ndarray, t: int) -> None:
         """Debit one round's charges; refuse (BudgetError) anything that overdraws."""
@@ -65,18 +73,22 @@ class Ledger:
             raise BudgetError(f"charges must have shape ({self.n},), got {charges.shape}")
         # Few array passes on the hot path: the minimum screens NaN and negative charges, the
         # minimum of what is left screens +inf and overdraws; the slow path names the culprit.
-        lo = charges.min()
-        after = self.remaining - charges
-        if not (lo >= -TOKEN_TOL and after.min() >= -TOKEN_TOL):
+        lo = _min(charges)
+        after = np.subtract(self.remaining, charges)
+        if not (lo >= -TOKEN_TOL and _min(after) >= -TOKEN_TOL):
             self._refuse(charges, after, t)
         # `remaining` is replaced, never mutated in place, so observers may hold it without copying.
         self.remaining = np.maximum(after, 0.0, out=after)
-        self.spent += np.maximum(charges, 0.0) if lo < 0 else charges
-        # Only agents that cannot pay are candidates: a gather over them, not passes over all n.
-        low = np.flatnonzero(self._cannot_pay())
-        newly = low[self.depleted_at[low] < 0]
-        self.depleted_at[newly] = t
-        self.n_depleted += int(newly.shape[0])
+        np.add(self.spent, np.maximum(charges, 0.0) if lo < 0 else charges, out=self.spent)
+        # Newly depleted: cannot pay and not depleted before. Counted first; indices only in
+        # the rare rounds that have some.
+        newly = np.logical_and(self._cannot_pay(), self._live, out=self._mask)
+        count = int(np.count_nonzero(newly))
+        if count:
+            idx = np.flatnonzero(newly)
+            self.depleted_at[idx] = t
+            self._live[idx] = False
+            self.n_depleted += count
         self.rounds += 1
         # Conservation holds by construction up to round-off; a full check every
         # CHECK_EVERY rounds (and at the end of a run) catches drift without an extra

@@ -107,8 +107,11 @@ class MechanismModel(mesa.Model):
         self.ledger = Ledger(budgets, p_max=self.mechanism.p_max)
         self.values_rng = self.streams.generator("values")
         self.mechanism_rng = self.streams.generator("mechanism")
+        check_undominated(cfg, self.groups, self.instance.undominated)
         if backend is None:
-            specs = population_cohorts(self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults)
+            specs = population_cohorts(
+                self.groups, self.streams, cfg.cohort_size, self.instance.learner_defaults, self.instance.undominated
+            )
             if cfg.backend == "ray":
                 backend = RayBackend(
                     specs, self.ledger.initial, cfg.rounds, shards=cfg.shards, address=cfg.address,
@@ -206,6 +209,19 @@ def _model_config(config: RunConfig | dict[str, Any] | None, parameters: dict[st
         load_plugins(config.plugins)
         return config
     return resolve_config(config, parameters)
+
+
+def check_undominated(config: RunConfig, groups: list[GroupPlan], interval: tuple[float, float] | None) -> None:
+    """Refuse `undominated = true` where the scenario declares no undominated interval."""
+    if interval is not None:
+        return
+    for g in groups:
+        if g.undominated:
+            where = "learner" if config.population is None else f"population.{g.name}"
+            raise ConfigError(
+                f"{where}.undominated: scenario {config.scenario!r} declares no undominated report interval "
+                "(approx-auction does: K_i)"
+            )
 
 
 def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:

@@ -5,7 +5,6 @@ simulation (docs/architecture.md: keep plotting out of the simulation script).""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from abm import jsonio
 from abm.config import ConfigError
 from abm.scenario import find_scenario
 
@@ -24,6 +24,31 @@ log = logging.getLogger(__name__)
 #: At most this many agents get their own line; the rest show through the max/mean lines.
 MAX_LINES = 10
 DPI = 120
+#: Values within ZERO_TOL x their scale (the run's payoff bound M, times t for totals) of zero
+#: are round-off (a linked VCG run's regret is 1e-15): drawn as 0, not as a noisy curve.
+ZERO_TOL = 1e-9
+
+
+def snap_zero(values: Any, scale: Any = 1.0) -> np.ndarray:
+    """`values` with the entries within ZERO_TOL x max(1, |scale|) of zero set to 0 (scale a
+    number or an array broadcast against values)."""
+    x = np.asarray(values, dtype=np.float64)
+    tol = ZERO_TOL * np.maximum(1.0, np.abs(np.asarray(scale, dtype=np.float64)))
+    return np.where(np.abs(x) <= tol, 0.0, x)
+
+
+def payoff_scale(summary: dict[str, Any]) -> float:
+    """The run's payoff bound M (strong regret's), 1 when it has none."""
+    bound = summary.get("metrics", {}).get("strong_regret", {}).get("payoff_bound")
+    return float(bound) if isinstance(bound, int | float) and np.isfinite(bound) else 1.0
+
+
+def agents_label(shown: int, total: int, run_agents: Any = None) -> str:
+    """Legend title of a figure that draws some agents: "first 10 of 20 agents"."""
+    text = f"first {shown} of {total} agents" if shown < total else f"all {total} agents"
+    if isinstance(run_agents, int) and run_agents > total:
+        text += f" (recorded; n = {run_agents})"
+    return text
 
 
 def pyplot() -> Any:
@@ -63,10 +88,11 @@ def _load(run_dir: Path, name: str) -> pd.DataFrame | None:
 
 
 def figure_title(summary: dict[str, Any], what: str) -> str:
+    """`what` over the run's identity: scenario, mechanism, learner, n, T and random seed."""
     return (
-        f"{what}\n{summary.get('scenario', '?')} | seed {summary.get('seed', '?')} | "
-        f"{summary.get('mechanism', '?')} | {summary.get('learner', '?')} | "
-        f"n={summary.get('agents', '?')} T={summary.get('rounds', '?')}"
+        f"{what}\n{summary.get('scenario', '?')} | {summary.get('mechanism', '?')} | "
+        f"{summary.get('learner', '?')} | n={summary.get('agents', '?')} T={summary.get('rounds', '?')} | "
+        f"random seed {summary.get('seed', '?')}"
     )
 
 
@@ -79,7 +105,7 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
         raise ConfigError(f"RESULT_DIR {run_dir} has no summary.json (not a finished run directory)")
-    return json.loads(path.read_text())
+    return jsonio.loads(path.read_text())
 
 
 def output_dir(run_dir: str | Path, out: str | Path | None) -> Path:
@@ -97,16 +123,27 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 
 
 def plot_strong_regret(curve: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
-    """Strong regret vs t per agent and its max: in utility units and per round."""
+    """Strong regret vs t per agent and its max: in utility units and per round. The first
+    MAX_LINES agents get a line, and so does the agent with the largest regret at the last
+    horizon (whose line the max follows there), whatever its id; the legend says which."""
     fig, axes = pyplot().subplots(1, 2, figsize=(12, 4.5))
+    m = payoff_scale(summary)
+    curve = curve.assign(
+        strong_regret=snap_zero(curve["strong_regret"], m * curve["horizon"].to_numpy()),
+        strong_regret_per_round=snap_zero(curve["strong_regret_per_round"], m),
+    )
     agents = sorted(curve["agent"].unique())
-    for a in agents[:MAX_LINES]:
+    last = curve[curve["horizon"] == curve["horizon"].max()]
+    worst = last.loc[last["strong_regret"].idxmax(), "agent"]
+    drawn = agents[:MAX_LINES]
+    for a in [*drawn, *([worst] if worst not in drawn else [])]:
         d = curve[curve["agent"] == a]
-        axes[0].plot(d["horizon"], d["strong_regret"], lw=1, alpha=0.8, label=f"agent {a}")
-        axes[1].plot(d["horizon"], d["strong_regret_per_round"], lw=1, alpha=0.8, label=f"agent {a}")
+        tag = f"agent {a}" + (" (max at T)" if a == worst else "")
+        axes[0].plot(d["horizon"], d["strong_regret"], lw=1, alpha=0.8, label=tag)
+        axes[1].plot(d["horizon"], d["strong_regret_per_round"], lw=1, alpha=0.8, label=tag)
     mx = curve.groupby("horizon")[["strong_regret", "strong_regret_per_round"]].max()
-    axes[0].plot(mx.index, mx["strong_regret"], "k-", lw=2.2, label="max over agents")
-    axes[1].plot(mx.index, mx["strong_regret_per_round"], "k-", lw=2.2, label="max over agents")
+    axes[0].plot(mx.index, mx["strong_regret"], "k-", lw=2.2, label=f"max over the {len(agents)} agents")
+    axes[1].plot(mx.index, mx["strong_regret_per_round"], "k-", lw=2.2, label=f"max over the {len(agents)} agents")
     axes[0].set_ylabel("strong regret OPT_t - U_t (utility)")
     axes[1].set_ylabel("strong regret per round (OPT_t - U_t) / t")
     for ax in axes:
@@ -114,8 +151,13 @@ def plot_strong_regret(curve: pd.DataFrame, summary: dict[str, Any], out: Path) 
         ax.set_xlabel("horizon t (rounds)")
         ax.grid(alpha=0.3)
         ax.axhline(0, color="grey", lw=0.8)
-    axes[0].legend(fontsize=8, ncol=2)
-    fig.suptitle(figure_title(summary, "Strong regret (Braverman Definition 3) of the t-round prefix"), fontsize=10)
+    title = agents_label(len(drawn), len(agents), summary.get("agents"))
+    if worst not in drawn:
+        title += f" + agent {worst}"
+    axes[0].legend(fontsize=8, ncol=2, title=title, title_fontsize=8)
+    fig.suptitle(
+        figure_title(summary, "Strong regret (Braverman 2021 Definition 3) of the t-round prefix"), fontsize=10
+    )
     return save_figure(fig, out / "strong_regret.png")
 
 
@@ -127,8 +169,9 @@ def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pa
     drift = "outcome_distance" in rounds
     fig, axes = pyplot().subplots(1, 2 if drift else 1, figsize=(13 if drift else 7, 4.5), squeeze=False)
     ax = axes[0, 0]
-    ax.plot(t, d["epsilon"], "o-", ms=3, label="epsilon(t) = max_i strong regret_i / (t M)")
-    ax.plot(t, 2 * d["epsilon"], "--", label="2 epsilon(t): Lemma 4 dominance gap per round")
+    eps = snap_zero(d["epsilon"])  # already in payoff-bound units
+    ax.plot(t, eps, "o-", ms=3, label="epsilon(t) = max_i strong regret_i / (t M)")
+    ax.plot(t, 2 * eps, "--", label="2 epsilon(t): Lemma 4 dominance gap per round")
     ax.set_xscale("log")
     ax.set_xlabel("horizon t (rounds)")
     ax.set_ylabel("epsilon (payoff-bound units per round)")
@@ -141,9 +184,9 @@ def plot_epsilon(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pa
         ax.set_xscale("log")
         ax.set_xlabel("round t")
         ax.set_ylabel("L1 distance |X-bar_t - X-bar_T|")
-        ax.set_title("running average outcome vs final (Braverman §2.1.2)", fontsize=9)
+        ax.set_title("running average outcome vs final (Braverman 2021 §2.1.2)", fontsize=9)
         ax.grid(alpha=0.3)
-    fig.suptitle(figure_title(summary, "Equilibrium convergence (Braverman Lemma 4)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Equilibrium convergence (Braverman 2021 Lemma 4)"), fontsize=10)
     return save_figure(fig, out / "epsilon.png")
 
 
@@ -159,7 +202,7 @@ def plot_budget(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, An
         axes[0].plot([0, horizon], [b0, 0], "k:", lw=1.2, label="even spending B (1 - t/T)")
     axes[0].set_xlabel("round t")
     axes[0].set_ylabel("remaining budget (tokens)")
-    axes[0].legend(fontsize=8, ncol=2)
+    axes[0].legend(fontsize=8, ncol=2, title=_trace_label(trace, summary), title_fontsize=8)
     if "spend_rate_error_max" in rounds:
         axes[1].plot(rounds["round"] + 1, rounds["spend_rate_error_max"], label="max over agents")
         axes[1].plot(rounds["round"] + 1, rounds["spend_rate_error_mean"], label="mean over agents")
@@ -174,9 +217,17 @@ def plot_budget(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, An
     return save_figure(fig, out / "budget.png")
 
 
+def _trace_label(trace: pd.DataFrame, summary: dict[str, Any]) -> str:
+    """"first 10 of n agents" for the agents `_plot_trace` read (the first recorded ones)."""
+    recorded = summary.get("metrics", {}).get("traced_agents", summary.get("agents"))
+    shown = int(trace["agent"].nunique())
+    total = recorded if isinstance(recorded, int) else shown
+    return agents_label(shown, total, summary.get("agents"))
+
+
 def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path:
     """Reports (bids / lambda_{i,t}) per agent vs t, smoothed, and, for value reports, the
-    implied value-scaling multiplier beta = V / report (Onyeze et al. §3.2); bid drift below."""
+    implied value-scaling multiplier beta = V / report (Onyeze et al. 2025 §3.2); bid drift below."""
     window = max(10, int(summary.get("rounds", 1000)) // 100)
     has_values = trace["value"].abs().sum() > 0 and (trace["value"] != trace["report"]).any()
     fig, axes = pyplot().subplots(1, 3 if has_values else 2, figsize=(17 if has_values else 12, 4.5))
@@ -188,10 +239,11 @@ def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any]
             axes[2].plot(d["round"], beta.rolling(window, min_periods=1).median(), lw=1, label=f"agent {a}")
     axes[0].set_xlabel("round t")
     axes[0].set_ylabel(f"report (bid), rolling mean over {window} rounds")
-    axes[0].legend(fontsize=8, ncol=2)
+    axes[0].legend(fontsize=8, ncol=2, title=_trace_label(trace, summary), title_fontsize=8)
     if "bid_drift_mean" in rounds:
-        axes[1].plot(rounds["round"], rounds["bid_drift_mean"], label="mean over agents of rolling std(report_i)")
-        axes[1].plot(rounds["round"], rounds["avg_bid_drift"], label="rolling std of the average report")
+        axes[1].plot(rounds["round"], snap_zero(rounds["bid_drift_mean"]),
+                     label="mean over agents of rolling std(report_i)")  # fmt: skip
+        axes[1].plot(rounds["round"], snap_zero(rounds["avg_bid_drift"]), label="rolling std of the average report")
         axes[1].legend(fontsize=8)
     axes[1].set_xlabel("round t")
     axes[1].set_ylabel("bid drift (rolling std)")
@@ -207,7 +259,7 @@ def plot_bids(trace: pd.DataFrame, rounds: pd.DataFrame, summary: dict[str, Any]
 
 def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
     """Per-round item prices vs t (one-sided allocation: VCG prices of the lambda-scaled market,
-    Braverman §3.2), and the HZ residuals of (X-bar_t, mean prices up to t) when recorded."""
+    Braverman 2021 §3.2), and the HZ residuals of (X-bar_t, mean prices up to t) when recorded."""
     cols = [c for c in rounds.columns if c.startswith("price_")]
     if not cols:
         return None
@@ -231,12 +283,12 @@ def plot_prices(rounds: pd.DataFrame, summary: dict[str, Any], out: Path) -> Pat
         ax.set_ylabel("HZ residual of (X-bar_t, mean prices)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(figure_title(summary, "Item prices and HZ equilibrium residuals (Braverman §3.2)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Item prices and HZ equilibrium residuals (Braverman 2021 §3.2)"), fontsize=10)
     return save_figure(fig, out / "prices.png")
 
 
 def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path | None:
-    """Core factor (Onyeze et al. Definition 2.1): per-agent singleton gamma, the ex-post gamma over
+    """Core factor (Onyeze et al. 2025 Definition 2.1): per-agent singleton gamma, the ex-post gamma over
     coalitions and the ex-ante factors (Lemma 4.2 half-space bound, LP on samples)."""
     core = summary.get("metrics", {}).get("core")
     if not core or "core_gamma_singleton" not in table:
@@ -272,7 +324,7 @@ def plot_core(table: pd.DataFrame, summary: dict[str, Any], out: Path) -> Path |
     axes[1].tick_params(axis="x", labelsize=8)
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(figure_title(summary, "Approximate core factor (Onyeze et al. Definition 2.1)"), fontsize=10)
+    fig.suptitle(figure_title(summary, "Approximate core factor (Onyeze et al. 2025 Definition 2.1)"), fontsize=10)
     return save_figure(fig, out / "core.png")
 
 

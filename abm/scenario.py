@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from abm.config import ConfigError, GroupPlan, RunConfig, format_validation_error
+from abm.config import ConfigError, DeclaredTypes, GroupPlan, RunConfig, format_validation_error
 from abm.plugins import load_builtin
 from mechanisms.base import Mechanism
 from mechanisms.registry import MECHANISMS, Citation, Entry, Registry, UnknownNameError, first_line
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from abm.metrics.pipeline import MetricStep
 
 
-class ScenarioParams(BaseModel):
-    """Base of every scenario's `[params]` table."""
+class ScenarioParams(DeclaredTypes):
+    """Base of every scenario's `[params]` table (values brought to their declared types:
+    `--set params.instance=34` is the text "34" where the field takes text)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
@@ -50,6 +51,10 @@ class ScenarioInstance:
     summarize: extra end-of-run summary entries, given the finished `MechanismModel`.
     metric_steps: scenario-specific end-of-run metric steps (`abm.metrics.pipeline.MetricStep`),
         run after the generic ones (e.g. the core factor of public goods, HZ residuals).
+    undominated: (low, high) when the undominated reports of every agent are its observed
+        value times [low, high] (Chiesa, Micali, Zhu 2012: K_i = x_i [1 - delta, 1 + delta]);
+        groups with `undominated = true` then have their reports clipped to it
+        (`agents.undominated.BidRange`). None: no such interval, and the option is refused.
     """
 
     mechanism: Mechanism
@@ -59,6 +64,7 @@ class ScenarioInstance:
     learner_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     summarize: Callable[[Any], dict[str, Any]] | None = None
     metric_steps: list[MetricStep] = field(default_factory=list)
+    undominated: tuple[float, float] | None = None
 
 
 class Scenario(ABC):

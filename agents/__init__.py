@@ -24,7 +24,7 @@ _learner("value_scaling", ValueScaling, "Fixed value scaling: report v / beta (n
 _learner("hedge", Hedge, "Hedge over the report grid (full feedback: every grid report's menu).", BRAVERMAN, "§1.1")
 _learner("exp3", Exp3, "Exp3 over the report grid (bandit feedback: own utility and charge).", BRAVERMAN, "§1.1")
 _learner(
-    "blum_mansour_swap", BlumMansourSwap, "Blum–Mansour swap-regret learner over the report grid [BM07].",
+    "blum_mansour_swap", BlumMansourSwap, "Blum–Mansour swap-regret learner over the report grid (Blum, Mansour 2007).",
     BRAVERMAN, "§1.1, eq. 2",
 )
 _learner(

@@ -1,7 +1,7 @@
 """Non-learning reference bidders (docs/architecture.md): fixed, greedy, random, truthful.
 
 Each reports one scalar per agent and uses no feedback (bandit model, nothing learned);
-they bracket the learners in the BwK comparisons of Braverman §2.3.3.
+they bracket the learners in the BwK comparisons of Braverman 2021 §2.3.3.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class FixedBidParams(LearnerParams):
 
 class FixedBid(Learner):
     """Report the same bid every round until the budget is gone. Bandit feedback, no
-    guarantee: the "best fixed lambda in hindsight" comparator of Braverman eq. 1/15."""
+    guarantee: the "best fixed lambda in hindsight" comparator of Braverman 2021 eq. 1/15."""
 
     Params = FixedBidParams
     params: FixedBidParams

@@ -1,13 +1,13 @@
 """Budgeted learners for the bandits-with-knapsacks problem every APEX player faces.
 
-Braverman §2.1 ("Suggested algorithm for Player i: run a Bandit with Knapsacks online
+Braverman 2021 §2.1 ("Suggested algorithm for Player i: run a Bandit with Knapsacks online
 algorithm with initial budget B_i to determine the lambda_{i,t}") and §2.3.3 (BwK: no
 o(T) regret in general, up to a multiplicative log T [ISSS19]).
 
 - `LagrangeBwK` (Immorlica, Sankararaman, Schapire & Slivkins, FOCS 2019 / JACM 2022):
   a repeated zero-sum Lagrangian game between a primal learner over the report grid and
   a dual learner over the budget multiplier.
-- `BangPerBuck` (Braverman §2.1.1, Claim 2, eq. 15): learn the exchange rate r (tokens
+- `BangPerBuck` (Braverman 2021 §2.1.1, Claim 2, eq. 15): learn the exchange rate r (tokens
   per unit of utility) so spending tracks the budget, and bid lambda = 1 / r.
 """
 
@@ -69,7 +69,7 @@ class LagrangeBwK(GridLearner):
     Feedback: that of the primal (bandit for Exp3; the dual only needs the own charge).
     Guarantee targeted (ISSS, d = 1): stochastic BwK — reward >= LP-OPT - O((T/B) R(T)), R(T)
     the primal plus dual regret, O(sqrt(T K log K)) here; adversarial BwK — an O(log T)
-    competitive ratio, which Braverman §2.3.3 cites as unavoidable up to constants.
+    competitive ratio, which Braverman 2021 §2.3.3 cites as unavoidable up to constants.
     Python callers may pass any `primal` factory (e.g. `Exp3.factory()`).
     """
 
@@ -187,7 +187,7 @@ class BangPerBuck(ScalingLearner):
 
     @property
     def lambda_(self) -> np.ndarray:
-        """The bid intensity 1 / r (Braverman §2.1.1: lambda_max = 1 / r_min)."""
+        """The bid intensity 1 / r (Braverman 2021 §2.1.1: lambda_max = 1 / r_min)."""
         return 1.0 / self.r
 
     def _observe(self, feedback: Feedback) -> None:

@@ -1,7 +1,7 @@
 """Finite-grid no-regret learners: exponential weights with full (Hedge) or bandit (Exp3)
 feedback, as vectorized cohorts, and the grid-learner wrapper the composite learners share.
 
-Braverman §1.1 ("Bandits and regret minimization"): with K actions and payoffs in [0, 1],
+Braverman 2021 §1.1 ("Bandits and regret minimization"): with K actions and payoffs in [0, 1],
 weak regret ~ sqrt(T log K) with full information (experts) and ~ sqrt(T K) with bandit
 feedback, both attained by multiplicative-weight updates.
 
@@ -83,7 +83,7 @@ def importance_weighted_loss(
 
 
 def hedge_eta(k: int, horizon: int) -> float:
-    """Hedge's rate eta = sqrt(8 ln K / T): regret <= sqrt(T ln K / 2) (Braverman §1.1)."""
+    """Hedge's rate eta = sqrt(8 ln K / T): regret <= sqrt(T ln K / 2) (Braverman 2021 §1.1)."""
     return float(np.sqrt(8.0 * np.log(max(k, 2)) / horizon))
 
 
@@ -255,7 +255,7 @@ class ExpWeights(GridPolicy):
 
 class HedgePolicy(ExpWeights):
     """Hedge (Freund & Schapire 1997) with eta = sqrt(8 ln K / T): regret <= sqrt(T ln K / 2)
-    against every fixed action for any (adaptive) gain sequence in [0, 1]^K (Braverman §1.1)."""
+    against every fixed action for any (adaptive) gain sequence in [0, 1]^K (Braverman 2021 §1.1)."""
 
     full_information = True
 
@@ -265,7 +265,7 @@ class HedgePolicy(ExpWeights):
 
 
 class Exp3Policy(ExpWeights):
-    """Exp3 (Auer et al. 2002) in its loss-based form, bandit feedback (Braverman §1.1: regret
+    """Exp3 (Auer et al. 2002) in its loss-based form, bandit feedback (Braverman 2021 §1.1: regret
     ~ sqrt(T K)).
 
     eta given: the fixed rate (eta = sqrt(2 ln K / (T K)) gives expected regret
@@ -480,7 +480,7 @@ class GridLearner(Learner):
 class Hedge(GridLearner):
     """Hedge over the report grid. Feedback: full (the menu of every grid report's
     utility and cost this round). Guarantee: regret <= sqrt(T ln K / 2) against the best
-    fixed grid report on payoff u - cost_weight * c (Braverman §1.1, experts setting);
+    fixed grid report on payoff u - cost_weight * c (Braverman 2021 §1.1, experts setting);
     it ignores the budget beyond cost_weight (a baseline for BwK, not a BwK algorithm)."""
 
     feedback = "full"
@@ -504,7 +504,7 @@ class Exp3Params(GridParams):
 class Exp3(GridLearner):
     """Exp3 over the report grid. Feedback: bandit (own utility and charge). Guarantee:
     expected regret <= sqrt(2 T K ln K) against the best fixed grid report on payoff
-    u - cost_weight * c (Braverman §1.1, bandit setting); ignores the budget otherwise."""
+    u - cost_weight * c (Braverman 2021 §1.1, bandit setting); ignores the budget otherwise."""
 
     Params = Exp3Params
     params: Exp3Params

@@ -1,6 +1,6 @@
 """Regret and equilibrium gaps for finite games, and repeated play of a bimatrix game.
 
-Braverman §1.1 (weak regret eq. 1, swap regret eq. 2) and §1.3 (no-regret dynamics and
+Braverman 2021 §1.1 (weak regret eq. 1, swap regret eq. 2) and §1.3 (no-regret dynamics and
 correlated equilibria): if every player's external regret is at most eps T, the
 empirical joint distribution of play is an eps-coarse correlated equilibrium; swap regret
 at most eps T gives an eps-correlated equilibrium (Foster & Vohra 1997; Hart & Mas-Colell 2000).
@@ -43,7 +43,7 @@ def deviation_gains(pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> tuple[np.nd
 def ce_gap(pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Largest expected gain any player gets from the best swap function sigma (replace
     each recommended action a by sigma(a)): max over players of sum_a max_a' D[a, a'].
-    0 iff pi is a correlated equilibrium; the swap-regret form (Braverman eq. 2) of the
+    0 iff pi is a correlated equilibrium; the swap-regret form (Braverman 2021 eq. 2) of the
     eps in "eps-correlated equilibrium", at least the largest single (a -> a') gain."""
     row, col = deviation_gains(pi, A, B)
     return np.maximum(row.max(axis=-1).sum(axis=-1), col.max(axis=-1).sum(axis=-1))
@@ -52,7 +52,7 @@ def ce_gap(pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def cce_gap(pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Largest expected gain any player gets from a fixed deviation (ignore the
     recommendation, always play a'): max over players and a' of sum_a D[a, a'], floored
-    at 0. 0 iff pi is a coarse correlated equilibrium (external regret, Braverman eq. 1)."""
+    at 0. 0 iff pi is a coarse correlated equilibrium (external regret, Braverman 2021 eq. 1)."""
     row, col = deviation_gains(pi, A, B)
     r = row.sum(axis=-2).max(axis=-1)
     c = col.sum(axis=-2).max(axis=-1)
@@ -67,7 +67,7 @@ def external_regret(probs: np.ndarray, gains: np.ndarray) -> np.ndarray:
 
 
 def swap_regret(probs: np.ndarray, gains: np.ndarray) -> np.ndarray:
-    """max_sigma sum_t sum_a p_t(a) (g_t(sigma(a)) - g_t(a)) (Braverman eq. 2, for the played
+    """max_sigma sum_t sum_a p_t(a) (g_t(sigma(a)) - g_t(a)) (Braverman 2021 eq. 2, for the played
     distributions); probs, gains (T, ..., K) -> (...)."""
     probs = np.asarray(probs, dtype=np.float64)
     gains = np.asarray(gains, dtype=np.float64)

@@ -1,7 +1,7 @@
 """Pacing bidders: value scaling with a learned multiplier.
 
 Adaptive pacing (Balseiro & Gur, Management Science 2019; SPEC.md §H) and the value
--scaling strategies phi^beta(v) = v / beta of Onyeze et al. §3.2-3.3 are one family: report
+-scaling strategies phi^beta(v) = v / beta of Onyeze et al. 2025 §3.2-3.3 are one family: report
 v / beta with beta fixed (`ValueScaling`, `Truthful`) or learned from the gap between the
 target spend rate and this round's spend (`AdaptivePacing`: beta = 1 + mu, additive
 dual subgradient on mu; `agents.bwk.BangPerBuck`: beta = r, the exchange rate of seed
@@ -33,7 +33,7 @@ def spend_gradient(feedback: Feedback, horizon: int) -> np.ndarray:
 
 
 class ScalingLearner(Learner):
-    """Report values / beta (Onyeze et al. §3.2 value scaling); subclasses say what beta is."""
+    """Report values / beta (Onyeze et al. 2025 §3.2 value scaling); subclasses say what beta is."""
 
     @property
     def beta(self) -> np.ndarray:
@@ -65,7 +65,7 @@ class AdaptivePacing(ScalingLearner):
     the remaining budget over the remaining rounds (`spend_gradient`). Guarantee
     (Balseiro–Gur Thm 3.3): O(T^{-1/2}) average regret against the best fixed multiplier
     in stationary stochastic environments, and convergence to the pacing equilibrium of
-    Onyeze et al. Theorem 3.6 under M_prop.
+    Onyeze et al. 2025 Theorem 3.6 under M_prop.
     """
 
     Params = PacingParams
@@ -88,7 +88,7 @@ class AdaptivePacing(ScalingLearner):
 
     @property
     def beta(self) -> np.ndarray:
-        """The value-scaling factor beta = 1 + mu (Onyeze et al. §3.2)."""
+        """The value-scaling factor beta = 1 + mu (Onyeze et al. 2025 §3.2)."""
         return 1.0 + self.mu
 
     def _observe(self, feedback: Feedback) -> None:
@@ -103,7 +103,7 @@ class ValueScalingParams(LearnerParams):
 
 
 class ValueScaling(ScalingLearner):
-    """Fixed value scaling phi^beta(v) = v / beta (Onyeze et al. §3.2). Bandit feedback; no
+    """Fixed value scaling phi^beta(v) = v / beta (Onyeze et al. 2025 §3.2). Bandit feedback; no
     learning: the strategy class in which Theorem 3.5's equilibria live."""
 
     Params = ValueScalingParams

@@ -1,5 +1,5 @@
 """Stationary distributions p = p Q of many small Markov chains at once (the Blum–Mansour
-fixed point of Braverman §1.1, eq. 2, played by `agents/swap.py`).
+fixed point of Braverman 2021 §1.1, eq. 2, played by `agents/swap.py`).
 
 The solver is the Grassmann–Taksar–Heyman algorithm (GTH; Grassmann, Taksar & Heyman,
 Operations Research 33(5), 1985): Gaussian elimination of states K-1, ..., 1 in which

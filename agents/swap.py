@@ -1,8 +1,8 @@
 """Swap-regret learners: the Blum–Mansour reduction from external to swap regret.
 
-Braverman §1.1 ("Swap regret minimization", eq. 2): swap regret compares the realized
+Braverman 2021 §1.1 ("Swap regret minimization", eq. 2): swap regret compares the realized
 loss with the best per-action replacement sigma: A -> A; low swap regret for every player
-means the empirical joint play is an approximate correlated equilibrium (Braverman §1.3).
+means the empirical joint play is an approximate correlated equilibrium (Braverman 2021 §1.3).
 Blum & Mansour (JMLR 2007): run K copies of an external-regret learner, copy j proposing
 the row q_j of a row-stochastic matrix Q; play the stationary distribution p = p Q; feed
 copy j the gain vector scaled by p_j. Then swap regret <= sum_j regret_j.
@@ -271,7 +271,7 @@ def _exp3_swap_round(  # pragma: no cover - compiled
 
 
 class Exp3SwapPolicy(GridPolicy):
-    """Blum–Mansour over K Exp3 copies (bandit feedback; Braverman §1.1, eq. 2; [BM07]),
+    """Blum–Mansour over K Exp3 copies (bandit feedback; Braverman 2021 §1.1, eq. 2; [BM07]),
     one compiled pass per round.
 
     The same algorithm as `SwapPolicy(n, k, T, rng, Exp3Policy factory)` (adaptive or
@@ -382,7 +382,7 @@ class Exp3SwapPolicy(GridPolicy):
 
 
 class HedgeSwapPolicy(GridPolicy):
-    """Blum–Mansour over K Hedge copies (Braverman §1.1, eq. 2; [BM07]), one compiled pass.
+    """Blum–Mansour over K Hedge copies (Braverman 2021 §1.1, eq. 2; [BM07]), one compiled pass.
 
     The same algorithm as `SwapPolicy(n, k, T, rng, HedgePolicy factory)`, laid out for
     10^5 agents. State: `weights` (n_tiles, K_a, K_j, TILE), copy j's Hedge weight
@@ -499,12 +499,12 @@ class SwapParams(GridParams):
 
 
 class BlumMansourSwap(GridLearner):
-    """Blum–Mansour swap-regret learner over the report grid (Braverman §1.1, eq. 2; [BM07]).
+    """Blum–Mansour swap-regret learner over the report grid (Braverman 2021 §1.1, eq. 2; [BM07]).
 
     Feedback: that of the base learner (full for Hedge copies, bandit for Exp3 copies).
     Guarantee: swap regret <= sum of the copies' external regrets; O(K sqrt(T log K))
     with Hedge copies, so two such players' empirical joint play converges to the set of
-    correlated equilibria (Braverman §1.3). Python callers may pass any `factory`
+    correlated equilibria (Braverman 2021 §1.3). Python callers may pass any `factory`
     (e.g. `Hedge.factory(eta=...)`); TOML configs name the base with `base`.
     """
 

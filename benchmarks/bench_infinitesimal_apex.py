@@ -1,5 +1,5 @@
 """Algorithm 2 (one optimization + one (k-1) x (k-1) factorization per round) against
-Algorithm 1 (n + 1 optimizations) on voting over Delta_k, Braverman §2.2.
+Algorithm 1 (n + 1 optimizations) on voting over Delta_k, Braverman 2021 §2.2.
 
 Three timings per n, same problem, same bids, measured in this run:
 - alg1_naive: `Apex` calling the heuristic once per player (n + 1 softmax solves);

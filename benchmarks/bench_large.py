@@ -1,6 +1,6 @@
 """Rounds per second of one run with 10^6 agents who all really bid, default recording on.
 
-The large-public-goods scenario (Onyeze et al. §3.1, Algorithm 1 with a good of cost
+The large-public-goods scenario (Onyeze et al. 2025 §3.1, Algorithm 1 with a good of cost
 c = 0.25 n): Proportional, reports capped at the budget alpha_i T c, 10^6 adaptive-pacing
 bidders, the scenario's horizon and the default recording (menus of the first 256
 agents at the grid and exact breakpoints, the per-agent trace, the DataCollector series;

@@ -52,9 +52,15 @@ def timed_run(name: str, overrides: dict[str, Any]) -> tuple[float, float, dict[
 def warm_kernels() -> None:
     """Load the metrics' compiled kernels (numba import and disk cache: a one-time cost of the
     process, which the short warm-up runs, below their size threshold, do not pay)."""
-    u = np.zeros((2, 2, 3))
+    u = np.zeros((2, 2, 7))[..., :3]  # strided, as the metrics read the menus' columns
     kernels.swap_table(u, np.zeros((2, 2), dtype=np.int64), np.zeros((6, 3)))
     kernels.fixed_action_totals(u, u, np.ones(2), np.zeros((2, 3)), np.zeros((2, 3)))
+    played = np.zeros((2, 2), dtype=np.int64)
+    kernels.grid_chunk_stats(u, u, played, np.ones(2), *(np.zeros((2, 3)) for _ in range(2)),
+                             *(np.zeros((6, 3)) for _ in range(2)), np.zeros((2, 3)))
+    rows = u.reshape(4, 3)
+    buffers = [np.zeros(4, dtype=np.int64), np.zeros(8, dtype=np.int64), np.zeros(8), np.zeros(8), np.zeros(8)]
+    kernels.envelope_walk(rows, rows, buffers[0], 1e-300, *buffers[1:], np.array([0.0, np.inf]))
 
 
 def describe(summary: dict[str, Any]) -> str:

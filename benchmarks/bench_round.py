@@ -1,6 +1,6 @@
 """Seconds per round of the model against a bare vectorized loop and a per-agent loop.
 
-The round is the large-public-goods scenario's at every n (Onyeze et al. §3.1, Algorithm 1
+The round is the large-public-goods scenario's at every n (Onyeze et al. 2025 §3.1, Algorithm 1
 with a good of cost c = 0.25 n): Proportional, reports capped at the budget, adaptive
 pacing, alpha = 1/2, the scenario's horizon T = 100. Every agent can pay its part of the
 good, so agents really bid at every n; the fraction that bid non-zero in some round is

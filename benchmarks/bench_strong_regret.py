@@ -7,7 +7,7 @@ the ratio against the primal LP (scipy HiGHS) on a subsample, with the largest d
 
 Menus: `proportional` = the public-goods scenario's menus (Onyeze et al. M_prop under the report
 grid: served iff report >= 1 - others, paying report / (others + report)); `steps` =
-VCG-like piecewise-constant menus (Braverman §2.1.2: up to 4 price/utility jumps at random
+VCG-like piecewise-constant menus (Braverman 2021 §2.1.2: up to 4 price/utility jumps at random
 grid points). Timing covers the metric only; generating the menus is reported apart.
 """
 

@@ -42,7 +42,7 @@ class RoundResult:
     utilities: (n,) utility each agent derived. charges: (n,) or (n, d) tokens, >= 0.
     allocated: whether anything was allocated this round (set by the mechanism).
     item_prices: per-round item prices when the mechanism has them (APEX on assignment,
-        Braverman §2.1.2 "Prices"), else None.
+        Braverman 2021 §2.1.2 "Prices"), else None.
     state: the round state a counterfactual menu of this round needs (APEX: lambda, X_t,
         X_{t+1}, F^{-i}(X^{-i}) and the problem's per-round cache); pass it back as
         `menu_all(..., state=result.state)`. None for stateless mechanisms.
@@ -60,7 +60,7 @@ class RoundResult:
 
 class TimeAverage:
     """Running sum of equally shaped float arrays and its mean: the one accumulator behind
-    every time average X-bar_T = (1/T) sum_t X_t (Braverman §2.1.2, eq. 16), mean bids and
+    every time average X-bar_T = (1/T) sum_t X_t (Braverman 2021 §2.1.2, eq. 16), mean bids and
     mean item prices. `name` labels the error raised when nothing was added yet."""
 
     def __init__(self, name: str = "mean") -> None:
@@ -122,7 +122,7 @@ class Mechanism(ABC):
 
     #: Short name used in configs and summaries.
     name: str = "mechanism"
-    #: Largest charge any single report can incur (Onyeze et al. Alg. 1's p_max); np.inf if unbounded.
+    #: Largest charge any single report can incur (Onyeze et al. 2025 Alg. 1's p_max); np.inf if unbounded.
     p_max: float = np.inf
 
     @abstractmethod
@@ -174,7 +174,7 @@ class Mechanism(ABC):
         return u[0], c[0]
 
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
-        """Budget-feasibility rule (Onyeze et al. Algorithm 1, line 4): zero the report of every
+        """Budget-feasibility rule (Onyeze et al. 2025 Algorithm 1, line 4): zero the report of every
         agent whose remaining budget is below p_max, so no charge can overdraw it."""
         if not np.isfinite(self.p_max):
             return bids

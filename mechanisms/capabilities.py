@@ -8,7 +8,7 @@ explicitly (see `mechanisms.public_goods.artificial_currency.artificial_currency
 - `ExactMenu`: alternative reports, one strictly inside each piece of the piecewise-
   constant menu, so strong regret sees the exact menu envelope, not only a grid.
 - `OutcomeAverage`: the outcome as a 1-d float vector, so the model can accumulate the
-  time average X-bar_T = (1/T) sum_t X_t (Braverman §2.1.2, eq. 16).
+  time average X-bar_T = (1/T) sum_t X_t (Braverman 2021 §2.1.2, eq. 16).
 - `PayoffBound`: M of Definition 3 (per-round payoffs in [0, M]).
 - `FiniteOutcomes`: a finite outcome set given by its (K, n) utilities, with outcomes
   averaged (`OutcomeAverage`) as distributions over it (externalities, Pareto check).
@@ -51,7 +51,7 @@ class ExactMenu(Protocol):
 @runtime_checkable
 class OutcomeAverage(Protocol):
     """outcome_array(outcome) -> 1-d float array; X-bar is the mean of these over rounds
-    (Braverman §2.1.2, eq. 16: a bistochastic matrix for allocation, a lottery for voting)."""
+    (Braverman 2021 §2.1.2, eq. 16: a bistochastic matrix for allocation, a lottery for voting)."""
 
     def outcome_array(self, outcome: Any) -> np.ndarray: ...
 
@@ -66,7 +66,7 @@ class PayoffBound(Protocol):
 @runtime_checkable
 class FiniteOutcomes(Protocol):
     """outcome_utilities: (K, n) f_j(outcome k); `outcome_array` gives the indicator of k,
-    so X-bar is the empirical distribution over the K outcomes (Braverman §2.3.4)."""
+    so X-bar is the empirical distribution over the K outcomes (Braverman 2021 §2.3.4)."""
 
     outcome_utilities: np.ndarray
 

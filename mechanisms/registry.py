@@ -270,8 +270,8 @@ FAMILIES: dict[str, str] = {
     "voting": "(utilities (n, k), eta_total) -> Mechanism: a lottery over k alternatives",
     "matching": "(uh (m, m), ud (m, m), eta) -> Mechanism: a two-sided matching of m hospitals and m doctors",
     "approx_valuations": "(delta, bid_cap) -> ApproxAuction: a single-good auction for approximate valuations",
-    "assignment": "(utilities (n, n), beta, tol) -> Mechanism: one-sided unit-demand allocation of n items "
-    "(beta, tol: the regularized heuristic's weight and tolerance)",
+    "assignment": "(utilities (n, n), beta, tol, bid_cap) -> Mechanism: one-sided unit-demand allocation of n "
+    "items (beta, tol: the regularized heuristic's weight and tolerance; bid_cap: lambda-bar, bids capped to it)",
     "linked_vcg": "(mech: LinkedVCG, truth (n, T, I)) -> ResourceAllocationRound: repeated resource "
     "allocation played date by date, reports scaling the true endowments",
     "course_allocation": "(utilities (n, m), capacities (m,), k) -> Mechanism: n students, m courses with "

@@ -3,8 +3,8 @@
 Each round one good; agent i's true value TV_i is hidden from it: it sees x_i (its
 observation `values`) and knows only TV_i in K_i = [(1 - delta) x_i, (1 + delta) x_i].
 Learners bid from x_i; the mechanism scores (quasi-linear) utilities and welfare with TV_i. The summary
-reports achieved social welfare / maximum social welfare against each theorem's bound,
-and `delta_sweep` tabulates and plots it over a delta grid (scripts/approx_auction_sweep.py).
+reports achieved social welfare / maximum social welfare against each theorem's bound;
+the study `approx-delta` sweeps delta (`delta_sweep` and scripts/approx_auction_sweep.py run it).
 The mechanism the loop plays, `ApproxKnowledgeAuction` (the chosen auction scored with
 TV_i), lives in `mechanisms.approx_valuations.knowledge`; this module holds the value model.
 
@@ -25,10 +25,8 @@ from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.approx_valuations.auctions import (
     APPROX_MECHANISMS,
-    GUARANTEES,
     ApproxAuction,
     make_approx_mechanism,
-    welfare_ratio,
     worst_case_ratio,
 )
 from mechanisms.approx_valuations.knowledge import MECHANISM_ORDER, ApproxKnowledgeAuction
@@ -82,7 +80,7 @@ class ApproxKnowledgeValues(ValueModel):
 
 
 class ApproxAuctionScenario(Scenario):
-    """Chiesa, Micali, Zhu: second price, random assignment and the optimal probabilistic
+    """Chiesa, Micali, Zhu 2012: second price, random assignment and the optimal probabilistic
     M_f with bidders who know their value only within relative inaccuracy delta."""
 
     name = "approx-auction"
@@ -121,6 +119,8 @@ class ApproxAuctionScenario(Scenario):
             values=values,
             agent_info={},
             summarize=summarize,
+            # Undominated bids lie in K_i = x_i [1 - delta, 1 + delta] (slide "Tool #2").
+            undominated=(1.0 - params.delta, 1.0 + params.delta),
         )
 
     def plot_panels(self, run_dir: Path, out: Path) -> list[Path]:
@@ -131,7 +131,7 @@ register_scenario(ApproxAuctionScenario())
 
 
 # ---------------------------------------------------------------------------------------
-# The delta sweep: table and plot.
+# The delta sweep: the study `approx-delta` (scenarios/studies/approx_delta.py) with bids = x_i.
 
 
 def delta_sweep(
@@ -143,73 +143,43 @@ def delta_sweep(
     value_low: float = 0.1,
     value_high: float = 1.0,
     seed: int = 0,
+    out: str | Path | None = None,
 ) -> pd.DataFrame:
     """For every (delta, n, mechanism): the guarantee eps(delta, n), the lowest SW/MSW the
-    adversarial search finds with bids in K_i (`worst_case_ratio`), and the mean and minimum
-    SW/MSW when everyone bids its knowledge x_i with TV_i uniform in K_i (`instances` draws)."""
-    import pandas as pd
+    adversarial search finds with bids in K_i (`worst_case`), and the mean and minimum
+    SW/MSW over `instances` rounds when everyone bids its knowledge x_i with TV_i uniform
+    in K_i (`truthful_mean_ratio`, `truthful_min_ratio`): the study `approx-delta` with the
+    `truthful` learner and one seed (its outputs in `out`, else a temporary directory)."""
+    import tempfile
 
-    rows = []
-    root = np.random.SeedSequence(seed)
-    for (delta, n), ss in zip(
-        [(float(d), int(k)) for d in deltas for k in n_values], root.spawn(len(deltas) * len(n_values)), strict=True
-    ):
-        rng = np.random.default_rng(ss)
-        x = rng.uniform(value_low, value_high, (instances, n))
-        tv = x * (1.0 + delta * rng.uniform(-1.0, 1.0, (instances, n)))
-        for name in MECHANISM_ORDER:
-            if name == "optimal" and delta == 0.0:
-                continue
-            mech = make_approx_mechanism(name, delta)
-            truthful = welfare_ratio(mech, x, tv)
-            found = worst_case_ratio(mech, delta, n, rng, samples=samples)
-            rows.append(
-                {
-                    "delta": delta,
-                    "n": n,
-                    "mechanism": name,
-                    "guarantee": GUARANTEES[name](delta, n),
-                    "worst_case_found": found.ratio,
-                    "truthful_mean_ratio": float(truthful.mean()),
-                    "truthful_min_ratio": float(truthful.min()),
-                }
-            )
-    return pd.DataFrame(rows)
+    from abm.runs.study import run_study
+
+    options = {
+        "deltas": [float(d) for d in deltas], "agents": [int(n) for n in n_values], "learners": ["truthful"],
+        "samples": samples, "search_seed": seed, "rounds": instances,
+    }
+    overrides = {"params.value_low": value_low, "params.value_high": value_high}
+    with tempfile.TemporaryDirectory() as scratch:
+        result = run_study(
+            "approx-delta", seeds=1, out=out if out is not None else scratch, options=options, overrides=overrides,
+            executor="serial", plot=False, progress=False,
+        )
+    return result.findings.tables["delta_sweep"]
 
 
 def plot_delta_sweep(table: pd.DataFrame, path: str | Path) -> Path:
-    """One panel per n: each mechanism's guarantee (line), the worst case found (markers)
-    and the mean ratio under bids = x_i (dashed), against delta. Writes a PNG."""
-    import matplotlib
+    """The study's figure (`draw_delta_sweep`) of a `delta_sweep` table, as a PNG at `path`."""
+    from abm.runs.study.figures import DPI, new_figure
+    from scenarios.studies.approx_delta import draw_delta_sweep
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ns = sorted(table["n"].unique())
-    fig, axes = plt.subplots(1, len(ns), figsize=(4.2 * len(ns), 4.3), sharey=True, squeeze=False)
-    colors = {"random": "tab:gray", "second_price": "tab:blue", "optimal": "tab:red"}
-    for ax, n in zip(axes[0], ns, strict=True):
-        for name in MECHANISM_ORDER:
-            sub = table[(table["n"] == n) & (table["mechanism"] == name)].sort_values("delta")
-            if sub.empty:
-                continue
-            c = colors[name]
-            ax.plot(sub["delta"], sub["guarantee"], color=c, label=f"{name}: guarantee")
-            ax.plot(sub["delta"], sub["worst_case_found"], "x", color=c, label=f"{name}: worst found")
-            ax.plot(sub["delta"], sub["truthful_mean_ratio"], "--", color=c, alpha=0.7, label=f"{name}: bids = x")
-        ax.set_title(f"n = {n}")
-        ax.set_xlabel("delta (relative inaccuracy)")
-        ax.set_ylim(0.0, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("SW / MSW")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle("Approximate valuations (Chiesa–Micali–Zhu): welfare ratio vs delta")
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    learners = [c.removesuffix("_mean_ratio") for c in table.columns if c.endswith("_mean_ratio")]
+    fig = new_figure()
+    draw_delta_sweep(fig, table, learners)
+    fig.suptitle("Approximate valuations (Chiesa, Micali, Zhu 2012): welfare ratio against delta", fontsize=9)
+    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path, dpi=DPI)
     return path
 
 
@@ -226,7 +196,7 @@ __all__ = [
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """`mechsim plot` panel: per mechanism, the welfare ratio achieved on the played bids,
     the worst round with bids in K_i, the worst case the search found, and the theorem's
-    guarantee (Chiesa–Micali–Zhu, Thms 1-4)."""
+    guarantee (Chiesa–Micali–Zhu 2012, Thms 1-4)."""
     from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
     summary = read_summary(result_dir)

@@ -1,4 +1,4 @@
-"""Bandits-with-knapsacks instances of Braverman §2.3.3: the toy example and a stochastic one.
+"""Bandits-with-knapsacks instances of Braverman 2021 §2.3.3: the toy example and a stochastic one.
 
 `bwk-toy` — a zero arm and an arm of cost 1; budget B = T/2; reward 1 in rounds
 t < T/2, then 2 for all later rounds (`second_half_reward = 2`) or 0 (`= 0`). The player
@@ -13,7 +13,8 @@ maximizing lambda rbar - cbar); the benchmark is the LP optimum over the means.
 
 Agents are independent copies of the instance (one agent = one seed), so a cohort of n
 agents is n replications. `compare_learners()` prints every registered learner's ratio
-in both toy scenarios.
+in both toy scenarios; the study `bwk-ratio` (scenarios/studies/bwk_ratio.py) measures
+both instances over seeds, with intervals and its figure.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: No algorithm beats this worst-case ratio on the toy instance (Braverman §2.3.3).
+#: No algorithm beats this worst-case ratio on the toy instance (Braverman 2021 §2.3.3).
 TOY_RATIO_BOUND = 2.0 / 3.0
 
 
@@ -59,6 +60,8 @@ def toy_schedule(rounds: int, second_half_reward: float) -> tuple[np.ndarray, np
 
 
 def _ratio_summary(model: Any, opt: np.ndarray) -> dict[str, Any]:
+    """Per agent ALG / OPT, and the additive regret (OPT - ALG) / T averaged over agents
+    (Braverman 2021 §2.3.3 states both: the best ratio and the best additive regret)."""
     util = model.cum_utility
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(opt > 0, util / opt, np.nan)
@@ -67,6 +70,7 @@ def _ratio_summary(model: Any, opt: np.ndarray) -> dict[str, Any]:
         "ratio": ratio.tolist(),
         "ratio_mean": float(np.nanmean(ratio)) if np.isfinite(ratio).any() else float("nan"),
         "ratio_min": float(np.nanmin(ratio)) if np.isfinite(ratio).any() else float("nan"),
+        "regret_per_round_mean": float(np.mean(opt - util) / model.config.rounds),
     }
 
 
@@ -75,7 +79,7 @@ def _grid_defaults(grid: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class BwKToy(Scenario):
-    """Braverman §2.3.3 toy instance of bandits with knapsacks (deterministic; bid reports)."""
+    """Braverman 2021 §2.3.3 toy instance of bandits with knapsacks (deterministic; bid reports)."""
 
     name = "bwk-toy"
     Params = BwKToyParams
@@ -164,8 +168,10 @@ register_scenario(BwKToy())
 register_scenario(BwKStochastic())
 
 
-def toy_ratios(learner: str, *, rounds: int = 2000, agents: int = 4, seed: int = 0, params: dict | None = None):
-    """Mean ratio ALG / OPT of `learner` in the toy's two scenarios: {2.0: ..., 0.0: ...}."""
+def toy_summaries(
+    learner: str, *, rounds: int = 2000, agents: int = 4, seed: int = 0, params: dict | None = None
+) -> dict[float, dict[str, Any]]:
+    """The scenario summary of `learner` in the toy's two scenarios: {2.0: ..., 0.0: ...}."""
     from abm.runs.runner import run  # the runner imports the scenario registry
 
     out = {}
@@ -183,8 +189,52 @@ def toy_ratios(learner: str, *, rounds: int = 2000, agents: int = 4, seed: int =
             },
             progress=False,
         )
-        out[r2] = res.summary["scenario_summary"]["ratio_mean"]
+        out[r2] = res.summary["scenario_summary"]
     return out
+
+
+def toy_ratios(
+    learner: str,
+    *,
+    rounds: int = 2000,
+    agents: int = 4,
+    seed: int = 0,
+    params: dict | None = None,
+    key: str = "ratio_mean",
+) -> dict[float, float]:
+    """Mean ratio ALG / OPT of `learner` in the toy's two scenarios: {2.0: ..., 0.0: ...}
+    (`key`: another entry of the scenario summary, e.g. "regret_per_round_mean")."""
+    runs = toy_summaries(learner, rounds=rounds, agents=agents, seed=seed, params=params)
+    return {r2: summary[key] for r2, summary in runs.items()}
+
+
+def toy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per learner, from runs with columns learner, seed, second_half_reward, ratio and
+    regret_per_round: the mean ratio in each second half, the worst case (per seed the
+    smaller of the two ratios: the first halves are identical, so a seed is one strategy
+    facing both continuations; Braverman 2021 §2.3.3: at most 2/3), its 95% interval over
+    seeds, and the worst additive regret per round (the larger of the two)."""
+    import pandas as pd
+
+    from abm.runs.study.stats import mean_ci
+
+    per_seed = runs.groupby(["learner", "seed"]).agg(worst=("ratio", "min"), regret=("regret_per_round", "max"))
+    halves: dict[Any, float] = runs.groupby(["learner", "second_half_reward"])["ratio"].mean().to_dict()
+    rows = []
+    for key, cell in per_seed.groupby(level="learner", sort=True):
+        name = key[0] if isinstance(key, tuple) else key
+        worst, lo, hi = mean_ci(cell["worst"].to_numpy())
+        rows.append({
+            "learner": name,
+            "ratio_r2=2": halves[(name, 2.0)],
+            "ratio_r2=0": halves[(name, 0.0)],
+            "worst": worst,
+            "worst_lo": lo,
+            "worst_hi": hi,
+            "worst_regret_per_round": float(cell["regret"].mean()),
+            "seeds": len(cell),
+        })
+    return pd.DataFrame(rows).set_index("learner")
 
 
 def compare_learners(
@@ -195,8 +245,9 @@ def compare_learners(
     seed: int = 0,
     show: bool = True,
 ) -> pd.DataFrame:
-    """Every learner's ratio in both toy scenarios and its worst case (Braverman §2.3.3:
-    no algorithm's worst case exceeds 2/3). Prints the table when `show`."""
+    """Every learner's ratio in both toy scenarios and its worst case (Braverman 2021 §2.3.3:
+    no algorithm's worst case exceeds 2/3), one seed, as `toy_table`; prints it when `show`.
+    The study `bwk-ratio` does the same over seeds, with intervals and the figure."""
     import pandas as pd
 
     from agents import LEARNERS
@@ -204,13 +255,14 @@ def compare_learners(
     names = learners if learners is not None else sorted(LEARNERS)
     rows = []
     for name in names:
-        ratios = toy_ratios(name, rounds=rounds, agents=agents, seed=seed)
-        rows.append(
-            {"learner": name, "ratio_r2=2": ratios[2.0], "ratio_r2=0": ratios[0.0], "worst": min(ratios.values())}
-        )
-    table = pd.DataFrame(rows).set_index("learner")
+        rows += [
+            {"learner": name, "seed": seed, "second_half_reward": r2, "ratio": s["ratio_mean"],
+             "regret_per_round": s["regret_per_round_mean"]}
+            for r2, s in toy_summaries(name, rounds=rounds, agents=agents, seed=seed).items()
+        ]
+    table = toy_table(pd.DataFrame(rows))[["ratio_r2=2", "ratio_r2=0", "worst", "worst_regret_per_round"]]
     if show:
-        print(f"Braverman §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
+        print(f"Braverman 2021 §2.3.3 toy BwK, T={rounds}, {agents} agents; no algorithm's worst case > 2/3")
         print(table.to_string(float_format=lambda x: f"{x:.3f}"))
     return table
 

@@ -16,11 +16,12 @@ from pydantic import Field, model_validator
 from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
-from mechanisms.registry import ONYEZE, cite
+from mechanisms.public_goods.pacing_equilibrium import PacingEquilibrium, symmetric_pacing_equilibrium
+from mechanisms.registry import ONYEZE, canonical, cite
 
 
 class PublicGoodsParams(ScenarioParams):
-    """Parameters of the public-goods scenario (Onyeze et al. §3, §6)."""
+    """Parameters of the public-goods scenario (Onyeze et al. 2025 §3, §6)."""
 
     mechanism: str = Field(
         default="proportional",
@@ -47,6 +48,14 @@ class PublicGoodsParams(ScenarioParams):
         description="budget feasibility: p_max zeroes a report once B_i < p_max (Algorithm 1, line 4); "
         "cap takes min(report, B_i) (§3.1's alternative). With a cost growing in n only cap lets "
         "agents with budgets below p_max = c bid",
+    )
+
+    pacing_equilibrium: bool = Field(
+        default=False,
+        description="value_scaling bidders play the focal pacing equilibrium (Onyeze et al. Theorem 3.6, "
+        "Definition 3.3): one common beta with C_i(beta) = alpha_i, solved on samples of the value "
+        "distribution (mechanisms.public_goods.pacing_equilibrium); needs equal shares and every "
+        "group on value_scaling without its own beta",
     )
 
     @model_validator(mode="after")
@@ -84,7 +93,7 @@ class CommonShockValues(ValueModel):
 
 
 class HarmonicValues(ValueModel):
-    """Onyeze et al. §6 lower-bound instance: with probability alpha = 1/2 a shared round with
+    """Onyeze et al. 2025 §6 lower-bound instance: with probability alpha = 1/2 a shared round with
     values 1/sigma(i) - eps (sigma a fresh random permutation of 1..n), otherwise agent
     i's selfish round (value 1 for i, 0 for the others) with probability alpha_i = 1/(2n)."""
 
@@ -99,8 +108,37 @@ class HarmonicValues(ValueModel):
         return v
 
 
+#: Draws of the value distribution the focal pacing equilibrium is solved on.
+PACING_SAMPLES = 20_000
+
+
+def focal_pacing(config: RunConfig, mechanism: ArtificialCurrency, values: ValueModel, shares: np.ndarray,
+                 seed: np.random.SeedSequence) -> PacingEquilibrium:  # fmt: skip
+    """The common beta of the focal pacing equilibrium (Onyeze et al. 2025, Definition 3.3, Theorem
+    3.6) on PACING_SAMPLES draws from the scenario's seed, after checking the instance is
+    symmetric and every group plays value_scaling with the beta it gives."""
+    if np.ptp(shares) > 1e-12:
+        raise ConfigError(
+            "params.pacing_equilibrium: needs equal shares (one common beta), got shares from "
+            f"{shares.min():.6g} to {shares.max():.6g}"
+        )
+    for g in config.groups():
+        if canonical(g.learner) != canonical("value_scaling") or "beta" in g.params:
+            raise ConfigError(
+                f"params.pacing_equilibrium: group {g.name!r} must use learner value_scaling without params.beta "
+                f"(the equilibrium sets it), got learner {g.learner!r} with params {g.params}"
+            )
+    rng = np.random.default_rng(seed)
+    samples = np.stack([values.sample(i, rng) for i in range(PACING_SAMPLES)])
+    rate = float(mechanism.initial_budgets(1)[0])
+    try:
+        return symmetric_pacing_equilibrium(mechanism, samples, rate, rng)
+    except ValueError as exc:
+        raise ConfigError(f"params.pacing_equilibrium: {exc}") from None
+
+
 class PublicGoods(Scenario):
-    """Onyeze et al. §3: Algorithm 1 on a single good with Proportional, Moulin, Potential
+    """Onyeze et al. 2025 §3: Algorithm 1 on a single good with Proportional, Moulin, Potential
     (or any mechanism of the public_goods family); pacing bidders by default."""
 
     name = "public-goods"
@@ -135,17 +173,32 @@ class PublicGoods(Scenario):
             raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
         cost = 1.0 if params.cost_per_agent is None else params.cost_per_agent * n
         mechanism = ArtificialCurrency(self.make_mechanism(params), shares, cost=cost, budget_rule=params.budget_rule)
+        # Value scaling lives in beta in R_+ (Onyeze et al. 2025 §3.2): allow overbidding down to beta = 0.1.
+        learner_defaults: dict[str, dict[str, Any]] = {"adaptive_pacing": {"mu_min": -0.9}}
+        extra: dict[str, Any] = {}
+        if params.pacing_equilibrium:
+            eq = focal_pacing(config, mechanism, values, shares, seed)
+            learner_defaults.update({g.learner: {"beta": eq.beta} for g in config.groups()})
+            extra["pacing_equilibrium"] = {
+                "beta": eq.beta,
+                "interval": list(eq.interval),
+                "target_rate": eq.target,
+                "expected_cost_min": float(eq.costs.min()),
+                "expected_cost_max": float(eq.costs.max()),
+                "tolerance": eq.tolerance,
+                "samples": eq.samples,
+            }
         return ScenarioInstance(
             mechanism=mechanism,
             budgets=mechanism.initial_budgets(config.rounds),
             values=values,
             agent_info={"share": shares},
-            # Value scaling lives in beta in R_+ (Onyeze et al. §3.2): allow overbidding down to beta = 0.1.
-            learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
+            learner_defaults=learner_defaults,
             summarize=lambda model: {
                 "alpha": float(shares.sum()),
                 "goods_allocated": int(model.goods_allocated),
                 "goods_bound_alpha_T": float(shares.sum() * config.rounds),
+                **extra,
             },
             # Ex-post core factor (Definition 2.1) and the ex-ante core (Lemma 4.2).
             metric_steps=[CoreFactorStep(shares)],
@@ -168,7 +221,7 @@ class LargePublicGoodsParams(PublicGoodsParams):
 
 
 class LargePublicGoods(PublicGoods):
-    """Onyeze et al. §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
+    """Onyeze et al. 2025 §3 at scale: a single good whose cost grows with n (c = cost_per_agent * n,
     so a constant fraction of a large population has to pay for it), budgets capped per
     report (§3.1), 10^6 pacing bidders by default (benchmarks/bench_large.py)."""
 

@@ -70,7 +70,8 @@ class ResourceAllocationParams(ScenarioParams):
     q_bar_per_agent: stock of each resource per agent (q_bar = N x this, the scaling of
     §6.3). pi_range: agents' mean endowment of each non-last-resort type ~ U[pi_range].
     trials, rho: the binomial granularity m and success rate. halfwidth: d of the
-    confidence intervals. beta: discount factor. eps: §5's epsilon. incentive_agents /
+    confidence intervals; stylized_halfwidth: the d the stylized endowments are conditioned
+    on (common random numbers across widths). beta: discount factor. eps: §5's epsilon. incentive_agents /
     misreports: the ex-post check's scope (agents searched, random misreports each).
     design = "small-agents": the linked mechanism of Theorem 2's proof (§6.3) for the
     k = agents model, which needs beta = 1 and rounds = ceil(agents^kappa); its
@@ -94,6 +95,13 @@ class ResourceAllocationParams(ScenarioParams):
     trials: int = Field(default=4, ge=1)
     rho: float = Field(default=0.5, gt=0, lt=1)
     halfwidth: float = Field(default=0.4, gt=0)
+    stylized_halfwidth: float | None = Field(
+        default=None,
+        gt=0,
+        description="the d the stylized endowments are conditioned on (None: halfwidth). A sweep over "
+        "halfwidth with this set to its smallest d draws the same true endowments at every width "
+        "(common random numbers), each inside every interval; must be <= halfwidth",
+    )
     beta: float = Field(default=1.0, gt=0, le=1)
     eps: float = Field(default=0.5, gt=0)
     incentive_agents: int = Field(default=8, ge=0)
@@ -110,6 +118,11 @@ class ResourceAllocationParams(ScenarioParams):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(lo, hi)}")
+        if self.stylized_halfwidth is not None and self.stylized_halfwidth > self.halfwidth:
+            raise ValueError(
+                f"stylized_halfwidth must be <= halfwidth ({self.halfwidth}): the stylized endowments must lie "
+                f"in the mechanism's intervals, got {self.stylized_halfwidth}"
+            )
         if self.design == "small-agents" and self.beta != 1.0:
             raise ValueError(f"beta must be 1 for design = 'small-agents' (§6.3), got {self.beta}")
         if self.theta is not None:
@@ -276,6 +289,8 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
     return {
         "eps": eps,
         "vbar": vbar,
+        "vbar_definition": "v(q_bar, inf 1) of this run's economy, q_bar = agents x q_bar_per_agent "
+        "(Zhu 2021 §5; in §6.3 terms the k-model's, k times the per-agent economy's)",
         "delta_P_outside": delta,
         "believable_z": z,
         "conjecture_c": c,
@@ -287,7 +302,7 @@ def eps_ex_post(mech: LinkedVCG, truth: np.ndarray, endow: BinomialEndowments, e
 
 
 class ResourceAllocation(Scenario):
-    """Zhu (2021), *Repeated resource allocation*: N agents, T = rounds dates, linked vs
+    """Zhu 2021, *Repeated resource allocation*: N agents, T = rounds dates, linked vs
     unlinked VCG; truthful by default."""
 
     name = "resource-allocation"
@@ -321,12 +336,16 @@ class ResourceAllocation(Scenario):
         else:
             lo, hi = np.clip(pi - params.halfwidth, 0.0, None), pi + params.halfwidth
             mech = LinkedVCG(econ, horizon, lo, hi, beta=params.beta)
-        lo, hi = mech.mu_low, mech.mu_high
         endow = BinomialEndowments(pi, params.trials, params.rho)
         rng = np.random.default_rng(ss_endow)
-        truth = endow.sample_stylized(horizon, lo, hi, rng) if params.endowments == "stylized" else endow.sample(
-            horizon, rng
-        )
+        if params.endowments == "stylized":
+            # Conditioned on a d of its own, the draw does not move with the mechanism's d
+            # (common random numbers across a sweep of widths); [pi - d', pi + d'] lies inside
+            # [max(pi - d, 0), pi + d] for d' <= d, so the truth stays in Omega.
+            d_true = params.halfwidth if params.stylized_halfwidth is None else params.stylized_halfwidth
+            truth = endow.sample_stylized(horizon, np.clip(pi - d_true, 0.0, None), pi + d_true, rng)
+        else:
+            truth = endow.sample(horizon, rng)
         adapter = self.make_mechanism(params, mech, truth)
         if not isinstance(adapter, ResourceAllocationRound):  # the settlement replays its reports
             raise ConfigError(
@@ -343,6 +362,7 @@ class ResourceAllocation(Scenario):
                 **settle(mech, adapter.raw, truth, adapter.linked, params, endow, check_rng),
                 "small_agents_conjecture_c": None if design is None else design.conjecture,
                 "small_agents_tail_f": None if design is None else design.tail,
+                "small_agents_vbar": None if design is None else design.vbar,
             },
         )
 
@@ -354,13 +374,15 @@ register_scenario(ResourceAllocation())
 
 
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
-    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (Zhu §4,
+    """`mechsim plot` panel: each agent's linked vs unlinked VCG transfer (Zhu 2021 §4,
     Theorem 1: linked is weakly cheaper) with the Groves base the linking subtracts."""
-    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure, snap_zero
 
     summary = read_summary(result_dir)
     s = summary["scenario_summary"]
     linked, unlinked = np.asarray(s["transfers_linked"]), np.asarray(s["transfers_unlinked"])
+    scale = max(float(np.abs(linked).max(initial=0.0)), float(np.abs(unlinked).max(initial=0.0)))
+    linked, unlinked = snap_zero(linked, scale), snap_zero(unlinked, scale)  # round-off is 0
     agents = np.arange(linked.shape[0])
     fig, ax = pyplot().subplots(figsize=(8, 4.5))
     ax.bar(agents - 0.2, unlinked, width=0.4, label=f"unlinked VCG (total {unlinked.sum():.4g})")
@@ -368,7 +390,8 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     ax.set_xlabel("agent")
     ax.set_ylabel("transfer paid by the principal at T")
     ax.set_xticks(agents)
-    ax.set_ylim(0, 1.25 * max(float(unlinked.max(initial=0.0)), float(linked.max(initial=0.0)), 1e-9))
+    top = max(float(unlinked.max(initial=0.0)), float(linked.max(initial=0.0)))
+    ax.set_ylim(0, 1.25 * top if top > 0 else 1.0)  # all zero: a readable axis, not 1e-9 ticks
     ax.legend(loc="upper center", ncols=2)
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(figure_title(summary, f"Principal's transfers, efficiency {s['efficiency']:.3g}"))

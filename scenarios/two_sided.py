@@ -1,4 +1,4 @@
-"""Two-sided matching with cardinal utilities (Braverman §3.3).
+"""Two-sided matching with cardinal utilities (Braverman 2021 §3.3).
 
 m hospitals and m doctors — all 2m of them players (agents 0..m-1 hospitals, m..2m-1
 doctors; `agents` must be even) — each with a budget and a bid lambda per round.
@@ -110,7 +110,7 @@ def summarize(model: Any, uh_raw: np.ndarray, ud_raw: np.ndarray, points: int) -
 
 
 class TwoSided(Scenario):
-    """Braverman §3.3: APEX on fractional matchings versus Gale–Shapley."""
+    """Braverman 2021 §3.3: APEX on fractional matchings versus Gale–Shapley."""
 
     name = "two-sided"
     Params = TwoSidedParams
@@ -145,7 +145,7 @@ register_scenario(TwoSided())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw the pair-probability matrix X-bar (hospitals x doctors) with the hospital-
     and doctor-proposing stable matchings marked; returns the written PNG paths."""
-    from abm.plotting import output_dir, pyplot, read_summary, save_figure
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
     summary = read_summary(result_dir)
     s = summary["scenario_summary"]
@@ -162,8 +162,12 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
     ax.set_ylabel("hospital")
     metrics = s["outcome"]
     ax.set_title(
-        f"{summary['mechanism']}: blocking mass {metrics['blocking_mass']:.2f}, "
-        f"utility {metrics['total_utility']:.2f}"
+        figure_title(
+            summary,
+            f"Pairs X-bar (Braverman 2021 §3.3): blocking mass {metrics['blocking_mass']:.2f}, "
+            f"utility {metrics['total_utility']:.2f}",
+        ),
+        fontsize=8,
     )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
     return [save_figure(fig, output_dir(result_dir, out) / "two_sided_pairs.png")]

@@ -1,4 +1,4 @@
-"""Voting with cardinal preferences on the simplex (Braverman §3.1, Problem 16).
+"""Voting with cardinal preferences on the simplex (Braverman 2021 §3.1, Problem 16).
 
 n voters (the agents), k alternatives, outcome a lottery p in Delta_k. Voters' utilities
 are fixed (normalized to min 0 / max 1); each round every voter bids an intensity lambda
@@ -20,8 +20,9 @@ equal numbers).
 
 The summary reports the time-average lottery X-bar (§2.1.2), welfare, the §2.3.4
 externalities, the lotteries of every rule on the sincere profile, and the empirical
-(eps, delta)-truthfulness of eq. (28) for sampled voters; `plot_panels` draws the
-lottery over time.
+(eps, delta)-truthfulness of eq. (28) for sampled voters — for APEX on the outcome the
+learners reached (X-bar, the others' played bids held fixed), not on a one-shot rule;
+`plot_panels` draws the lottery over time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from mechanisms.voting.rules import (
     dictatorship_rule,
     plurality_rule,
     quadratic_rule,
+    realized_truthfulness_check,
     truthfulness_check,
 )
 from scenarios.values import UnitValues
@@ -94,7 +96,8 @@ def make_profile(profile: str, n: int, k: int, rng: np.random.Generator) -> np.n
 
 
 def reference_rules(eta_total: float, per_voter_budget: float) -> dict[str, Rule]:
-    """Each mechanism's one-shot rule on a reported profile (for eq. (28) and comparisons):
+    """Each mechanism's one-shot rule on a reported profile (the sincere-profile comparisons,
+    and eq. (28) for the mechanisms without bids to replay):
     APEX (both algorithms) at Algorithm 2's competitive equilibrium with per-round spend
     `per_voter_budget`, quadratic voting at the same spend, and the token-free rules."""
     apex = apex_rule(eta_total, per_voter_budget)
@@ -104,6 +107,57 @@ def reference_rules(eta_total: float, per_voter_budget: float) -> dict[str, Rule
         "plurality": plurality_rule,
         "dictatorship": dictatorship_rule,
         "quadratic": quadratic_rule(eta_total, per_voter_budget),
+    }
+
+
+#: Mechanisms whose outcome is APEX's map p = softmax(sum_j lambda_j u_j / eta_total): eq. (28)
+#: is evaluated on the outcome their learners reached (`realized_truthfulness_check`).
+REALIZED_TRUTH = frozenset({"apex", "apex2"})
+
+
+def truthfulness_summary(
+    model: Any, params: VotingParams, raw: np.ndarray, u: np.ndarray, rules: dict[str, Rule], eta_total: float,
+    seed: np.random.SeedSequence,
+) -> dict[str, Any] | None:
+    """Empirical (eps, delta)-truthfulness of eq. (28) (Braverman 2021 §3.1) for sampled voters.
+    For APEX (Algorithms 1 and 2) on the outcome the run reached: X-bar, the others' bids of
+    every round held fixed, the deviation at the voter's own spend. For the other built-in
+    rules, which have no bids to hold (plurality, dictatorship) or a closed form (quadratic),
+    on their one-shot rule at the sincere profile; None for a plug-in mechanism without one."""
+    rng = np.random.default_rng(seed)
+    trace, path = model.trace, model.trace.outcome_path
+    realized = params.mechanism in REALIZED_TRUTH and path.outcomes is not None
+    pool = np.asarray(trace.agents) if realized else np.arange(u.shape[0])  # voters whose bids were recorded
+    if not realized and params.mechanism not in rules:
+        return None
+    voters = np.sort(rng.choice(pool, size=min(params.truth_voters, pool.size), replace=False))
+    if realized:
+        cols = np.searchsorted(np.asarray(trace.agents), voters)
+        rep = realized_truthfulness_check(
+            path.outcomes, trace.reports[: trace.rounds][:, cols], u, voters, eta_total, rng,
+            grid=params.truth_grid, random=params.truth_random,
+        )
+        evaluated_on = (
+            "the run's realized outcome: M(u_-i, u_i) = X-bar; a misreport or abstention replays every round "
+            "with the others' played bids and the voter's own spend (Algorithm 2's price at the round's lottery)"
+        )
+    else:
+        rep = truthfulness_check(rules[params.mechanism], raw, voters, rng, grid=params.truth_grid,
+                                 random=params.truth_random)  # fmt: skip
+        evaluated_on = f"the one-shot rule of {params.mechanism} on the sincere profile"
+    eps = rep.epsilon(params.truth_delta)
+    return {
+        "rule": params.mechanism,
+        "evaluated_on": evaluated_on,
+        "delta": params.truth_delta,
+        "voters": voters.tolist(),
+        "benefit_misreport": rep.benefit_misreport.tolist(),
+        "benefit_voting": rep.benefit_voting.tolist(),
+        "best_misreport": rep.best_misreport.tolist(),
+        "epsilon": eps.tolist(),
+        "epsilon_max": float(np.nanmax(eps)) if (~np.isnan(eps)).any() else float("nan"),
+        "candidates": rep.candidates,
+        "unsolved": rep.unsolved,
     }
 
 
@@ -133,29 +187,15 @@ def summarize(
         "sincere_rules": sincere,
         "trace": path.trace(params.trace_points),
     }
-    if params.truth_voters > 0 and params.mechanism in rules:  # a plug-in mechanism has no reference rule
-        rng = np.random.default_rng(seed)
-        voters = np.sort(rng.choice(u.shape[0], size=min(params.truth_voters, u.shape[0]), replace=False))
-        rep = truthfulness_check(
-            rules[params.mechanism], raw, voters, rng, grid=params.truth_grid, random=params.truth_random
-        )
-        eps = rep.epsilon(params.truth_delta)
-        out["truthfulness"] = {
-            "rule": params.mechanism,
-            "delta": params.truth_delta,
-            "voters": voters.tolist(),
-            "benefit_misreport": rep.benefit_misreport.tolist(),
-            "benefit_voting": rep.benefit_voting.tolist(),
-            "epsilon": eps.tolist(),
-            "epsilon_max": float(np.nanmax(eps)) if (~np.isnan(eps)).any() else float("nan"),
-            "candidates": rep.candidates,
-            "unsolved": rep.unsolved,
-        }
+    if params.truth_voters > 0:
+        truth = truthfulness_summary(model, params, raw, u, rules, eta_total, seed)
+        if truth is not None:
+            out["truthfulness"] = truth
     return out
 
 
 class Voting(Scenario):
-    """Braverman §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
+    """Braverman 2021 §3.1: APEX (Algorithms 1 and 2) and baselines on the simplex."""
 
     name = "voting"
     Params = VotingParams
@@ -190,7 +230,7 @@ register_scenario(Voting())
 def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw the outcome lottery over time (stacked per-round lottery, and the running mean
     X-bar) from summary.json; returns the written PNG paths."""
-    from abm.plotting import output_dir, pyplot, read_summary, save_figure
+    from abm.plotting import figure_title, output_dir, pyplot, read_summary, save_figure
 
     summary = read_summary(result_dir)
     s = summary["scenario_summary"]
@@ -206,4 +246,5 @@ def plot_panels(result_dir: str | Path, out: str | Path | None = None) -> list[P
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("probability")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="alternative")
+    fig.suptitle(figure_title(summary, "Outcome lottery (Braverman 2021 §3.1)"), fontsize=10)
     return [save_figure(fig, output_dir(result_dir, out) / "voting_lottery.png")]

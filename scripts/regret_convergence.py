@@ -1,6 +1,6 @@
 """The worked regret-convergence study of docs/regret_study.md: strong regret vs horizon T
 for BangPerBuck, LagrangeBwK and AdaptivePacing on one-sided allocation (APEX = repeated
-VCG on lambda-scaled utilities, Braverman §3.2), with a fitted log-log slope per learner.
+VCG on lambda-scaled utilities, Braverman 2021 §3.2), with a fitted log-log slope per learner.
 
     .venv/bin/python scripts/regret_convergence.py                       # local processes
     .venv/bin/python scripts/regret_convergence.py --address auto        # on a Ray cluster

@@ -1,4 +1,4 @@
-"""Equilibrium convergence (Braverman Lemma 4 and §2.3.1; §2.1.2 for the outcome X-bar).
+"""Equilibrium convergence (Braverman 2021 Lemma 4 and §2.3.1; §2.1.2 for the outcome X-bar).
 
 - epsilon(t): the largest per-round strong regret over agents of the t-round prefix game;
   by Lemma 4 the play is then a 2 eps-dominant-strategy competitive equilibrium. It is
@@ -166,7 +166,7 @@ def drift_summary(reports: np.ndarray, window: int | None = None, block: int = D
 
 def outcome_distance(outcomes: np.ndarray) -> np.ndarray:
     """(T,) L1 distance sum |X-bar_t - X-bar_T| between the running average of the first t
-    outcomes (each flattened to a vector; X-bar of Braverman §2.1.2 eq. (16)) and the final one."""
+    outcomes (each flattened to a vector; X-bar of Braverman 2021 §2.1.2 eq. (16)) and the final one."""
     x = np.asarray(outcomes, dtype=np.float64)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"outcomes must be a non-empty (T, ...) array, got shape {x.shape}")
@@ -194,7 +194,7 @@ def hz_residual_curve(
     budgets: np.ndarray | float,
     horizons: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """HZ equilibrium residuals (Braverman §3.2; `mechanisms.assignment.hz.hz_residuals`) of the running
+    """HZ equilibrium residuals (Braverman 2021 §3.2; `mechanisms.assignment.hz.hz_residuals`) of the running
     outcome X-bar_t and running mean item prices at each horizon t.
 
     utilities: (n, m); outcomes: (T, n*m) or (T, n, m) per-round allocations; prices: (T, m)

@@ -1,4 +1,4 @@
-"""Approximate core factor for the single-good, 0-1 cost public good (Onyeze et al. Definition 2.1,
+"""Approximate core factor for the single-good, 0-1 cost public good (Onyeze et al. 2025 Definition 2.1,
 Lemma 4.2; SPEC.md §G).
 
 Ex post (Definition 2.1 with delta = 0): coalition S with share alpha_S = sum_{i in S} alpha_i
@@ -21,7 +21,10 @@ certified bound, else "bound" (gamma the best lower bound found, `upper` a certi
 bound on max_S gamma(S)). The work budget is in units of about a nanosecond of CPU
 (`default_work_budget`), counted by a cost model, so the same inputs give the same result.
 
-Ex ante (Lemma 4.2): for S and scaling weights beta, the half-space H = {sum_{i in S}
+Ex ante (Lemma 4.2): the run's agents are read as value-scaling players (report V / beta,
+Onyeze et al. 2025 §3.2) with beta from their own active rounds (`value_scaling_beta`), and
+the allocation those reports induce on samples of the value distribution is tested. For S
+and scaling weights beta, the half-space H = {sum_{i in S}
 V_i / beta_i >= z*} with mu(H) = alpha_S certifies the gamma-approximate ex-ante core for
 gamma = E[sum_S V_i/beta_i 1_H] / E[sum_S V_i/beta_i 1_{A_i}] - 1 (an upper bound on the
 exact ex-ante factor, which is the same LP on samples of the value distribution).
@@ -71,6 +74,38 @@ GROWTH_ITERS = 40
 #: A coalition is pruned when its certified upper bound is below the incumbent by this (relative) margin,
 #: which is above HiGHS's tolerances, so a coalition the LP would rank first is never pruned.
 PRUNE_TOL = 1e-7
+
+
+#: The rule of `value_scaling_beta`, as the summary states it.
+BETA_RULE = (
+    "median V/report over the agent's last {window:.0%} x T rounds with a positive report and value "
+    "(its rounds before depletion; value scaling, Onyeze et al. 2025 §3.2); inf only for an agent "
+    "that never reported a positive value"
+)
+
+
+def value_scaling_beta(values: np.ndarray, reports: np.ndarray, window: float) -> np.ndarray:
+    """beta_i of the value-scaling reading of agent i's play (report V_i / beta_i; Onyeze et al.
+    2025 §3.2): the median of V_i / report_i over agent i's last ceil(window T) rounds with a
+    positive report and value (`BETA_RULE`). Taken per agent over its own active rounds, so an
+    agent that depleted early keeps the scaling it played before depletion (a window of the
+    run's last rounds would hold only its zero reports); inf when it never reported (T, n)."""
+    v = np.asarray(values, dtype=np.float64)
+    r = np.asarray(reports, dtype=np.float64)
+    if v.shape != r.shape or v.ndim != 2:
+        raise ValueError(f"values and reports must be (T, n) arrays of one shape, got {v.shape}, {r.shape}")
+    if not 0.0 < window <= 1.0:
+        raise ValueError(f"window must lie in (0, 1], got {window}")
+    w = max(1, math.ceil(window * v.shape[0]))
+    ok = (r > 0) & (v > 0)
+    # Active rounds counted from the end: the last w of them per agent.
+    from_end = np.cumsum(ok[::-1], axis=0)[::-1]
+    take = ok & (from_end <= w)
+    ratio = np.where(take, v / np.where(take, r, 1.0), np.nan)
+    active = ok.any(axis=0)
+    with np.errstate(all="ignore"):
+        beta = np.nanmedian(np.where(active, ratio, 1.0), axis=0)
+    return np.where(active, beta, np.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,7 +534,7 @@ def core_factor(
     exact_max_agents: int = EXACT_MAX_AGENTS,
     work_budget: float | None = None,
 ) -> CoreResult:
-    """gamma = max_S gamma(S) (Onyeze et al. Definition 2.1, delta = 0), within a work budget
+    """gamma = max_S gamma(S) (Onyeze et al. 2025 Definition 2.1, delta = 0), within a work budget
     (None: `default_work_budget(T, n)`; math.inf: unlimited).
 
     n <= exact_max_agents: every coalition, in decreasing order of a certified upper bound

@@ -1,4 +1,4 @@
-"""The coalition LP of the core factor (Onyeze et al. Definition 2.1, delta = 0) in its
+"""The coalition LP of the core factor (Onyeze et al. 2025 Definition 2.1, delta = 0) in its
 normalized form, for (d, T) W = V_S / U_S (SPEC.md §G):
 
     1 + gamma(S) = max z  s.t.  W x >= z 1,  sum x <= cap,  0 <= x <= 1

@@ -1,4 +1,4 @@
-"""Budget depletion (Onyeze et al. Algorithm 1 and §3.2; Braverman §2.3.3's stopping rule).
+"""Budget depletion (Onyeze et al. 2025 Algorithm 1 and §3.2; Braverman 2021 §2.3.3's stopping rule).
 
 From per-round charges (T, m) and initial budgets (m,): the remaining-budget trajectory,
 the depletion round (first round after which the agent can no longer pay the

@@ -1,4 +1,4 @@
-"""Pareto check and externalities for finite outcome sets (Braverman §2.3.4; eq. (12) of §2.1).
+"""Pareto check and externalities for finite outcome sets (Braverman 2021 §2.3.4; eq. (12) of §2.1).
 
 Outcome set O given by utilities F (|O|, n), F[o, i] = f_i(o); an outcome distribution
 p over O (e.g. the empirical X-bar of a run). Externality of player i (§2.3.4, for two
@@ -56,7 +56,7 @@ class ParetoResult:
 
 
 def pareto_check(outcome_utilities: np.ndarray, p: np.ndarray) -> ParetoResult:
-    """Pareto efficiency of p over the finite outcome set (Braverman §2.3.4), by two LPs."""
+    """Pareto efficiency of p over the finite outcome set (Braverman 2021 §2.3.4), by two LPs."""
     from scipy.optimize import linprog
 
     f, q = _check(outcome_utilities, p)

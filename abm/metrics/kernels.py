@@ -67,6 +67,35 @@ def fixed_action_totals(
 
 
 @lazy_njit(nogil=True, cache=True)
+def grid_chunk_stats(
+    utility: np.ndarray,
+    cost: np.ndarray,
+    played: np.ndarray,
+    limit: np.ndarray,
+    fixed: np.ndarray,
+    spent: np.ndarray,
+    swap_u: np.ndarray,
+    swap_c: np.ndarray,
+    grid_sum: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """`fixed_action_totals` (into fixed, spent), `swap_table` of utility and of cost (into
+    swap_u, swap_c) and the per-action utility sums (into grid_sum, (m, K)) of one chunk in
+    one pass over its menus: each accumulator adds in the order of its own kernel."""
+    t_len, m, k = utility.shape
+    for t in range(t_len):
+        for i in range(m):
+            row = i * k + played[t, i]
+            for a in range(k):
+                x, y = utility[t, i, a], cost[t, i, a]
+                spent[i, a] += y
+                if spent[i, a] <= limit[i]:
+                    fixed[i, a] += x
+                swap_u[row, a] += x
+                swap_c[row, a] += y
+                grid_sum[i, a] += x
+
+
+@lazy_njit(nogil=True, cache=True)
 def envelope_walk(
     utility: np.ndarray,
     cost: np.ndarray,
@@ -76,14 +105,27 @@ def envelope_walk(
     out_r: np.ndarray,
     out_du: np.ndarray,
     out_dc: np.ndarray,
+    screen: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
     """`strong_regret._gift_wrap` row by row, to the end: from the first cheapest action
     (written to start[i]), repeatedly the costlier action of steepest slope (u - u_cur) / max(c - c_cur, tiny)
     (the first on ties, as numpy's argmax), while that slope is positive and the row's best
-    utility is not reached. Writes the breakpoints (row, r, du, dc) row by row; returns how many."""
+    utility is not reached. Writes the breakpoints (row, r, du, dc) row by row; returns how many,
+    or -1 as soon as a row holds a utility or cost that is not finite. Each row is screened
+    before its walk, while it is in cache: screen[0] is raised to the largest |utility| and
+    screen[1] lowered to the smallest cost seen (the caller initializes both)."""
     rows, k = utility.shape
     n = 0
+    peak, low = screen[0], screen[1]
     for i in range(rows):
+        ok = True
+        for a in range(k):
+            x, y = utility[i, a], cost[i, a]
+            ok &= np.isfinite(x) & np.isfinite(y)
+            peak = max(peak, abs(x))
+            low = min(low, y)
+        if not ok:
+            return -1
         first = 0
         for a in range(1, k):
             if cost[i, a] < cost[i, first]:
@@ -108,4 +150,5 @@ def envelope_walk(
             out_dc[n] = cost[i, nxt] - cur_c
             n += 1
             cur_u, cur_c = utility[i, nxt], cost[i, nxt]
+    screen[0], screen[1] = peak, low
     return n

@@ -23,7 +23,7 @@ from abm.metrics.convergence import (
     hz_residual_curve,
     outcome_distance_blocks,
 )
-from abm.metrics.core import core_factor, default_work_budget, ex_ante_core
+from abm.metrics.core import BETA_RULE, core_factor, default_work_budget, ex_ante_core, value_scaling_beta
 from abm.metrics.depletion import depletion_summary
 from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
@@ -206,11 +206,11 @@ class RegretStep:
         seen = 0.0
         for lo, u, c, played in menus.chunks(slots, entries=REGRET_BLOCK_ENTRIES):
             hi = lo + u.shape[0]
-            acc.add(u, c, compiled=compiled)
-            seen = max(seen, float(max(u.max(), -u.min())) if u.size else 0.0)
+            # Checked once, by the envelope pass (which finds the largest |utility| too), not by each consumer.
+            seen = max(seen, acc.add(u, c, compiled=compiled))
             grid.add(
                 u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),
-                utilities[lo:hi], charges[lo:hi],
+                utilities[lo:hi], charges[lo:hi], validated=True,
             )
         bound, bound_source = payoff_bound(records.mechanism, seen)
         realized = utilities.sum(axis=0)
@@ -284,8 +284,13 @@ class RegretStep:
             "external_regret_max": float(scale * ext.max()),
             "swap_regret_max": float(scale * swap.max()),
             "swap_regret_lagrangian_max": float(scale * lag_swap.max()),
-            "cce_gap": grid.cce_gap(),
-            "ce_gap": grid.ce_gap(),
+            # The equilibrium gaps of the game the bidders play: payoff u - r* c, the budget
+            # priced at the strong-regret exchange rate (equal to u alone where r* = 0).
+            "cce_gap": grid.cce_gap(sr.r_star),
+            "ce_gap": grid.ce_gap(sr.r_star),
+            "cce_gap_utility_only": grid.cce_gap(),
+            "ce_gap_utility_only": grid.ce_gap(),
+            "gap_payoff": "u - r* c (r* = r_star, the strong-regret dual price); *_utility_only: u alone",
         }
         if m != records.agents.shape[0]:
             # Menus cover a spread subset of the traced agents: NaN for the others.
@@ -351,7 +356,7 @@ class ItemPriceStep:
 
 
 class FiniteOutcomeStep:
-    """Externalities and the Pareto check (Braverman §2.3.4) when the mechanism declares
+    """Externalities and the Pareto check (Braverman 2021 §2.3.4) when the mechanism declares
     `FiniteOutcomes`: X-bar (recorded by the model) is the empirical distribution over them."""
 
     name = "finite_outcomes"
@@ -385,22 +390,8 @@ class FiniteOutcomeStep:
 
 
 # -- scenario hooks (ScenarioInstance.metric_steps) -------------------------------------------
-def value_scaling_beta(values: np.ndarray, reports: np.ndarray) -> np.ndarray:
-    """beta_i read off the last BETA_WINDOW of rounds as the median of V_i / report_i over
-    rounds with a positive report (value-scaling play reports V / beta; Onyeze et al. §3.2);
-    inf when the agent reported nothing there (e.g. depleted)."""
-    t = values.shape[0]
-    lo = int(t * (1 - BETA_WINDOW))
-    v, r = values[lo:], reports[lo:]
-    ok = (r > 0) & (v > 0)
-    ratio = np.where(ok, v / np.where(ok, r, 1.0), np.nan)
-    with np.errstate(all="ignore"):
-        beta = np.nanmedian(np.where(ok.any(axis=0), ratio, 1.0), axis=0)
-    return np.where(ok.any(axis=0), beta, np.inf)
-
-
 class CoreFactorStep:
-    """Ex-post core factor (Onyeze et al. Definition 2.1) and the ex-ante factor (Lemma 4.2)
+    """Ex-post core factor (Onyeze et al. 2025 Definition 2.1) and the ex-ante factor (Lemma 4.2)
     on EX_ANTE_SAMPLES draws of the scenario's value distribution with the agents' final
     value scaling; the draws come from the run's named stream "metrics". `shares`: alpha_i.
 
@@ -442,7 +433,7 @@ class CoreFactorStep:
         }
         if not traced_all:
             return out
-        beta = value_scaling_beta(values, trace.reports[:t_done])
+        beta = value_scaling_beta(values, trace.reports[:t_done], BETA_WINDOW)
         rng = model.streams.generator("metrics")
         samples = np.stack([model.instance.values.sample(i, rng) for i in range(EX_ANTE_SAMPLES)])
         scale = np.where(np.isfinite(beta), beta, 1.0)
@@ -457,13 +448,19 @@ class CoreFactorStep:
         out.agent_columns["ex_ante_spend"] = spend / samples.shape[0]
         out.summary["core"]["ex_ante"] = {
             **ex,
-            "beta": "median V/report over the last 10% of rounds (value scaling, Onyeze et al. §3.2)",
+            # What the run itself allocated, beside the induced allocation's measure: a value-scaling
+            # reading of learners whose scaling fluctuates can serve much less (or more) often.
+            "run_allocated_fraction": float(model.goods_allocated / t_done),
+            # Corollary C.6 needs E[p_i] <= alpha_i: a beta read off an agent that overspent says so here.
+            "max_spend_over_share": float((spend / samples.shape[0] / shares).max()),
+            "beta": BETA_RULE.format(window=BETA_WINDOW),
+            "beta_infinite": int(np.isinf(beta).sum()),
         }
         return out
 
 
 class HZResidualStep:
-    """HZ residuals over time (Braverman §3.2) of (X-bar_t, mean item prices) for one-sided
+    """HZ residuals over time (Braverman 2021 §3.2) of (X-bar_t, mean item prices) for one-sided
     allocation with the (n, n) utility matrix `u`; budgets per round are B_i / T (HZ's
     equal incomes). Needs the per-round outcomes (n x n allocations) and item prices."""
 

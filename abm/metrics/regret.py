@@ -1,13 +1,19 @@
 """Fixed-action (external) regret under a budget, swap regret, and the CE/CCE gaps of the
-empirical joint play they imply (Braverman §2.1.3 and §2.3.3; SPEC.md §C-D).
+empirical joint play they imply (Braverman 2021 §2.1.3 and §2.3.3; SPEC.md §C-D).
 
 Inputs are the recorded menus on a finite grid of alternative reports: grid_utility and
 grid_cost (T, m, K) for the K grid actions, and what was played. External regret competes
 with the best single grid action in hindsight, which in a bandits-with-knapsacks game
-stops collecting once its cumulative cost would exceed the budget (Braverman §2.3.3).
+stops collecting once its cumulative cost would exceed the budget (Braverman 2021 §2.3.3).
 Swap regret (finite grids) sums, over played actions a, the best gain from always
 replacing a by some b; on plain utility, and on the Lagrangian payoff u - r* c with r*
 the strong-regret dual price, which prices the budget the plain version ignores.
+
+The CE/CCE gaps are functions of any per-round payoff. The run's `ce_gap` / `cce_gap` are
+taken on the Lagrangian payoff u - r* c: where the mechanism charges tokens against a
+budget, a gap on utility alone counts as "gain" the deviations a budget forbids (bidding
+more every round), so it can be large while strong regret is small. Where no budget binds
+(r* = 0) the two coincide; the utility-only gaps are kept as `*_utility_only`.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ def nearest_grid_index(played: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff: np.ndarray) -> np.ndarray:
-    """Swap regret per agent (m,) for payoffs (T, m, K) on a finite grid (Braverman §2.3.3):
+    """Swap regret per agent (m,) for payoffs (T, m, K) on a finite grid (Braverman 2021 §2.3.3):
     sum over played a of max(0, max_b sum_{t: a_t = a} (payoff_t(b) - played_payoff_t)).
 
     played_index: (T, m) grid index of the action played (see `nearest_grid_index`);
@@ -81,20 +87,27 @@ def swap_regret(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff
     return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
 
 
-def swap_table(payoff: np.ndarray, played_index: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+def swap_table(
+    payoff: np.ndarray, played_index: np.ndarray, compiled: bool | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """(m K, K): row i K + a holds, for each b, the sum of payoff_t(b) over the rounds where
     agent i played a; payoff (T, m, K), played_index (T, m) (validated by the callers);
-    `compiled` as `kernels.use_kernels` decides for this many entries when None."""
+    `compiled` as `kernels.use_kernels` decides for this many entries when None. With `out`
+    ((m K, K), the sums of earlier chunks) the sums are added to it and it is returned."""
     t, m, k = payoff.shape
     if kernels.use_kernels(payoff.size) if compiled is None else compiled:
         # One compiled pass over the payoffs (any strides: no copy of a sliced menu), adding in the
-        # bincounts' order, so the same floats.
-        out = np.zeros((m * k, k))
-        kernels.swap_table(payoff, np.asarray(played_index).astype(np.int64, copy=False), out)
-        return out
+        # bincounts' order, so the same floats (a chunk's sums added into `out` as they come).
+        table = np.zeros((m * k, k)) if out is None else out
+        kernels.swap_table(payoff, np.asarray(played_index).astype(np.int64, copy=False), table)
+        return table
     flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
     rows = payoff.reshape(t * m, k)
-    return np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    sums = np.stack([np.bincount(flat, weights=rows[:, b], minlength=m * k) for b in range(k)], axis=1)
+    if out is None:
+        return sums
+    out += sums
+    return out
 
 
 def lagrangian_payoff(utility: np.ndarray, cost: np.ndarray, r_star: np.ndarray) -> np.ndarray:
@@ -105,21 +118,23 @@ def lagrangian_payoff(utility: np.ndarray, cost: np.ndarray, r_star: np.ndarray)
     return np.subtract(np.asarray(utility, dtype=np.float64), out, out=out)  # one temporary, not two
 
 
-def cce_gap(grid_utility: np.ndarray, played_utility: np.ndarray) -> float:
-    """Coarse-correlated-equilibrium gap of the empirical joint play (unbudgeted): the largest
-    per-round gain any player gets from one fixed grid action against the others' recorded
-    play, max_i max_b (1/T) sum_t (u_it(b) - u_it(a_t)); the empirical distribution of play
-    is an eps-CCE of the (grid) game iff this is <= eps."""
-    u = np.asarray(grid_utility, dtype=np.float64)
-    t = u.shape[0]
-    gain = u.sum(axis=0).max(axis=1) - np.asarray(played_utility, dtype=np.float64).sum(axis=0)
+def cce_gap(grid_payoff: np.ndarray, played_payoff: np.ndarray) -> float:
+    """Coarse-correlated-equilibrium gap of the empirical joint play for per-round payoffs p
+    (T, m, K) (utility, or the Lagrangian `lagrangian_payoff`): the largest per-round gain any
+    player gets from one fixed grid action against the others' recorded play,
+    max_i max_b (1/T) sum_t (p_it(b) - p_it(a_t)); the empirical distribution of play is an
+    eps-CCE of the (grid) game with payoffs p iff this is <= eps."""
+    p = np.asarray(grid_payoff, dtype=np.float64)
+    t = p.shape[0]
+    gain = p.sum(axis=0).max(axis=1) - np.asarray(played_payoff, dtype=np.float64).sum(axis=0)
     return float(max(gain.max(), 0.0) / t)
 
 
-def ce_gap(grid_utility: np.ndarray, played_index: np.ndarray, played_utility: np.ndarray) -> float:
-    """Correlated-equilibrium gap of the empirical joint play: max_i swap regret_i / T."""
-    t = np.shape(grid_utility)[0]
-    return float(swap_regret(grid_utility, played_index, played_utility).max() / t)
+def ce_gap(grid_payoff: np.ndarray, played_index: np.ndarray, played_payoff: np.ndarray) -> float:
+    """Correlated-equilibrium gap of the empirical joint play for per-round payoffs p
+    (as `cce_gap`): max_i swap regret_i / T."""
+    t = np.shape(grid_payoff)[0]
+    return float(swap_regret(grid_payoff, played_index, played_payoff).max() / t)
 
 
 class GridRegretStats:
@@ -139,37 +154,55 @@ class GridRegretStats:
         self.cum_cost = np.zeros((m, k))
         self.fixed = np.zeros((m, k))
         self.grid_sum = np.zeros((m, k))
+        self.grid_cost_sum = np.zeros((m, k))
         self.swap_u = np.zeros((m * k, k))
         self.swap_c = np.zeros((m * k, k))
         self.got_u = np.zeros(m * k)
         self.got_c = np.zeros(m * k)
         self.played_total = np.zeros(m)
+        self.played_cost = np.zeros(m)
 
     def add(
-        self, grid_u: np.ndarray, grid_c: np.ndarray, played_index: np.ndarray, got_u: np.ndarray, got_c: np.ndarray
+        self,
+        grid_u: np.ndarray,
+        grid_c: np.ndarray,
+        played_index: np.ndarray,
+        got_u: np.ndarray,
+        got_c: np.ndarray,
+        *,
+        validated: bool = False,
     ) -> None:
         """One chunk: grid menus (t, m, K), the played grid index (t, m) and the realized
-        utility and charge (t, m) of those rounds."""
-        u, c = check_menus(grid_u, grid_c)
+        utility and charge (t, m) of those rounds; `validated`: the caller has checked the
+        menus already (`strong_regret.screen_menus`)."""
+        u, c = (np.asarray(grid_u, dtype=np.float64), np.asarray(grid_c, dtype=np.float64)) if validated else (
+            check_menus(grid_u, grid_c))
         t, m, k = u.shape
         if k != self.k or m != self.budget.shape[0]:
             raise ValueError(f"grid menus must be (t, {self.budget.shape[0]}, {self.k}), got {u.shape}")
         if kernels.use_kernels(u.size) if self.compiled is None else self.compiled:
-            # One compiled pass, the carried cost updated in place (the floats of one cumsum).
-            kernels.fixed_action_totals(u, c, self.budget + self._tol, self.fixed, self.cum_cost)
+            # One compiled pass for the fixed actions (the carried cost updated in place: the
+            # floats of one cumsum), both swap tables and the action sums.
+            kernels.grid_chunk_stats(
+                u, c, np.asarray(played_index).astype(np.int64, copy=False), self.budget + self._tol,
+                self.fixed, self.cum_cost, self.swap_u, self.swap_c, self.grid_sum,
+            )
         else:
             cum = np.cumsum(c, axis=0)
             cum += self.cum_cost  # the carried cost (round-off apart, the running sum of every round)
             self.cum_cost = cum[-1].copy()
             alive = cum <= (self.budget + self._tol)[:, None]
             self.fixed += np.multiply(u, alive, out=cum).sum(axis=0)  # u where alive, else 0
-        self.grid_sum += u.sum(axis=0)
+            self.grid_sum += u.sum(axis=0)
+            swap_table(u, played_index, False, out=self.swap_u)
+            swap_table(c, played_index, False, out=self.swap_c)
+        # The Lagrangian CE/CCE gaps need the cost's action sums too (one numpy pass).
+        self.grid_cost_sum += c.sum(axis=0)
         flat = (np.arange(m)[None, :] * k + np.asarray(played_index)).ravel()
-        self.swap_u += swap_table(u, played_index, self.compiled)
-        self.swap_c += swap_table(c, played_index, self.compiled)
         self.got_u += np.bincount(flat, weights=np.asarray(got_u, dtype=np.float64).ravel(), minlength=m * k)
         self.got_c += np.bincount(flat, weights=np.asarray(got_c, dtype=np.float64).ravel(), minlength=m * k)
         self.played_total += np.asarray(got_u, dtype=np.float64).sum(axis=0)
+        self.played_cost += np.asarray(got_c, dtype=np.float64).sum(axis=0)
         self.rounds += t
 
     def external_regret(self, realized: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,11 +221,16 @@ class GridRegretStats:
         gain = (swap_in - got[:, None]).reshape(m, k, k)
         return np.maximum(gain.max(axis=2), 0.0).sum(axis=1)
 
-    def cce_gap(self) -> float:
-        """As `cce_gap`."""
-        gain = self.grid_sum.max(axis=1) - self.played_total
+    def cce_gap(self, r: np.ndarray | None = None) -> float:
+        """As `cce_gap` on utility, or on u - r c with per-agent prices r (m,)."""
+        grid, played = self.grid_sum, self.played_total
+        if r is not None:
+            rr = np.asarray(r, dtype=np.float64)
+            grid = grid - rr[:, None] * self.grid_cost_sum
+            played = played - rr * self.played_cost
+        gain = grid.max(axis=1) - played
         return float(max(gain.max(), 0.0) / self.rounds)
 
-    def ce_gap(self) -> float:
-        """As `ce_gap`."""
-        return float(self.swap_regret().max() / self.rounds)
+    def ce_gap(self, r: np.ndarray | None = None) -> float:
+        """As `ce_gap` on utility, or on u - r c with per-agent prices r (m,)."""
+        return float(self.swap_regret(r).max() / self.rounds)

@@ -1,4 +1,4 @@
-"""Strong regret (Braverman §2.1.3, Definition 3; SPEC.md §C), exact and vectorized over agents.
+"""Strong regret (Braverman 2021 §2.1.3, Definition 3; SPEC.md §C), exact and vectorized over agents.
 
 The benchmark of Definition 3 is the best *distribution* over bid sequences whose
 *expected* cost is within the budget. With per-round menus (u_t(a), c_t(a)) it is the LP
@@ -13,7 +13,7 @@ breakpoints r_1 > r_2 > ... with utility gains du_j and extra costs dc_j (du_j =
 so that envelope_t(r) = u_t^0 - r c_t^0 + sum_j (du_j - r dc_j)^+. Sorting every round's
 breakpoints by r (descending) and filling the slack B - sum_t c_t^0 greedily (the
 fractional multiple-choice knapsack) gives the exact optimum; the last, partially filled
-breakpoint is the optimal exchange rate r* (tokens -> utility; Braverman Claim 2's r_min).
+breakpoint is the optimal exchange rate r* (tokens -> utility; Braverman 2021 Claim 2's r_min).
 """
 
 from __future__ import annotations
@@ -91,14 +91,22 @@ def menu_envelope(utility: np.ndarray, cost: np.ndarray, *, compiled: bool | Non
     always takes."""
     u = np.asarray(utility, dtype=np.float64)
     c = np.asarray(cost, dtype=np.float64)
-    _check_block(u, c)
+    if u.shape != c.shape or u.ndim != 2:
+        raise ValueError(f"utility and cost must be (rows, K) arrays of one shape, got {u.shape} and {c.shape}")
     rows, k = u.shape
     if k == 0 or rows == 0:
         empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
         return Breakpoints(np.zeros(rows), np.zeros(rows), none, empty, empty, empty)
-    idx = np.arange(rows)
     if kernels.use_kernels(u.size) if compiled is None else compiled:
-        return _walked(u, c, _walk_buffers(rows, k))
+        return _walked(u, c, _walk_buffers(rows, k), np.array([0.0, np.inf]))  # screened in the walk
+    _check_block(u, c)
+    return _envelope(u, c)
+
+
+def _envelope(u: np.ndarray, c: np.ndarray) -> Breakpoints:
+    """`menu_envelope` by numpy on checked, non-empty menus."""
+    rows = u.shape[0]
+    idx = np.arange(rows)
     start = c.argmin(axis=1)
     base_u, base_c = u[idx, start], c[idx, start]
     walked, still_open = _gift_wrap(u, c, base_u, base_c, GIFT_WRAP_VERTICES)
@@ -127,13 +135,18 @@ def _walk_buffers(rows: int, k: int) -> tuple[np.ndarray, ...]:
     return (np.empty(rows, dtype=np.int64), np.empty(size, dtype=np.int64), *(np.empty(size) for _ in range(3)))
 
 
-def _walked(u: np.ndarray, c: np.ndarray, buffers: tuple[np.ndarray, ...]) -> Breakpoints:
-    """`menu_envelope` by the compiled walk, written into reusable buffers (`_walk_buffers`)."""
+def _walked(u: np.ndarray, c: np.ndarray, buffers: tuple[np.ndarray, ...], screen: np.ndarray) -> Breakpoints:
+    """`menu_envelope` by the compiled walk, written into reusable buffers (`_walk_buffers`),
+    which checks the menus as it goes (a ValueError if one is not finite) and updates
+    `screen` (largest |utility|, smallest cost: `kernels.envelope_walk`)."""
     rows = u.shape[0]
-    start, *out = (b[:rows] if i == 0 else b for i, b in enumerate(buffers))
-    n = kernels.envelope_walk(u, c, start, TINY_COST, *out)
+    start, row, r, du, dc = buffers
+    start = start[:rows]
+    n = kernels.envelope_walk(u, c, start, TINY_COST, row, r, du, dc, screen)
+    if n < 0:
+        raise ValueError("utility and cost menus must be finite")
     idx = np.arange(rows)
-    return Breakpoints(u[idx, start], c[idx, start], *(x[:n].copy() for x in out))
+    return Breakpoints(u[idx, start], c[idx, start], *(x[:n].copy() for x in (row, r, du, dc)))
 
 
 def _gift_wrap(
@@ -301,10 +314,15 @@ class StrongRegretAccumulator:
         self._sorted: tuple[np.ndarray, ...] | None = None
         self._groups: list[tuple[int, int, int, int, _BlockLayout]] | None = None
 
-    def add(self, utility: np.ndarray, cost: np.ndarray, *, compiled: bool | None = None) -> None:
+    def add(self, utility: np.ndarray, cost: np.ndarray, *, compiled: bool | None = None) -> float:
         """One (T_chunk, m, K) chunk of menus, in round order; `compiled`: walk the envelopes
         with the compiled kernel (None: when `kernels.use_kernels` says so for this chunk; a
-        caller streaming many chunks of a large run decides once for the run)."""
+        caller streaming many chunks of a large run decides once for the run).
+
+        The chunk is checked as `check_menus` does (finite, costs >= 0; a ValueError
+        otherwise) in the same pass as its envelopes when compiled; returns its largest
+        |utility| (what the metrics compare with the payoff bound), so a caller need not
+        pass over the menus again for either."""
         u = np.asarray(utility, dtype=np.float64)
         c = np.asarray(cost, dtype=np.float64)
         if u.ndim != 3 or u.shape != c.shape or u.shape[1] != self.m:
@@ -318,13 +336,16 @@ class StrongRegretAccumulator:
         # Large menus go through the compiled walk, in one set of output buffers for all chunks.
         use = kernels.use_kernels(u.size) if compiled is None else compiled
         buffers = _walk_buffers(min(step, t_chunk * m), k) if use else None
+        screen = np.array([0.0, np.inf])
+        peak = screen_menus(u, c) if buffers is None else 0.0
         for lo in range(0, t_chunk * m, step):
             chunk_u, chunk_c = flat_u[lo : lo + step], flat_c[lo : lo + step]
-            if buffers is None:
-                bp = menu_envelope(chunk_u, chunk_c, compiled=False)
+            if not k:
+                bp = menu_envelope(chunk_u, chunk_c)
+            elif buffers is None:
+                bp = _envelope(chunk_u, chunk_c)
             else:
-                _check_block(chunk_u, chunk_c)
-                bp = _walked(chunk_u, chunk_c, buffers)
+                bp = _walked(chunk_u, chunk_c, buffers, screen)
             rows = bp.row + lo
             self._base_u.append(bp.base_utility.reshape(-1, m))
             self._base_c.append(bp.base_cost.reshape(-1, m))
@@ -339,8 +360,13 @@ class StrongRegretAccumulator:
                     self._by_agent[a].append((rnd[start : ends[a]], r[start : ends[a]], du[start : ends[a]],
                                               dc[start : ends[a]]))
                 start = int(ends[a])
+        if buffers is not None:
+            if screen[1] < 0:
+                check_menus(u, c)  # names the negative cost
+            peak = float(screen[0])
         self.rounds += t_chunk
         self._sorted, self._groups = None, None
+        return peak
 
     def _breakpoints_by_agent(self) -> tuple[np.ndarray, ...]:
         """All breakpoints sorted by (agent, r descending): (round, agent, r, du, dc)."""
@@ -559,6 +585,24 @@ def check_menus(utility: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.n
     return u, c
 
 
+def screen_menus(utility: np.ndarray, cost: np.ndarray) -> float:
+    """The largest |utility| of (T, m, K) menus, which are checked as `check_menus` does
+    (finite, costs >= 0; the same one-line errors) by four reductions (NaN propagates through
+    max and min, +-inf shows in one of them) instead of its three plus the two for the peak."""
+    u = np.asarray(utility, dtype=np.float64)
+    c = np.asarray(cost, dtype=np.float64)
+    if u.ndim != 3 or u.shape != c.shape:
+        raise ValueError(f"menu utility and cost must be (T, m, K) arrays of one shape, got {u.shape}, {c.shape}")
+    if not u.size:
+        return 0.0
+    hi, lo = float(np.maximum.reduce(u, axis=None)), float(np.minimum.reduce(u, axis=None))
+    c_lo, c_hi = float(np.minimum.reduce(c, axis=None)), float(np.maximum.reduce(c, axis=None))
+    if np.isfinite(hi) and np.isfinite(lo) and np.isfinite(c_hi) and c_lo >= 0:
+        return max(hi, -lo)
+    check_menus(u, c)  # names the culprit
+    raise AssertionError("unreachable: check_menus raises on what the reductions rejected")
+
+
 def strong_regret(
     utility: np.ndarray,
     cost: np.ndarray,
@@ -566,7 +610,7 @@ def strong_regret(
     realized: np.ndarray,
     payoff_bound: float = 1.0,
 ) -> StrongRegretResult:
-    """Strong regret of each agent (Braverman Definition 3) from per-round menus.
+    """Strong regret of each agent (Braverman 2021 Definition 3) from per-round menus.
 
     utility, cost: (T, m, K) menus (they should contain the played action, so the played
     sequence is feasible for the LP); budget: (m,); realized: (m,) total realized utility

@@ -1,4 +1,4 @@
-"""Counterfactual menus for the regret metrics (Braverman §2.1.3, Definition 3): per
+"""Counterfactual menus for the regret metrics (Braverman 2021 §2.1.3, Definition 3): per
 recorded round and menu agent, the utility and cost of each alternative report, chunked
 to disk (`abm.recording.store`) so memory does not grow with the horizon."""
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from abm.recording.store import SpillArray, SpillDir
+from abm.recording.store import SpillArray, SpillColumns, SpillDir
 from mechanisms.base import Mechanism, Reports, RoundResult
 from mechanisms.capabilities import ExactMenu
 
@@ -33,9 +33,14 @@ def agent_selector(ids: np.ndarray) -> slice | np.ndarray:
 class MenuRecorder:
     """Per recorded round s and menu agent i, the counterfactual utility and cost of each
     report on the mechanism's grid (`Mechanism.report_grid`) plus, in the last column,
-    the report actually played: SpillArrays `utility`, `cost` of rows (m, K + 1) and
-    `played` of rows (m,); for an `ExactMenu` mechanism also `exact_utility`,
-    `exact_cost` of rows (m, J) at its declared breakpoints.
+    the report actually played: `utility`, `cost` of rows (m, K + 1) and `played` of rows
+    (m,); for an `ExactMenu` mechanism also `exact_utility`, `exact_cost` of rows (m, J) at
+    its declared breakpoints.
+
+    All of them are columns of one spill row per round (`store`, rows (m, 2 W + 1) with
+    W = K + 1 + J: the W utilities, the W costs, the played report), so a round costs one
+    row write and the metrics read every alternative of a block in one read, with no
+    concatenation; `utility` etc. are `SpillColumns` views of it.
 
     `every` = k records rounds 0, k, 2k, ... only (slot s is round s k): strong regret on
     that subsample is then an estimate, labelled so by the metrics. `agents` (ids, or an
@@ -62,30 +67,71 @@ class MenuRecorder:
         self.spill = spill if spill is not None else SpillDir()
         self.chunk_rows = chunk_rows
         self.grid = np.asarray(mechanism.report_grid(points), dtype=np.float64)
-        m, k = self.agents.shape[0], self.grid.shape[0] + 1
-        self.utility = SpillArray("menu_utility", (m, k), self.spill, chunk_rows)
-        self.cost = SpillArray("menu_cost", (m, k), self.spill, chunk_rows)
-        self.played = SpillArray("menu_played", (m,), self.spill, chunk_rows)
+        m = self.agents.shape[0]
+        #: Grid reports plus the played one.
+        self.k = self.grid.shape[0] + 1
         # Exact breakpoints when the mechanism declares them (`ExactMenu`: (m, J)
         # alternative reports, e.g. just above each price jump of a VCG menu): their menus
-        # are kept beside the grid so strong regret sees the exact menu.
+        # are kept beside the grid so strong regret sees the exact menu. J is known from
+        # the first round, so the store is created then.
         # Resolved once: an isinstance check against a runtime Protocol costs ~20 us a round.
         self._exact: ExactMenu | None = mechanism if isinstance(mechanism, ExactMenu) else None
-        self.exact_utility: SpillArray | None = None
-        self.exact_cost: SpillArray | None = None
-        self._alts = np.empty((m, k))
+        #: Exact breakpoints per agent (0 until the first round of an `ExactMenu` mechanism).
+        self.j = 0
+        self.store: SpillArray | None = None
+        self._alts = np.empty((m, self.k))
         self._alts[:, :-1] = self.grid
         self._sel = agent_selector(self.agents)
+        if self._exact is None:
+            self._open(0)
 
-    @property
-    def slots(self) -> int:
-        """Rounds recorded so far."""
-        return self.played.rows
+    def _open(self, j: int) -> SpillArray:
+        m, w = self.agents.shape[0], self.k + j
+        self.j = j
+        if j:
+            alts = np.empty((m, w))
+            alts[:, : self.k] = self._alts
+            self._alts = alts
+        self.store = SpillArray("menus", (m, 2 * w + 1), self.spill, self.chunk_rows)
+        return self.store
 
     @property
     def width(self) -> int:
         """Alternatives per menu row: the grid, the played report and the exact breakpoints."""
-        return self.utility.row_shape[1] + (0 if self.exact_utility is None else self.exact_utility.row_shape[1])
+        return self.k + self.j
+
+    def _columns(self, lo: int, hi: int) -> SpillColumns | None:
+        return None if self.store is None else SpillColumns(self.store, slice(lo, hi))
+
+    @property
+    def utility(self) -> SpillColumns | None:
+        """(T, m, K + 1) utility of the grid reports and the played one."""
+        return self._columns(0, self.k)
+
+    @property
+    def cost(self) -> SpillColumns | None:
+        """(T, m, K + 1) cost of the grid reports and the played one."""
+        return self._columns(self.width, self.width + self.k)
+
+    @property
+    def played(self) -> SpillColumns | None:
+        """(T, m) the report played."""
+        return None if self.store is None else SpillColumns(self.store, 2 * self.width)
+
+    @property
+    def exact_utility(self) -> SpillColumns | None:
+        """(T, m, J) utility at the exact breakpoints (None without an `ExactMenu` mechanism)."""
+        return self._columns(self.k, self.width) if self.j else None
+
+    @property
+    def exact_cost(self) -> SpillColumns | None:
+        """(T, m, J) cost at the exact breakpoints (None without an `ExactMenu` mechanism)."""
+        return self._columns(self.width + self.k, 2 * self.width) if self.j else None
+
+    @property
+    def slots(self) -> int:
+        """Rounds recorded so far."""
+        return 0 if self.store is None else self.store.rows
 
     def rounds_of(self, slots: int | None = None) -> np.ndarray:
         """The (0-based) round of each recorded slot."""
@@ -102,63 +148,65 @@ class MenuRecorder:
             return
         s = t // self.every
         state = None if result is None else result.state
+        agents = self.agents
         played = reports.bids[self._sel]
-        alts = self._alts
-        alts[:, -1] = played
-        k = alts.shape[1]
+        store = self.store
         if self._exact is not None:
             # One menu call for the grid, the played report and the exact breakpoints: each
             # (agent, alternative) is evaluated on its own, so this is the two calls' menus.
-            extra = np.asarray(self._exact.menu_breakpoints(reports, self.agents, state=state), dtype=np.float64)
-            alts = np.concatenate([alts, extra], axis=1)
-        u, c = self.mechanism.menu_all(alts, reports, self.agents, state=state)
-        self.utility.row(s)[...] = u[:, :k]
-        self.cost.row(s)[...] = c[:, :k]
-        self.played.row(s)[...] = played
-        if self._exact is not None:
-            if self.exact_utility is None or self.exact_cost is None:
-                self.exact_utility = SpillArray("menu_exact_utility", u[:, k:].shape, self.spill, self.chunk_rows)
-                self.exact_cost = SpillArray("menu_exact_cost", c[:, k:].shape, self.spill, self.chunk_rows)
-            self.exact_utility.row(s)[...] = u[:, k:]
-            self.exact_cost.row(s)[...] = c[:, k:]
+            extra = self._exact.menu_breakpoints(reports, agents, state=state)
+            if store is None:
+                store = self._open(np.shape(extra)[1])
+            elif np.shape(extra)[1] != self.j:
+                raise ValueError(f"menu_breakpoints gave {np.shape(extra)[1]} breakpoints per agent, earlier {self.j}")
+            self._alts[:, self.k :] = extra
+        assert store is not None
+        alts = self._alts
+        alts[:, self.k - 1] = played
+        u, c = self.mechanism.menu_all(alts, reports, agents, state=state)
+        w = alts.shape[1]
+        row = store.row(s)
+        row[:, :w] = u
+        row[:, w:-1] = c
+        row[:, -1] = played
 
     def chunks(
         self, slots: int | None = None, entries: int = 0
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """(first slot, utility, cost, played) blocks in slot order over every recorded
-        alternative — grid, played, exact breakpoints: (s, m, K + 1 [+ J]) — for the first
-        `slots` slots (all by default); blocks of one spill chunk, or of at least `entries`
-        menu entries (s m K) if that is more."""
+        alternative — grid, played, exact breakpoints: (s, m, K + 1 [+ J]), strided read-only
+        views of one block read (memory-mapped from the spill file) — for the first `slots`
+        slots (all by default); blocks of one spill chunk, or of at least `entries` menu
+        entries (s m W) if that is more."""
+        if self.store is None:
+            return
         hi = self.slots if slots is None else min(slots, self.slots)
-        per_slot = self.agents.shape[0] * self.utility.row_shape[1]
-        step = max(self.utility.chunk_rows, -(-entries // max(per_slot, 1)))
+        w = self.width
+        per_slot = self.agents.shape[0] * w
+        step = max(self.store.chunk_rows, -(-entries // max(per_slot, 1)))
         for lo in range(0, hi, step):
-            top = min(lo + step, hi)
-            u, c = self.utility.read(lo, top), self.cost.read(lo, top)
-            if self.exact_utility is not None and self.exact_cost is not None:
-                u = np.concatenate([u, self.exact_utility.read(lo, top)], axis=2)
-                c = np.concatenate([c, self.exact_cost.read(lo, top)], axis=2)
-            yield lo, u, c, self.played.read(lo, top)
+            block = self.store.read(lo, min(lo + step, hi), mapped=True)
+            yield lo, block[..., :w], block[..., w:-1], block[..., -1]
 
     def all_menus(self) -> tuple[np.ndarray, np.ndarray]:
         """(utility, cost) over every recorded alternative, loaded whole (memory T m K:
         the metrics use `chunks`)."""
         parts = list(self.chunks())
         if not parts:
-            k = self.utility.row_shape[1] + (0 if self.exact_utility is None else self.exact_utility.row_shape[1])
-            empty = np.zeros((0, self.agents.shape[0], k))
+            empty = np.zeros((0, self.agents.shape[0], self.width))
             return empty, empty
         return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
-    def arrays(self) -> dict[str, np.ndarray | SpillArray]:
-        """What `menus.npz` holds, by name (SpillArrays are streamed, never loaded whole)."""
-        out: dict[str, np.ndarray | SpillArray] = {
+    def arrays(self) -> dict[str, np.ndarray | SpillColumns]:
+        """What `menus.npz` holds, by name (spilled columns are streamed, never loaded whole)."""
+        m = self.agents.shape[0]
+        out: dict[str, np.ndarray | SpillColumns] = {
             "agents": self.agents,
             "grid": self.grid,
             "rounds": self.rounds_of(),
-            "utility": self.utility,
-            "cost": self.cost,
-            "played": self.played,
+            "utility": self.utility if self.utility is not None else np.zeros((0, m, self.k)),
+            "cost": self.cost if self.cost is not None else np.zeros((0, m, self.k)),
+            "played": self.played if self.played is not None else np.zeros((0, m)),
         }
         if self.exact_utility is not None and self.exact_cost is not None:
             out |= {"exact_utility": self.exact_utility, "exact_cost": self.exact_cost}

@@ -54,7 +54,7 @@ def prefix_sums(column: SpillArray, rounds: Iterable[int]) -> np.ndarray:
 
 
 class OutcomePath:
-    """The outcome path of a run (Braverman §2.1.2): the running sum behind the time average
+    """The outcome path of a run (Braverman 2021 §2.1.2): the running sum behind the time average
     X-bar_t = (1/t) sum_{s<=t} X_s (eq. 16), the mean bids and the
     per-round outcomes as vectors (every round, chunked to disk, while small; else
     OUTCOME_PATH_POINTS checkpoints), for the scenario summaries, `plot_panels` and the

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +138,17 @@ class SpillArray:
             yield lo, self.read(lo, top)
             lo = top
 
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        """Rows [lo, hi) as a (hi - lo, *row_shape) array."""
+    def read(self, lo: int, hi: int, *, mapped: bool = False) -> np.ndarray:
+        """Rows [lo, hi) as a (hi - lo, *row_shape) array. `mapped`: rows on disk come as a
+        read-only memory map of the spill file (no copy out of the page cache: for a reader
+        that streams a block and drops it, not one that keeps it past a truncating resume)."""
         lo, hi = max(0, int(lo)), min(int(hi), self.rows)
         if hi <= lo:
             return np.zeros((0, *self.row_shape))
         parts = []
         if lo < self.flushed:
             top = min(hi, self.flushed)
-            parts.append(self._read_disk(lo, top))
+            parts.append(self._map_disk(lo, top) if mapped else self._read_disk(lo, top))
             lo = top
         if lo < hi:
             view = self._buf[lo - self.flushed : hi - self.flushed]
@@ -166,6 +168,14 @@ class SpillArray:
         if data.size != count:
             raise SpillError(f"{self.name}: spill file {self._path} ends before round {hi} (truncated or deleted)")
         return data.reshape(hi - lo, *self.row_shape)
+
+    def _map_disk(self, lo: int, hi: int) -> np.ndarray:
+        assert self._path is not None
+        size = self._path.stat().st_size if self._path.is_file() else -1
+        if size < hi * self.row_bytes:
+            raise SpillError(f"{self.name}: spill file {self._path} ends before round {hi} (truncated or deleted)")
+        return np.memmap(self._path, dtype=np.float64, mode="r", offset=lo * self.row_bytes,
+                         shape=(hi - lo, *self.row_shape))
 
     def to_array(self, hi: int | None = None) -> np.ndarray:
         """Rounds [0, hi) loaded as one array (memory T x row size: prefer `chunks`)."""
@@ -194,12 +204,56 @@ class SpillArray:
                     fh.truncate(expected)
 
 
+class SpillColumns:
+    """A read-only view of some last-axis columns of a `SpillArray` (`columns`: a slice, or
+    an int for one column, which drops that axis), read like one: several records of one
+    round share a spill row (one row call and one file per recorder instead of one per
+    record), and each is still streamed, saved and counted on its own."""
+
+    def __init__(self, base: SpillArray, columns: slice | int) -> None:
+        self.base = base
+        self.columns = columns
+        *lead, last = base.row_shape
+        self.row_shape = tuple(lead) if isinstance(columns, int) else (*lead, len(range(last)[columns]))
+
+    @property
+    def rows(self) -> int:
+        return self.base.rows
+
+    @property
+    def flushed(self) -> int:
+        return self.base.flushed
+
+    @property
+    def chunk_rows(self) -> int:
+        return self.base.chunk_rows
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.rows, *self.row_shape)
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.row_shape, dtype=np.int64)) * 8
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows [lo, hi) of these columns (a strided view of the base's block)."""
+        return self.base.read(lo, hi)[..., self.columns]
+
+    def chunks(self, hi: int | None = None, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        for lo, block in self.base.chunks(hi, rows):
+            yield lo, block[..., self.columns]
+
+    def to_array(self, hi: int | None = None) -> np.ndarray:
+        return self.read(0, self.rows if hi is None else hi)
+
+
 #: zlib level of the compressed outputs (1: several times faster than the default 6 and
 #: within a few percent of its size on float64 menus).
 NPZ_COMPRESSLEVEL = 1
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray | SpillArray]) -> None:
+def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray | SpillArray | SpillColumns]) -> None:
     """A compressed .npz (what `np.load` reads) written member by member, SpillArrays
     streamed chunk by chunk, so no array is loaded whole."""
     import zipfile
@@ -207,7 +261,7 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray | SpillArray]) -> N
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as zf:
         for name, arr in arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                if isinstance(arr, SpillArray):
+                if isinstance(arr, SpillArray | SpillColumns):
                     header = {"descr": "<f8", "fortran_order": False, "shape": arr.shape}
                     np.lib.format.write_array_header_2_0(fh, header)
                     for _, block in arr.chunks():

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from abm import jsonio
 from abm.config import ConfigError, RunConfig
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Manifest:
         out = []
         for line in self.path.read_text().splitlines():
             try:
-                rec = json.loads(line)
+                rec = jsonio.loads(line)
             except json.JSONDecodeError:
                 log.warning("ignoring a torn line in %s", self.path)
                 continue
@@ -85,7 +86,7 @@ class Manifest:
         return {r["run_id"]: r for r in self.records()}
 
     def append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
+        data = (jsonio.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if not self._fenced:
@@ -161,7 +162,7 @@ def summary_scalars(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 
 def success_record(spec: RunSpec, files: dict[str, bytes], path: Path, attempt: int) -> dict[str, Any]:
     """The manifest line of a run recorded ok (its summary's scalars ride along for the table)."""
-    summary = json.loads(files["summary.json"]) if "summary.json" in files else {}
+    summary = jsonio.loads(files["summary.json"]) if "summary.json" in files else {}
     return {
         "run_id": spec.run_id,
         "status": "ok",

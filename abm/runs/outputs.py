@@ -5,13 +5,11 @@ member by member."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from abm import jsonio
 from abm.recording import write_npz
 from abm.recording.frames import AGENT_SERIES_COLUMNS, agent_series_tables
 from abm.runs.checkpoint import CHECKPOINT
@@ -33,7 +31,7 @@ def write_outputs(result: RunResult, out: Path) -> None:
         frame.to_parquet(out / f"{name}.parquet", index=False)
     if result.model.menus is not None and result.config.record.save_menus:
         write_npz(out / "menus.npz", result.model.menus.arrays())
-    (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2) + "\n")
+    (out / "summary.json").write_text(jsonio.dumps(result.summary, indent=2) + "\n")
     (out / CHECKPOINT).unlink(missing_ok=True)
     log.info("wrote results to %s", out)
 
@@ -57,17 +55,3 @@ def write_agent_series(model: MechanismModel, path: Path) -> None:
     finally:
         if writer is not None:
             writer.close()
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x

@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
+from abm import jsonio
 from abm.config import ConfigError, StrictModel, format_validation_error, load_toml
 from abm.plugins import load_plugins, resolve_spec
 from abm.runs.executors import (
@@ -249,7 +250,7 @@ def sweep(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RUNS_DIR).mkdir(exist_ok=True)
     (out_dir / "sweep.json").write_text(
-        json.dumps({"spec": spec.model_dump(mode="json"), "runs": [r.run_id for r in runs]}, indent=1) + "\n"
+        jsonio.dumps({"spec": spec.model_dump(mode="json"), "runs": [r.run_id for r in runs]}, indent=1) + "\n"
     )
     manifest = Manifest(out_dir / MANIFEST)
     done = finished_runs(runs, manifest.latest(), out_dir)

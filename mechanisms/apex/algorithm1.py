@@ -1,4 +1,4 @@
-"""APEX — adaptive pricing equalizing externalities (Braverman §2.1, Algorithm 1; SPEC.md §A).
+"""APEX — adaptive pricing equalizing externalities (Braverman 2021 §2.1, Algorithm 1; SPEC.md §A).
 
 Generic over the outcome space: a problem (`ApexProblem`) supplies the players'
 utilities f_j, the principal's term f_0 + R_t (`base`) and the heuristic H (`argmax`,
@@ -224,13 +224,14 @@ class ChargeAudit:
 
 
 class Apex(Mechanism):
-    """Seed 002 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
+    """Braverman 2021 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
 
     RoundResult.utilities are the true f_i(X_{t+1}); `reports.values` are ignored (the
     utilities f_i are fixed at construction, as in the paper). charges are C_{i,t}.
     State: X_t (the warm start of H), the running sum for `x_bar`, and per-round item
     prices when the problem defines them. p_max = inf; `enforce_budget` instead caps
-    lambda so that no charge can exceed the remaining budget (see there)."""
+    lambda so that no charge can exceed the remaining budget (see there), and at `bid_cap`
+    (lambda-bar of Theorem 13; inf by default)."""
 
     p_max = np.inf
 
@@ -245,12 +246,17 @@ class Apex(Mechanism):
                 cls = FiniteApex
         return super().__new__(cls)
 
-    def __init__(self, problem: ApexProblem, *, name: str = "apex") -> None:
+    def __init__(self, problem: ApexProblem, *, name: str = "apex", bid_cap: float = np.inf) -> None:
         if not isinstance(problem, ApexProblem):
             raise ValueError(
                 f"problem must implement ApexProblem (n, utilities, base, argmax, initial), got {problem!r}"
             )
+        if not (bid_cap > 0):
+            raise ValueError(f"bid_cap must be > 0, got {bid_cap}")
         self.problem = problem
+        #: lambda-bar: the game space is lambda_{i,t} in [0, bid_cap] (Braverman 2021, Theorem 13);
+        #: a larger bid (played or on a menu) is the bid at the cap.
+        self.bid_cap = float(bid_cap)
         # The problem's optional hooks, resolved once (an isinstance check against a runtime
         # Protocol costs tens of microseconds, too much for every round).
         self._externalities = problem if isinstance(problem, ClosedFormExternalities) else None
@@ -298,8 +304,11 @@ class Apex(Mechanism):
         # F^{-i}(X_{t+1}) = F(X_{t+1}) - lambda_i f_i(X_{t+1}).
         return opt_minus - (f_next_total - lam * f_next), opt_minus, {}
 
+    def _capped(self, bids: np.ndarray) -> np.ndarray:
+        return bids if self.bid_cap == np.inf else np.minimum(bids, self.bid_cap)
+
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        lam = check_vector("bids", reports.bids, self.n)
+        lam = self._capped(check_vector("bids", reports.bids, self.n))
         started = time.perf_counter()
         start = self.x
         x_next = self.problem.argmax(lam, start)
@@ -395,7 +404,7 @@ class Apex(Mechanism):
         span = self.span
         eps = tolerance(self.problem)
         cap = np.maximum(np.asarray(remaining, dtype=np.float64) - eps, 0.0) / max(span, 1e-300)
-        return np.minimum(np.asarray(bids, dtype=np.float64), cap)
+        return self._capped(np.minimum(np.asarray(bids, dtype=np.float64), cap))
 
     # -- counterfactual menus (§2.1.2 "Prices") --------------------------------------------
     def _round_for(self, reports: Reports, state: ApexRoundState | None = None) -> ApexRoundState:
@@ -406,7 +415,7 @@ class Apex(Mechanism):
             if not isinstance(state, ApexRoundState):
                 raise ValueError(f"state must be the ApexRoundState of a round of this mechanism, got {state!r}")
             return state
-        lam = check_vector("bids", reports.bids, self.n)
+        lam = self._capped(check_vector("bids", reports.bids, self.n))
         x_next = self.problem.argmax(lam, self.x)
         _, opt_minus, extras = self._charges(lam, self.x, x_next)
         return ApexRoundState.of(lam, self.x, x_next, opt_minus, extras.get("menu_cache"))
@@ -420,7 +429,7 @@ class Apex(Mechanism):
         # Two reductions screen the bids (NaN fails `>= 0`, +inf fails `< inf`).
         if alts.size and not (alts.min() >= 0 and alts.max() < np.inf):
             raise ValueError("alternatives must be finite bids lambda >= 0")
-        return alts, agents
+        return self._capped(alts), agents
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
@@ -473,13 +482,13 @@ class ExactMenuApex(Apex):
         from the problem's closed form; the round is the one `menu_all` refers to."""
         st = self._round_for(reports, state)
         agents = np.arange(self.n) if agents is None else np.asarray(agents, dtype=np.int64)
-        return self.problem.menu_breakpoints(st.lam, st.x_next, agents, st.cache)
+        return self._capped(self.problem.menu_breakpoints(st.lam, st.x_next, agents, st.cache))
 
 
 class FiniteApex(Apex):
     """Algorithm 1 on a finite outcome set (`FiniteOutcomeProblem`, e.g. `FiniteArgmax`): a
     `FiniteOutcomes` mechanism, X-bar being the empirical distribution over the outcomes
-    (Braverman §2.3.4). `Apex(problem)` returns one."""
+    (Braverman 2021 §2.3.4). `Apex(problem)` returns one."""
 
     @property
     def outcome_utilities(self) -> np.ndarray:

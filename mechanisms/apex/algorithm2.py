@@ -1,4 +1,4 @@
-"""Infinitesimal APEX: Braverman §2.2, Algorithm 2 (SPEC.md §B) — quadratic prices.
+"""Infinitesimal APEX: Braverman 2021 §2.2, Algorithm 2 (SPEC.md §B) — quadratic prices.
 
 The outcome is Algorithm 1's, X_{t+1} = H(F_t, start = X_t); only the prices change.
 Around the maximizer, F_t(X_{t+1} + x) = F_t(X_{t+1}) - x^T H_t x + o(|x|^2) (eq. 22),
@@ -75,7 +75,7 @@ def quadratic_forms(h: np.ndarray, grads: np.ndarray) -> np.ndarray:
 
 
 class InfinitesimalApex(Apex):
-    """Seed 002 Algorithm 2 as a `Mechanism`: reports.bids are lambda_{i,t}; outcome as in
+    """Braverman 2021 Algorithm 2 as a `Mechanism`: reports.bids are lambda_{i,t}; outcome as in
     Algorithm 1; charges are the quadratic prices of eq. (23). extras["quadratic_form"]
     holds g_i^T H_t^{-1} g_i, the per-player price of lambda^2 / 4 this round."""
 

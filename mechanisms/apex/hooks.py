@@ -1,4 +1,4 @@
-"""Optional fast paths and declarations of an APEX problem (Braverman §2.1-§2.2), as
+"""Optional fast paths and declarations of an APEX problem (Braverman 2021 §2.1-§2.2), as
 runtime-checkable Protocols that `Apex` / `InfinitesimalApex` test with `isinstance`.
 
 A problem implements `mechanisms.apex.algorithm1.ApexProblem` (n, utilities, base,

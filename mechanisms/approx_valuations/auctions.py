@@ -122,7 +122,7 @@ class OptimalAllocation:
 def optimal_allocation(bids: np.ndarray, delta: float) -> OptimalAllocation:
     """The winning-probability function f of the optimal probabilistic mechanism.
 
-    Seed 001, slide "'100m' view" and appendix Definition E.2: sort z_1 >= ... >= z_n; n* is
+    Chiesa, Micali, Zhu 2012, slide "'100m' view" and appendix Definition E.2: sort z_1 >= ... >= z_n; n* is
     the least index with z_i <= (sum_{j<=n*} z_j)/(n* + D_delta) for all i > n* (i.e. for
     i = n* + 1); candidate winners i <= n* get
         f_i = (1/n) (n + D)/(n* + D) (z_i (n* + D) - sum_{j<=n*} z_j) / (z_i D),
@@ -170,7 +170,7 @@ def _segment_integral(
 
 def optimal_integrals(others: np.ndarray, x: np.ndarray, delta: float) -> np.ndarray:
     """int_0^x f_i(z, v_{-i}) dz exactly, for m agents at once: others (m, n-1) are the
-    other bids of each, x (m, K) the upper limits (Chiesa–Micali–Zhu, Lemma E.5's line sweep).
+    other bids of each, x (m, K) the upper limits (Chiesa–Micali–Zhu 2012, Lemma E.5's line sweep).
 
     As a function of i's bid z, f_i is 0 or coef (a - S'/z) with n* and the other winners'
     sum S' constant between breakpoints: the others' bids (the order changes), the bids
@@ -360,7 +360,7 @@ class RandomAssignment(ApproxAuction):
 class SecondPrice(ApproxAuction):
     """Second-price auction: the highest bid wins (ties uniformly at random) and pays the
     highest other bid. With approximate knowledge it is no longer dominant-strategy, but in
-    undominated strategies it guarantees ((1 - delta)/(1 + delta))^2 MSW (Chiesa–Micali–Zhu, Thm 2)."""
+    undominated strategies it guarantees ((1 - delta)/(1 + delta))^2 MSW (Chiesa–Micali–Zhu 2012, Thm 2)."""
 
     name = "second_price"
     guarantee = staticmethod(second_price_guarantee)

@@ -1,4 +1,4 @@
-"""APEX outcome spaces over the Birkhoff polytope (Braverman §3.2): one-sided allocation
+"""APEX outcome spaces over the Birkhoff polytope (Braverman 2021 §3.2): one-sided allocation
 with the exact assignment heuristic (APEX = repeated unit-demand VCG on lambda-scaled
 utilities, §3.2.1) and with Theorem 13's regularizer F_0(x) = -beta * sum_ij 1/x_ij.
 Both implement `mechanisms.apex.algorithm1.ApexProblem`; the VCG machinery is `mechanisms.assignment.vcg`.
@@ -31,7 +31,7 @@ def _square_utilities(utilities: np.ndarray | list) -> np.ndarray:
 
 
 class AssignmentProblem:
-    """One-sided allocation for APEX with the exact heuristic (Braverman §3.2.1).
+    """One-sided allocation for APEX with the exact heuristic (Braverman 2021 §3.2.1).
 
     X = permutation matrices (n x n), f_i(X) = sum_j u_ij X_ij, f_0 = R = 0, and H = an
     exact max-weight assignment (the warm start is irrelevant). APEX is then repeated
@@ -140,13 +140,11 @@ class AssignmentProblem:
         duplicate of the lambda = 0 piece). So every piece of the exact menu is sampled
         strictly inside, away from tie-breaking at breakpoints.
 
-        The menu at these bids is computed in the same pass: the array is returned
-        read-only, and `menu_all` given this very array (and agents) answers from it."""
+        The menu at these bids is not computed here: a caller may evaluate them with others
+        in one `menu_all` call (the menu recorder adds them to its grid), which is the
+        work of one pass, not two."""
         cache = self._menu_cache(weights, x_next, cache)
-        bp = cache["midpoints"][agents]
-        bp.setflags(write=False)
-        cache["breakpoint_menu"] = (bp, agents.copy(), self._choose(bp, agents, cache))
-        return bp
+        return cache["midpoints"][agents]
 
     def _choose(self, alternatives: np.ndarray, agents: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray]:
         from mechanisms.assignment.vcg_menu import menu_choice
@@ -171,22 +169,7 @@ class AssignmentProblem:
         (no other item with u >= and rho <=) can be chosen at any lambda >= 0, typically a
         handful per agent, so a menu of K bids costs O(K P) after the round's O(n^3)."""
         cache = self._menu_cache(weights, x_next, cache)
-        memo = cache.pop("breakpoint_menu", None)
-        if (
-            memo is not None
-            and _same_array(alternatives, memo[0])
-            and memo[1].shape == agents.shape
-            and bool((memo[1] == agents).all())
-        ):
-            return memo[2]
         return self._choose(alternatives, agents, cache)
-
-
-def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether `a` is the read-only array `b` or a whole view of it (np.asarray(b, dtype)
-    may return a view of a read-only array; with b's shape and strides a view starts where
-    b does): then it holds b's values."""
-    return a is b or (a.base is b and a.shape == b.shape and a.strides == b.strides)
 
 
 def _double_center(d: np.ndarray) -> np.ndarray:
@@ -203,7 +186,7 @@ def _fw_gap(grad: np.ndarray, x: np.ndarray) -> float:
 
 
 class RegularizedAssignment:
-    """One-sided allocation with Theorem 13's regularizer (Braverman §3.2.4, Appendix B).
+    """One-sided allocation with Theorem 13's regularizer (Braverman 2021 §3.2.4, Appendix B).
 
     X = the Birkhoff polytope (bistochastic n x n), f_i(X) = sum_j u_ij X_ij, and
     base(X) = F_0(X) = -beta * sum_ij 1 / X_ij. F = F_0 + sum_i lambda_i f_i is strictly

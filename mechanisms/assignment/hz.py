@@ -1,4 +1,4 @@
-"""Hylland–Zeckhauser equilibrium residuals (Braverman §3.2; SPEC.md §E).
+"""Hylland–Zeckhauser equilibrium residuals (Braverman 2021 §3.2; SPEC.md §E).
 
 An allocation x (n agents x m items, fractional) and item prices C form an HZ
 competitive equilibrium at budgets b if (1) every item is allocated, sum_i x_ij = 1,
@@ -86,7 +86,7 @@ def hz_residuals(
     *,
     tol: float = HZ_TOL,
 ) -> HZReport:
-    """Residuals of the HZ conditions for a (possibly fractional) allocation (Braverman §3.2).
+    """Residuals of the HZ conditions for a (possibly fractional) allocation (Braverman 2021 §3.2).
 
     utilities, allocation: n x m; prices: (m,) >= 0; budgets: scalar or (n,) (1 token each
     in HZ's equal-income setting)."""

@@ -1,5 +1,5 @@
 """Entropy-regularized assignment on the Birkhoff polytope (the APEX heuristic for
-two-sided matching, Braverman §3.3).
+two-sided matching, Braverman 2021 §3.3).
 
 max_X <S, X> + eta H(X) over doubly stochastic X, H(X) = -sum X log X, has the unique
 solution X_hd = exp((S_hd + a_h + b_d) / eta) for dual potentials a, b, found by

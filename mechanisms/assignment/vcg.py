@@ -1,4 +1,4 @@
-"""Unit-demand VCG (Braverman §3.2 and Appendix A; SPEC.md §E).
+"""Unit-demand VCG (Braverman 2021 §3.2 and Appendix A; SPEC.md §E).
 
 VCG prices for unit demand are the minimal Walrasian (competitive) prices (Leonard 1983;
 Demange, Gale & Sotomayor 1986), so they follow from ONE optimal assignment plus

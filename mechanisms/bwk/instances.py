@@ -1,6 +1,6 @@
 """Bandits with knapsacks (d = 1) as a mechanism: n independent copies of one instance.
 
-Seed 002 §1.1 and §2.3.3: k arms, each pull yields a reward r_{a,t} and consumes a cost
+Braverman 2021 §1.1 and §2.3.3: k arms, each pull yields a reward r_{a,t} and consumes a cost
 c_{a,t} >= 0 from the budget B; arm 0 is conventionally the null arm (no reward, no
 cost), "the option of not playing" (§2.3.3, footnote 22). Two ways to report:
 
@@ -8,7 +8,7 @@ cost), "the option of not playing" (§2.3.3, footnote 22). Two ways to report:
 - mode "bid": the report is a bid lambda >= 0 and the mechanism pulls
   argmax_a lambda * rbar_a - cbar_a over the round's mean rewards/costs (ties to the
   costlier arm), as APEX's heuristic H would with the player's reported utility f_i
-  (Braverman §2.1.1): u(lambda) and C(lambda) are non-decreasing, and Claim 2 holds
+  (Braverman 2021 §2.1.1): u(lambda) and C(lambda) are non-decreasing, and Claim 2 holds
   per round, so bang-per-buck bidding applies.
 
 Realized rewards and costs are Bernoulli draws of the means (noise "bernoulli") or the
@@ -45,7 +45,7 @@ def _as_schedule(name: str, x: np.ndarray | list) -> np.ndarray:
 
 
 class BanditsWithKnapsacks(Mechanism):
-    """n players each facing the same BwK instance independently (Braverman §2.3.3, d = 1)."""
+    """n players each facing the same BwK instance independently (Braverman 2021 §2.3.3, d = 1)."""
 
     name = "bwk"
 
@@ -192,7 +192,7 @@ def bid_menu(
 
 
 def lp_opt(reward_means: np.ndarray, cost_means: np.ndarray, budget: float, horizon: int) -> float:
-    """LP benchmark of stochastic BwK (Badanidiyuru et al. 2013; Braverman §1.1):
+    """LP benchmark of stochastic BwK (Badanidiyuru et al. 2013; Braverman 2021 §1.1):
     max T sum_a x_a rbar_a  s.t.  T sum_a x_a cbar_a <= B, sum_a x_a <= 1, x >= 0
     (sum < 1 is the null arm). Solved with HiGHS."""
     from scipy.optimize import linprog
@@ -213,7 +213,7 @@ def lp_opt(reward_means: np.ndarray, cost_means: np.ndarray, budget: float, hori
 
 def hindsight_opt(rewards: np.ndarray, costs: np.ndarray, budget: float) -> float:
     """Best distribution over arm sequences in hindsight with expected spend <= B (the
-    benchmark of Braverman Definition 3; SPEC.md §C):
+    benchmark of Braverman 2021 Definition 3; SPEC.md §C):
     OPT = min_{r >= 0} r B + sum_t max(0, max_a (u_t(a) - r c_t(a))), the null arm being
     always available. rewards, costs: (T, k) realized per-round menus. The objective is
     convex piecewise linear in r, so its minimum is at r = 0 or at a breakpoint

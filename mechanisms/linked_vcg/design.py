@@ -61,6 +61,8 @@ def _lemma6_coefficients(mech: LinkedVCG, reports: np.ndarray, k: int) -> np.nda
 
 
 # --------------------------------------------------------------------------- §5: eps-ex-post
+# vbar below is always `Economy.vbar()` of the economy the mechanism allocates (Zhu 2021 §5:
+# v(q_bar, inf 1)), the k-model's when the mechanism is a §6.3 design.
 
 
 def _scale(eps: float, horizon: int, vbar: float, beta: float) -> float:
@@ -134,12 +136,15 @@ def hoeffding_tail(d: float, horizon: int, ranges: np.ndarray) -> float:
 @dataclass(frozen=True, slots=True)
 class SmallAgentsDesign:
     """The linked VCG mechanism (T[k], mu_low(d)[k], mu_high(d)[k]) of the proof of
-    Theorem 2 (§6.3) for the k-model, and its believable conjecture c(d)[k]."""
+    Theorem 2 (§6.3) for the k-model, and its believable conjecture c(d)[k]; vbar is the
+    k-model's v-bar[k] = v(k q_bar, inf 1) (`Economy.vbar`: the economy the mechanism
+    allocates, k times the base economy's)."""
 
     mechanism: LinkedVCG
     conjecture: float
     d: float
     tail: float
+    vbar: float
 
 
 def small_agents_design(base: Economy, pi: np.ndarray, d: float, kappa: float, eps: float,
@@ -147,8 +152,9 @@ def small_agents_design(base: Economy, pi: np.ndarray, d: float, kappa: float, e
     """§6.3: scale the base economy to k = len(pi) agents (q_bar[k] = k q_bar, beta = 1),
     T[k] = ceil(k^kappa), intervals [max(pi^n - d, 0), pi^n + d], and
     c(d)[k] = (e - sqrt(e^2 - 4 k f)) / 2 with e = eps / (k v-bar), f = tail(d, T[k])
-    (= f(i(d) T[k]) of Assumption 1), or 1 when that is not in [0, 1]. v-bar is the base
-    economy's (the paper's literal formula; see the report on this choice)."""
+    (= f(i(d) T[k]) of Assumption 1), or 1 when that is not in [0, 1]. The paper's v-bar
+    there is the base economy's v(q_bar, inf 1); with mechsim's one definition (`Economy.vbar`,
+    the allocated economy's, Zhu 2021 §5) k v-bar_base = v-bar[k], so e = eps / v-bar[k]."""
     pi = np.asarray(pi, dtype=np.float64)
     if pi.ndim != 2 or pi.shape[1] != base.n_types:
         raise ValueError(f"pi must have shape (k, {base.n_types}), got {pi.shape}")
@@ -161,9 +167,10 @@ def small_agents_design(base: Economy, pi: np.ndarray, d: float, kappa: float, e
     econ = Economy(base.theta, k * base.q_bar, check_general_position=False)
     mech = LinkedVCG(econ, horizon, np.clip(pi - d, 0.0, None), pi + d, beta=1.0)
     f = float(tail(d, horizon))
-    e = eps / (k * base.vbar())
+    vbar = econ.vbar()  # v-bar[k] = k v-bar of the base economy
+    e = eps / vbar
     disc = e * e - 4 * k * f
     c = (e - math.sqrt(disc)) / 2 if disc >= 0 else 1.0
     if not 0 <= c <= 1:
         c = 1.0
-    return SmallAgentsDesign(mech, c, d, f)
+    return SmallAgentsDesign(mech, c, d, f, vbar)

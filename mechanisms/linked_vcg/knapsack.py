@@ -1,4 +1,4 @@
-"""The divisible multi-dimensional knapsack of Zhu §3 and the ord-A split of §4.
+"""The divisible multi-dimensional knapsack of Zhu 2021 §3 and the ord-A split of §4.
 
     v(q, mu) = max sum_i alpha_i  s.t.  sum_i alpha_i theta_i <= q,  0 <= alpha <= mu   (eq. 1)
 
@@ -30,7 +30,7 @@ GENERAL_POSITION_MAX_SUBSETS = 20_000
 
 
 def check_theta(theta: np.ndarray) -> np.ndarray:
-    """Validate the project types of Zhu §2: an (I, R) array, entries >= 0, no zero
+    """Validate the project types of Zhu 2021 §2: an (I, R) array, entries >= 0, no zero
     row, I > R, and condition 1 (for i <= R, theta_i(r) > 0 <=> r = i)."""
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim != 2:
@@ -54,7 +54,7 @@ def check_theta(theta: np.ndarray) -> np.ndarray:
 
 
 def general_position_violation(theta: np.ndarray, tol: float = 1e-9) -> tuple[int, ...] | None:
-    """Condition 2 of Zhu §2: any subset of Theta on a hyperplane {x : p.x = 1} with
+    """Condition 2 of Zhu 2021 §2: any subset of Theta on a hyperplane {x : p.x = 1} with
     p in (0, inf)^R is linearly independent. Returns a violating subset or None.
 
     A violating subset can be taken of size <= R + 1 and linearly dependent; for each such
@@ -250,7 +250,7 @@ def knapsack(theta: np.ndarray, q: np.ndarray, mu: np.ndarray) -> KnapsackSoluti
 
 
 def ord_split(alpha: np.ndarray, reports: np.ndarray) -> np.ndarray:
-    """Seed 004 §4, ord-A: the efficient investment alpha (..., I) of a date is handed out
+    """Zhu 2021 §4, ord-A: the efficient investment alpha (..., I) of a date is handed out
     in index order, agent N first and the principal last. reports (..., N, I) are the
     agents' (reported) endowments; returns invested units (..., N + 1, I), row 0 the
     principal. Agent n gets clip(alpha_i - sum_{m > n} mu_i^m, 0, mu_i^n); the principal
@@ -264,7 +264,7 @@ def ord_split(alpha: np.ndarray, reports: np.ndarray) -> np.ndarray:
 
 
 def marginal_player(alpha: np.ndarray, reports: np.ndarray, tol: float = AMOUNT_TOL) -> np.ndarray:
-    """N(mu_t, i) of Zhu §4 for each type i: the player (0 = principal, 1..N agents)
+    """N(mu_t, i) of Zhu 2021 §4 for each type i: the player (0 = principal, 1..N agents)
     whose projects are served last, alpha_i in (sum_{m > N} mu_i^m, sum_{m >= N} mu_i^m];
     N when alpha_i = 0."""
     reports = np.asarray(reports, dtype=np.float64)

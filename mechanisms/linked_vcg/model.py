@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Economy:
-    """The principal's side of Zhu §2: project inputs theta (I, R) satisfying
+    """The principal's side of Zhu 2021 §2: project inputs theta (I, R) satisfying
     conditions 1-2 and resource stocks q_bar (R,) > 0. Condition 2 (general position) is
     checked exhaustively when the number of subsets is small (`check_general_position`)."""
 
@@ -75,7 +75,7 @@ class Economy:
             if subset is not None:
                 raise ValueError(
                     f"theta rows {list(subset)} lie on a hyperplane p.x = 1 with p > 0 "
-                    f"but are linearly dependent (condition 2 of Zhu §2): {theta[list(subset)].tolist()}"
+                    f"but are linearly dependent (condition 2 of Zhu 2021 §2): {theta[list(subset)].tolist()}"
                 )
         theta.setflags(write=False)
         q_bar.setflags(write=False)
@@ -111,7 +111,12 @@ class Economy:
         return knapsack(self.theta, np.atleast_2d(resources), np.atleast_2d(projects)).value
 
     def vbar(self) -> float:
-        """v-bar = v(q_bar, inf 1), the largest one-date surplus (§5)."""
+        """v-bar = v(q_bar, inf 1) of this economy, the largest one-date surplus (Zhu 2021 §5).
+
+        The one definition of v-bar in mechsim: always the economy the mechanism allocates.
+        For the k-model of §6.3 (q_bar[k] = k q_bar) that is k times the base economy's
+        (with unlimited projects v is linear in q_bar), and §6.3's eps / (k v-bar), written
+        with the base economy's v-bar, is eps / v-bar[k] (`small_agents_design`)."""
         return float(knapsack(self.theta, self.q_bar[None], np.full((1, self.n_types), np.inf)).value[0])
 
     def vlow(self) -> float:
@@ -161,7 +166,7 @@ class DateAllocation:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LinkedVCG:
-    """The linked VCG mechanism (T, mu_low, mu_high) of Zhu §4 on an `Economy`,
+    """The linked VCG mechanism (T, mu_low, mu_high) of Zhu 2021 §4 on an `Economy`,
     with discount factor beta. mu_low, mu_high: (N, I) bounds on each agent's T-date
     average endowment. Also computes the unlinked VCG mechanism for comparison."""
 

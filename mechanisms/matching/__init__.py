@@ -1,4 +1,4 @@
-"""Two-sided matching (Braverman §3.3): APEX over fractional matchings, Gale–Shapley and the
+"""Two-sided matching (Braverman 2021 §3.3): APEX over fractional matchings, Gale–Shapley and the
 comparison metrics."""
 
 from mechanisms.matching.two_sided import DeferredAcceptance, TwoSidedMatching, deferred_acceptance

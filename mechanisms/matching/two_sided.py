@@ -1,4 +1,4 @@
-"""Two-sided matching with cardinal utilities (Braverman §3.3): APEX over fractional
+"""Two-sided matching with cardinal utilities (Braverman 2021 §3.3): APEX over fractional
 bipartite matchings, Gale–Shapley deferred acceptance, and the comparison metrics.
 
 m hospitals and m doctors are all players: player h < m is hospital h, player m + d is
@@ -62,7 +62,7 @@ def player_coefficients(uh: np.ndarray, ud: np.ndarray) -> np.ndarray:
 
 
 class TwoSidedMatching:
-    """APEX problem (Braverman §3.3): X = doubly stochastic m x m matrices, f_i linear,
+    """APEX problem (Braverman 2021 §3.3): X = doubly stochastic m x m matrices, f_i linear,
     R(X) = eta H(X), H = Sinkhorn (exact up to MARGINAL_TOL)."""
 
     def __init__(
@@ -112,7 +112,7 @@ class TwoSidedMatching:
         return self.base(x) + np.einsum("r...hd,rhd->r...", x, s_minus)
 
     def menu_all(self, weights, start, x_next, alternatives, agents, cache) -> tuple[np.ndarray, np.ndarray]:
-        """Exact Algorithm 1 menu (Braverman §2.1.2), one batched Sinkhorn over (agents, bids).
+        """Exact Algorithm 1 menu (Braverman 2021 §2.1.2), one batched Sinkhorn over (agents, bids).
 
         No structure is shared across alternatives beyond the others' scores: each
         (agent, bid) is its own entropic assignment (no closed form, unlike the simplex's
@@ -226,7 +226,7 @@ def player_utilities(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> np.ndarra
 
 
 def externalities(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """(2m,) Braverman §2.3.4 externality of each player under the (fractional) matching X:
+    """(2m,) Braverman 2021 §2.3.4 externality of each player under the (fractional) matching X:
     the utility loss it inflicts on the others,
 
         Ext_i(X) = max_M sum_{j != i} f_j(M) - sum_{j != i} f_j(X),
@@ -249,7 +249,7 @@ def externalities(uh: np.ndarray, ud: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-# --- instances (Braverman §3.3) ----------------------------------------------------------
+# --- instances (Braverman 2021 §3.3) ----------------------------------------------------------
 def instance_33() -> tuple[np.ndarray, np.ndarray]:
     """Instance (33): hospitals h1 = (9, 10), h2 = (0, 9) over (d1, d2); doctors
     d1 = (9, 0), d2 = (10, 9) over (h1, h2). The d1 row is lost in the text's table; it

@@ -1,4 +1,4 @@
-"""Monetary-to-non-monetary reduction (Onyeze et al. Algorithm 1, §3.1)."""
+"""Monetary-to-non-monetary reduction (Onyeze et al. 2025 Algorithm 1, §3.1)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
 from mechanisms.capabilities import ExactMenu
 from mechanisms.public_goods.scaled_cost import ScaledCost
 
-#: How a report is made budget-feasible (Onyeze et al. §3.1): "p_max" zeroes it once
+#: How a report is made budget-feasible (Onyeze et al. 2025 §3.1): "p_max" zeroes it once
 #: B_i < p_max (Algorithm 1, line 4); "cap" takes the minimum of report and budget (the
 #: alternative §3.1 names), which an IR mechanism can never overdraw since p_i <= report.
 BudgetRuleName = Literal["p_max", "cap"]
 
 
 class ArtificialCurrency(Mechanism):
-    """Run a monetary mechanism with artificial credits instead of money (Onyeze et al. Alg. 1).
+    """Run a monetary mechanism with artificial credits instead of money (Onyeze et al. 2025 Alg. 1).
 
     Agent i starts with B_i[0] = alpha_i * T * c credits for a good of cost c (c = 1 in the
     paper's normalization; another c runs the monetary mechanism re-denominated,
@@ -59,7 +59,7 @@ class ArtificialCurrency(Mechanism):
         return float(self.shares.sum())
 
     def initial_budgets(self, horizon: int) -> np.ndarray:
-        """B_i[0] = alpha_i * T (Onyeze et al. Algorithm 1, line 1), times the cost c of a
+        """B_i[0] = alpha_i * T (Onyeze et al. 2025 Algorithm 1, line 1), times the cost c of a
         good: the principal's alpha * T goods' worth of credits."""
         return self.shares * horizon if self.cost == 1.0 else self.shares * (horizon * self.cost)
 

@@ -1,6 +1,6 @@
 """One-shot monetary mechanisms for a single excludable public good of cost 1.
 
-Seed 000 §2.3 (IR, CC, DWL Definition 2.2) and §3.1 (Proportional, Moulin). Each is a
+Onyeze et al. 2025 §2.3 (IR, CC, DWL Definition 2.2) and §3.1 (Proportional, Moulin). Each is a
 pure function of reported values; `utilities` are the true values of the agents served
 (the good is non-monetary once wrapped by `ArtificialCurrency`), `charges` the payments.
 """
@@ -31,7 +31,7 @@ def check_batch(bids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def moulin_size(sorted_desc: np.ndarray) -> int:
     """Size of the Moulin set: the largest k with the k-th largest report >= 1/k
-    (Onyeze et al. §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
+    (Onyeze et al. 2025 §3.1, [MS01]). The top-k set is then the unique largest feasible set."""
     k = np.arange(1, sorted_desc.shape[0] + 1, dtype=np.float64)
     k *= sorted_desc
     ok = np.flatnonzero(k >= GOOD_COST)
@@ -93,7 +93,7 @@ def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     doc="Proportional: serve everyone if the total report is >= 1, each paying its share of the total.",
 )
 class Proportional(Mechanism):
-    """Proportional mechanism M_prop (Onyeze et al. §3.1): if the total report V_tot >= 1 serve
+    """Proportional mechanism M_prop (Onyeze et al. 2025 §3.1): if the total report V_tot >= 1 serve
     everyone and charge p_i = V_i / V_tot, else serve nobody. IR, CC, DWL 0, not IC."""
 
     name = "proportional"
@@ -147,7 +147,7 @@ class Proportional(Mechanism):
     doc="Moulin: serve the largest set S with every report >= 1/|S|, each paying 1/|S| (IC).",
 )
 class Moulin(Mechanism):
-    """Moulin mechanism M_mou (Onyeze et al. §3.1, [MS01]): serve the largest S with
+    """Moulin mechanism M_mou (Onyeze et al. 2025 §3.1, [MS01]): serve the largest S with
     V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
 
     name = "moulin"
@@ -199,7 +199,7 @@ class Moulin(Mechanism):
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:
-    """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (Onyeze et al. Definition 2.2)."""
+    """DWL(M, V) = (sum_{i not served} V_i + sum_i p_i - 1)^+ (Onyeze et al. 2025 Definition 2.2)."""
     values = check_vector("values", values)
     return float(max(values[~served].sum() + np.sum(charges) - GOOD_COST, 0.0))
 

@@ -1,8 +1,8 @@
-"""The Potential mechanism for public goods with submodular costs (Onyeze et al. §7, App. E.2).
+"""The Potential mechanism for public goods with submodular costs (Onyeze et al. 2025 §7, App. E.2).
 
-Setting (Onyeze et al. §2.1): each round m goods, a cost c: 2^([n] x [m]) -> [0, 1] on sets of
+Setting (Onyeze et al. 2025 §2.1): each round m goods, a cost c: 2^([n] x [m]) -> [0, 1] on sets of
 agent-good pairs that is submodular, monotone and normalized (c(A) = 0 iff A is empty).
-The Potential mechanism of [DO17] (Onyeze et al. §7):
+The Potential mechanism of [DO17] (Onyeze et al. 2025 §7):
     P_c(A) = sum_{nonempty I subset [n]} c(A|_I) / (|I| binom(n, |I|)),
     A* = argmax_A (sum_{(j,k) in A} V_jk - P_c(A)), of largest cardinality,
     p_i = max_{A without i} (V_{-i}(A) - P_c(A)) - (V_{-i}(A*) - P_c(A*))   (VCG).
@@ -44,7 +44,7 @@ MAX_PAIRS = 16
 
 
 class CostFunction(ABC):
-    """c: 2^([n] x [m]) -> [0, 1], submodular, monotone, normalized (Onyeze et al. §2.1)."""
+    """c: 2^([n] x [m]) -> [0, 1], submodular, monotone, normalized (Onyeze et al. 2025 §2.1)."""
 
     n: int
     m: int
@@ -146,7 +146,7 @@ def agent_subsets(n: int) -> np.ndarray:
 
 
 def potential(cost: CostFunction, alloc: np.ndarray) -> np.ndarray:
-    """P_c(A) = sum_{nonempty I} c(A|_I) / (|I| binom(n, |I|)) (Onyeze et al. §7), for allocations
+    """P_c(A) = sum_{nonempty I} c(A|_I) / (|I| binom(n, |I|)) (Onyeze et al. 2025 §7), for allocations
     of shape (..., n, m), by the literal sum over the 2^n - 1 agent subsets."""
     a = np.asarray(alloc, dtype=bool)
     n = cost.n
@@ -207,7 +207,7 @@ class PotentialEnumerator:
         return int(np.flatnonzero(ties)[np.argmax(self.sizes[ties])])
 
     def run(self, values: np.ndarray) -> PotentialOutcome:
-        """A* = argmax (V(A) - P_c(A)) of largest cardinality; p_i by VCG (Onyeze et al. §7)."""
+        """A* = argmax (V(A) - P_c(A)) of largest cardinality; p_i by VCG (Onyeze et al. 2025 §7)."""
         v = np.asarray(values, dtype=np.float64)
         n, m = self.cost.n, self.cost.m
         if v.shape != (n, m) or not np.isfinite(v).all() or (v < 0).any():
@@ -241,7 +241,7 @@ def dead_weight_loss_general(
     values: np.ndarray, allocation: np.ndarray, payments: np.ndarray, cost: CostFunction
 ) -> float:
     """DWL(M, V, c) = max_{A' != {}} [(V(A') - c(A'))^+ - (V(A*) - sum_i p_i)] / c(A')
-    (Onyeze et al. Definition 7.1), by enumerating every nonempty A'."""
+    (Onyeze et al. 2025 Definition 7.1), by enumerating every nonempty A'."""
     allocs = all_allocations(cost.n, cost.m)[1:]
     return _dwl(allocs, cost(allocs), values, np.asarray(allocation, dtype=bool), np.asarray(payments))
 
@@ -295,7 +295,7 @@ def single_good_thresholds(bids: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(served (n,), thresholds tau (n,), P): the top k* reports, k* the largest maximizer of
-    S_k - P(k) (the largest-cardinality argmax of Onyeze et al. §7)."""
+    S_k - P(k) (the largest-cardinality argmax of Onyeze et al. 2025 §7)."""
     n = bids.shape[0]
     order = np.argsort(-bids, kind="stable")
     s = bids[order]
@@ -316,7 +316,7 @@ def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np
     doc="Potential: serve the top-k* reports maximizing sum - P(k), each paying its critical report (IC).",
 )
 class Potential(Mechanism):
-    """Single-good Potential mechanism M_pot (Onyeze et al. §3.1 via [DO17], §7 with m = 1):
+    """Single-good Potential mechanism M_pot (Onyeze et al. 2025 §3.1 via [DO17], §7 with m = 1):
     serve the top-k* reports maximizing sum - P(k), largest k* on ties, each paying its
     critical report (the VCG payment). Cost g(|S|) (default the 0-1 cost of one good,
     P(k) = H_k). IR, IC, CC; DWL <= H_n - 1 (Proposition E.2).

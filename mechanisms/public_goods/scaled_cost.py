@@ -1,4 +1,4 @@
-"""A single good of cost c (Onyeze et al. §3.1: "a single excludable good with cost c")
+"""A single good of cost c (Onyeze et al. 2025 §3.1: "a single excludable good with cost c")
 from a monetary mechanism written for the normalized cost 1.
 
 Re-denominating the currency in units of c gives M_c(V) = c * M_1(V / c): the same

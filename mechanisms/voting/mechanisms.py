@@ -1,4 +1,4 @@
-"""Voting with cardinal preferences on the simplex (Braverman §3.1, Problem 16).
+"""Voting with cardinal preferences on the simplex (Braverman 2021 §3.1, Problem 16).
 
 X = Delta_k (lotteries over k alternatives); voter i's utility is linear,
 f_i(p) = sum_j u_ij p_j, with each voter's utilities normalized to min 0 / max 1 (the
@@ -45,7 +45,7 @@ def check_utilities(u: np.ndarray | list, name: str = "utilities") -> np.ndarray
 
 
 def normalize_utilities(u: np.ndarray | list) -> np.ndarray:
-    """Rescale each voter's row affinely to min 0 / max 1 (Braverman §3.1: reports are
+    """Rescale each voter's row affinely to min 0 / max 1 (Braverman 2021 §3.1: reports are
     directions, invariant to scaling and shifting). Indifferent voters get all zeros."""
     arr = check_utilities(u)
     lo = arr.min(axis=1, keepdims=True)
@@ -216,7 +216,7 @@ class SimplexVoting:
     def quadratic_menu(
         self, weights: np.ndarray, agents: np.ndarray, alternatives: np.ndarray, start: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Algorithm 2's menu pieces (Braverman §2.2, eq. 23), (m, K) each: f_i(X~) and
+        """Algorithm 2's menu pieces (Braverman 2021 §2.2, eq. 23), (m, K) each: f_i(X~) and
         g^T H~^{-1} g with g = u_i, at X~ = H(F^{-i} + a f_i) for i = agents[r] bidding
         a = alternatives[r, k]. The Hessian of -F is diag(h) here, h = eta / p (p floored
         as in `neg_hessian`) plus 2 gamma for a quadratic f_0, and on the tangent space
@@ -263,7 +263,7 @@ class SimplexVoting:
         return self.base(x) + lin
 
     def menu_all(self, weights, start, x_next, alternatives, agents, cache) -> tuple[np.ndarray, np.ndarray]:
-        """Exact Algorithm 1 menu (Braverman §2.1.2), vectorized: X~ = H(F^{-i} + a f_i),
+        """Exact Algorithm 1 menu (Braverman 2021 §2.1.2), vectorized: X~ = H(F^{-i} + a f_i),
         u = f_i(X~), C = F^{-i}(X^{-i}) - F^{-i}(X~); F^{-i}(X^{-i}) is cached per round.
 
         The others' part of the scores, s^{-i} = c + sum_{j != i} w_j u_j, is shared by every
@@ -319,7 +319,7 @@ class SimplexVoting:
 
 
 def voting_externalities(u: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """(n,) Braverman §2.3.4 externality of each voter under the lottery p: the others'
+    """(n,) Braverman 2021 §2.3.4 externality of each voter under the lottery p: the others'
     best total utility (at the best alternative for them) minus their total under p,
     Ext_i = max_j sum_{i' != i} u_i'j - sum_{i' != i} u_i' . p."""
     u = np.asarray(u, dtype=np.float64)
@@ -388,7 +388,7 @@ class _FixedVoteMechanism(Mechanism):
 
 
 class Plurality(_FixedVoteMechanism):
-    """Plurality (the majority rule for k = 2, Braverman eq. 27): the alternative with the
+    """Plurality (the majority rule for k = 2, Braverman 2021 eq. 27): the alternative with the
     most favorite-votes wins; ties give a uniform lottery over the tied winners."""
 
     name = "plurality"
@@ -398,7 +398,7 @@ class Plurality(_FixedVoteMechanism):
 
 
 class RandomizedDictatorship(_FixedVoteMechanism):
-    """Randomized dictatorship (Braverman §3.1): a uniformly random voter picks her
+    """Randomized dictatorship (Braverman 2021 §3.1): a uniformly random voter picks her
     favorite, so the lottery is the vector of favorite-vote shares."""
 
     name = "randomized_dictatorship"
@@ -417,7 +417,7 @@ def quadratic_directions(u: np.ndarray) -> np.ndarray:
 
 
 class QuadraticVoting(Mechanism):
-    """Quadratic voting on the simplex (Braverman §3.1): a report lambda_i >= 0 buys the
+    """Quadratic voting on the simplex (Braverman 2021 §3.1): a report lambda_i >= 0 buys the
     vote v_i = lambda_i * d_i along the voter's sincere unit direction d_i, and the lottery
     is argmax_p (sum_i v_i) . p + eta H(p) = softmax(sum_i v_i / eta) — APEX's outcome map.
     The price is the identity quadratic form, C_i = ||v_i||^2 / (2 eta) = lambda_i^2 / (2 eta):

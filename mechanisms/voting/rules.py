@@ -1,5 +1,5 @@
 """Voting rules as maps from a reported utility profile to a lottery, and the empirical
-(epsilon, delta)-truthfulness check of Braverman §3.1, equation (28).
+(epsilon, delta)-truthfulness check of Braverman 2021 §3.1, equation (28).
 
 A rule M takes an (n, k) profile of reported utilities (each row is affinely normalized
 first; an all-equal or all-zero row means "does not vote") and returns a lottery p in
@@ -12,7 +12,7 @@ from voting at all. `truthfulness_check` searches misreports (a grid of normaliz
 reports plus random and local random directions) and reports both benefits.
 
 The token-based rules fix a per-voter spend b per round, the stationary point of the
-bang-per-buck strategy (Braverman Claim 2):
+bang-per-buck strategy (Braverman 2021 Claim 2):
 - quadratic voting: the vote lambda d_i (d_i the unit direction) at cost
   lambda^2 / (2 eta) = b, so p = softmax(sqrt(2 b / eta) * sum_i d_i);
 - APEX (Algorithm 2's competitive equilibrium): weights lambda_i with quadratic price
@@ -324,3 +324,101 @@ def truthfulness_check(
     return TruthfulnessReport(
         voters, gains, benefits, best, np.linalg.norm(u[voters], axis=1), len(shared) + local + 1, unsolved
     )
+
+
+#: A report whose spread under the round's lottery is below this has no direction to push:
+#: at equal spend it moves nothing (an indifferent report abstains).
+SPREAD_TOL = 1e-12
+#: Gains from misreporting below GAIN_TOL x max(1, |benefit from voting|) are the round-off of
+#: the time averages (the truthful report replays X-bar exactly), reported as 0.
+GAIN_TOL = 1e-12
+#: Candidate reports evaluated together in `realized_truthfulness_check` (a (block, T, k) temporary).
+CANDIDATE_BLOCK = 32
+
+
+def _std_under(p: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sd_{p_t}(v) for lotteries p (T, k) and reports v (..., k): (..., T)."""
+    mean = v @ p.T  # (..., T)
+    second = (v * v) @ p.T
+    return np.sqrt(np.maximum(second - mean * mean, 0.0))
+
+
+def realized_truthfulness_check(
+    outcomes: np.ndarray,
+    bids: np.ndarray,
+    utilities: np.ndarray,
+    voters: np.ndarray | list,
+    eta: float,
+    rng: np.random.Generator,
+    *,
+    grid: int = 3,
+    random: int = 64,
+    local: int = 32,
+    local_scale: float = 0.1,
+) -> TruthfulnessReport:
+    """Eq. (28) of Braverman 2021 §3.1 on the outcome a run's learners reached, not on a
+    one-shot rule: M(u_-i, u_i) is the realized time-average lottery X-bar, and M(u_-i, v)
+    the time average of the lotteries the APEX outcome map (p = softmax(sum_j lambda_j u_j /
+    eta), Algorithms 1 and 2 on the simplex with the entropy regularizer) gives when every
+    other voter keeps the bid it played in that round and voter i reports v instead of u_i;
+    M(u_-i, 0) the same with voter i abstaining.
+
+    outcomes: (T, k) the lottery of every round; bids: (T, len(voters)) each sampled
+    voter's played bid lambda_{i,t}; utilities: (n, k) the (normalized) utilities the
+    mechanism scores; eta: its regularizer weight (eta_total). The others' scores are read
+    off the round's own lottery, log p_t - lambda_{i,t} u_i / eta (softmax is exact here),
+    so only the sampled voters' bids are needed. A deviation keeps voter i's spend: Algorithm
+    2's price at the round's lottery is lambda^2 Var_{p_t}(u) / (2 eta), so v is played with
+    lambda' = lambda_{i,t} sd_{p_t}(u_i) / sd_{p_t}(v) (priced at the realized p_t, first
+    order in one voter's influence, which is O(1/n) with eta_total = eta n; APEX's VCG
+    charge has the same quadratic form in that limit). Candidates as `truthfulness_check`;
+    the truthful report gives exactly X-bar, so the benefit from misreporting is >= 0."""
+    p = check_lottery_path(outcomes)
+    t, k = p.shape
+    u = np.asarray(utilities, dtype=np.float64)
+    voters = np.asarray(voters, dtype=np.int64)
+    lam = np.asarray(bids, dtype=np.float64).reshape(t, -1)
+    if u.ndim != 2 or u.shape[1] != k:
+        raise ValueError(f"utilities must be (n, {k}), got {u.shape}")
+    if lam.shape != (t, voters.size):
+        raise ValueError(f"bids must be ({t}, {voters.size}) (one column per voter), got {lam.shape}")
+    if voters.size and (voters.min() < 0 or voters.max() >= u.shape[0]):
+        raise ValueError(f"voters must index 0..{u.shape[0] - 1}, got {voters.tolist()}")
+    _check_positive(eta=eta)
+    shared = misreport_candidates(k, rng, grid=grid, random=random)
+    x_bar = p.mean(axis=0)
+    log_p = np.log(np.maximum(p, 1e-300))
+    gains, benefits, best = np.zeros(voters.size), np.zeros(voters.size), np.zeros((voters.size, k))
+    for r, i in enumerate(voters):
+        ui = u[i]
+        others = log_p - (lam[:, r, None] * ui[None, :]) / eta  # (T, k) the others' scores / eta
+        benefits[r] = ui @ (x_bar - softmax(others, 1.0).mean(axis=0))
+        spend_sd = lam[:, r] * _std_under(p, ui)  # lambda_{i,t} sd_{p_t}(u_i): the spend to keep
+        cands = np.vstack([ui[None, :], shared, ui + local_scale * rng.standard_normal((local, k))])
+        best_gain, best_c = 0.0, ui
+        for lo in range(0, cands.shape[0], CANDIDATE_BLOCK):
+            block = cands[lo : lo + CANDIDATE_BLOCK]  # (c, k)
+            sd = _std_under(p, block)  # (c, T)
+            weight = np.divide(spend_sd[None, :], sd, out=np.zeros_like(sd), where=sd > SPREAD_TOL)
+            scores = others[None] + weight[:, :, None] * block[:, None, :] / eta  # (c, T, k)
+            lotteries = softmax(scores, 1.0).mean(axis=1)  # (c, k): M(u_-i, v)
+            g = (lotteries - x_bar) @ ui
+            j = int(np.argmax(g))
+            if g[j] > best_gain:
+                best_gain, best_c = float(g[j]), block[j]
+        if best_gain <= GAIN_TOL * max(1.0, abs(benefits[r])):
+            best_gain, best_c = 0.0, ui
+        gains[r], best[r] = best_gain, best_c
+    norms = np.linalg.norm(u[voters], axis=1) if voters.size else np.zeros(0)
+    return TruthfulnessReport(voters, gains, benefits, best, norms, len(shared) + local + 1, 0)
+
+
+def check_lottery_path(outcomes: np.ndarray) -> np.ndarray:
+    """(T, k) lotteries, finite, >= 0, rows summing to 1 (to 1e-9)."""
+    p = np.asarray(outcomes, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise ValueError(f"outcomes must be a non-empty (T, k) array, got shape {p.shape}")
+    if not (np.isfinite(p).all() and (p >= 0).all() and np.allclose(p.sum(axis=1), 1.0, atol=1e-9)):
+        raise ValueError("outcomes must be lotteries: finite, >= 0, rows summing to 1")
+    return p
+

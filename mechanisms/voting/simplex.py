@@ -1,10 +1,10 @@
 """Numerics on the probability simplex Delta_k shared by the voting mechanisms
-(Braverman §3.1, Problem 16): stable softmax, entropy, the tangent-space basis, and
+(Braverman 2021 §3.1, Problem 16): stable softmax, entropy, the tangent-space basis, and
 mirror ascent for an entropy-regularized concave objective.
 
 The entropy regularizer R(p) = eta * H(p), H(p) = -sum_j p_j log p_j, goes to a finite
 value on the boundary but its gradient diverges there, so every maximizer of a linear
-function plus R is interior (the condition of Braverman §2.2 for Algorithm 2).
+function plus R is interior (the condition of Braverman 2021 §2.2 for Algorithm 2).
 """
 
 from __future__ import annotations

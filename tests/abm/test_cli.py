@@ -136,3 +136,29 @@ def test_only_cli_prints():
 def test_scenario_size_errors_are_config_errors(capsys):
     assert main(["run", "two-sided", "--agents", "3", "--quiet"]) == 2
     assert "agents must be even" in capsys.readouterr().err
+
+
+def test_a_number_for_a_text_field_is_the_text_and_a_boolean_is_no_number(tmp_path, capsys):
+    """Issue 14: `--set params.instance=34` (two-sided) parsed as the integer 34 and was
+    rejected; a field whose declared type is text takes it as "34". A boolean stays a
+    boolean: `agents=true` was read as 1 agent."""
+    from abm.config import to_declared_type
+
+    out = tmp_path / "run"
+    args = ["run", "two-sided", "--agents", "4", "--rounds", "3", "--quiet", "--out", str(out)]
+    assert main([*args, "--set", "params.instance=34"]) == 0
+    import abm
+
+    res = abm.run("two-sided", overrides={"agents": 4, "rounds": 2, "params": {"instance": 34}}, progress=False)
+    assert res.model.params.instance == "34"
+    assert main(["run", "public-goods", "--set", "agents=true", "--quiet", "--out", str(out)]) == 2
+    assert "agents: a boolean is not a number (got True)" in capsys.readouterr().err
+    assert main(["run", "public-goods", "--set", "alpha=true", "--quiet", "--out", str(out)]) == 2
+    assert "params.alpha: a boolean is not a number" in capsys.readouterr().err
+    # Numbers stay numbers where the field takes one, and a Literal only takes its own texts.
+    from typing import Literal
+
+    assert to_declared_type(int, 3) == 3 and to_declared_type(float | str, 3) == 3
+    assert to_declared_type(str | None, 3) == "3"
+    assert to_declared_type(Literal["33", "34"], 35) == 35  # left to the validator's error
+    assert to_declared_type(bool | int, True) is True and to_declared_type(str, True) is True

@@ -1,4 +1,4 @@
-"""The budget ledger and Onyeze et al. Algorithm 1's feasibility rule."""
+"""The budget ledger and Onyeze et al. 2025 Algorithm 1's feasibility rule."""
 
 import numpy as np
 import pytest

@@ -192,3 +192,18 @@ def test_sweep_validates_learners_before_any_run(tmp_path, axes, match):
     with pytest.raises(ConfigError, match=match):
         sweep(grid, out=tmp_path, executor="serial", progress=False)
     assert not (tmp_path / MANIFEST).exists()
+
+
+def test_citations_carry_the_year():
+    """Issue 14: papers are cited by author, year and section wherever a user reads them."""
+    from mechanisms.registry import BRAVERMAN, CHIESA, ONYEZE, ZHU, cite
+
+    assert str(cite(BRAVERMAN, "§3.1")) == (
+        "M. Braverman (2021), *Optimization-friendly generic mechanisms without money*, §3.1"
+    )
+    assert [cite(s).year for s in (BRAVERMAN, ONYEZE, ZHU, CHIESA)] == [2021, 2025, 2021, 2012]
+    assert str(Citation("A. Author", "A title", "§2")) == "A. Author, *A title*, §2"  # no year: none printed
+    for name in SCENARIOS:
+        citation = SCENARIOS.entry(name).citation
+        if citation is not None and citation.author.startswith(("M. Braverman", "C. Onyeze", "J. Y. Zhu", "A. Chiesa")):
+            assert str(citation.year) in str(citation), name

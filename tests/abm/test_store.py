@@ -138,5 +138,28 @@ def test_streamed_regret_metrics_equal_the_whole_array_computation(monkeypatch, 
     )
     np.testing.assert_allclose(table["swap_regret_lagrangian"], lag, rtol=1e-9, atol=1e-9)
     met = res.summary["metrics"]
-    assert met["cce_gap"] == pytest.approx(cce_gap(gu, utilities), rel=1e-9, abs=1e-12)
-    assert met["ce_gap"] == pytest.approx(ce_gap(gu, idx, utilities), rel=1e-9, abs=1e-12)
+    # ce_gap / cce_gap are the gaps of the Lagrangian game u - r* c; *_utility_only on u alone.
+    lag_grid, lag_got = lagrangian_payoff(gu, gc, sr.r_star), lagrangian_payoff(utilities, charges, sr.r_star)
+    assert met["cce_gap"] == pytest.approx(cce_gap(lag_grid, lag_got), rel=1e-9, abs=1e-12)
+    assert met["ce_gap"] == pytest.approx(ce_gap(lag_grid, idx, lag_got), rel=1e-9, abs=1e-12)
+    assert met["cce_gap_utility_only"] == pytest.approx(cce_gap(gu, utilities), rel=1e-9, abs=1e-12)
+    assert met["ce_gap_utility_only"] == pytest.approx(ce_gap(gu, idx, utilities), rel=1e-9, abs=1e-12)
+    assert (sr.r_star > 0).any() and met["ce_gap"] < met["ce_gap_utility_only"]  # budgets bind here
+
+
+def test_columns_of_a_spill_array_read_as_their_slice(tmp_path):
+    """A `SpillColumns` view (the menus' utility, cost and played report share one spill row)
+    reads, chunks and counts its bytes as the same columns sliced from the whole array, on
+    disk and in the in-memory tail; an int column drops the axis."""
+    arr = store.SpillArray("x", (3, 7), store.SpillDir(tmp_path), chunk_rows=4)
+    rows = np.arange(11 * 21, dtype=np.float64).reshape(11, 3, 7)
+    for t in range(11):
+        arr.row(t)[...] = rows[t]
+    assert arr.flushed == 8
+    for cols in (slice(2, 5), 6):
+        view = store.SpillColumns(arr, cols)
+        want = rows[..., cols]
+        assert view.shape == want.shape and view.row_bytes * 11 == want.nbytes
+        np.testing.assert_array_equal(view.to_array(), want)
+        np.testing.assert_array_equal(np.concatenate([b for _, b in view.chunks(rows=3)]), want)
+    np.testing.assert_array_equal(arr.read(1, 10, mapped=True), rows[1:10])

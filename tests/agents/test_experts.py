@@ -1,4 +1,4 @@
-"""Hedge and Exp3 cohorts over a finite grid (Braverman §1.1): regret bounds, sampling,
+"""Hedge and Exp3 cohorts over a finite grid (Braverman 2021 §1.1): regret bounds, sampling,
 feedback plumbing, parameters."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""CE / CCE gaps (Braverman §1.3) on hand-computed examples, and no-regret dynamics:
+"""CE / CCE gaps (Braverman 2021 §1.3) on hand-computed examples, and no-regret dynamics:
 Blum–Mansour players approach correlated equilibria, Hedge players coarse ones."""
 
 import numpy as np

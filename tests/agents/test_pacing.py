@@ -1,4 +1,4 @@
-"""Adaptive pacing reaches the pacing equilibrium of Onyeze et al. Theorem 3.6."""
+"""Adaptive pacing reaches the pacing equilibrium of Onyeze et al. 2025 Theorem 3.6."""
 
 import numpy as np
 import pytest

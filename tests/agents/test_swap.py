@@ -1,4 +1,4 @@
-"""Blum–Mansour swap regret (Braverman §1.1 eq. 2): the stationary distribution and the
+"""Blum–Mansour swap regret (Braverman 2021 §1.1 eq. 2): the stationary distribution and the
 swap-regret bound on adversarial sequences."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""APEX, Braverman Algorithm 1: brute force over permutations and outcomes, the paper's
+"""APEX, Braverman 2021 Algorithm 1: brute force over permutations and outcomes, the paper's
 §3.2.3 numbers, the regularized heuristic against an independent solver, exact menus,
 and the budget cap of `enforce_budget`."""
 
@@ -119,7 +119,7 @@ def test_finite_argmax_over_permutations_matches_fast_assignment():
 
 
 def test_paper_2x2_example_payments():
-    # Seed 002 §3.2.3: u_1 = u_2 = (1, 0). Player 1 bids 3; when player 2 bids 1.5 player 1
+    # Braverman 2021 §3.2.3: u_1 = u_2 = (1, 0). Player 1 bids 3; when player 2 bids 1.5 player 1
     # gets A and pays 1.5, when player 2 bids 4 player 2 gets A and pays 3.
     apex = Apex(AssignmentProblem([[1.0, 0.0], [1.0, 0.0]]))
     rng = np.random.default_rng(0)

@@ -80,7 +80,7 @@ def test_fast_equals_naive_degenerate(v):
 
 
 def test_hand_computed_two_agents_one_good_item():
-    # u = [[1, 0], [1, 0]] (Braverman §3.2.3): the winner of A pays the loser's value 1.
+    # u = [[1, 0], [1, 0]] (Braverman 2021 §3.2.3): the winner of A pays the loser's value 1.
     res = unit_demand_vcg([[1.0, 0.0], [1.0, 0.0]])
     np.testing.assert_allclose(res.item_prices, [1.0, 0.0])
     assert sorted(res.payments.tolist()) == [0.0, 1.0]
@@ -88,7 +88,7 @@ def test_hand_computed_two_agents_one_good_item():
 
 
 def test_paper_4x4_prices_are_p2():
-    # Braverman §3.2.1 with lambda = (4/7, 4/7, 2/7, 2/7): VCG payments 8/7, 0, 20/7, 0 for A, B, C, D.
+    # Braverman 2021 §3.2.1 with lambda = (4/7, 4/7, 2/7, 2/7): VCG payments 8/7, 0, 20/7, 0 for A, B, C, D.
     u = np.array([[11, 9, 14, 0], [11, 9, 14, 0], [0, 0, 10, 0], [0, 0, 10, 0]], dtype=float)
     lam = np.array([4, 4, 2, 2]) / 7.0
     res = unit_demand_vcg(lam[:, None] * u)

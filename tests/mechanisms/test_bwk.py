@@ -1,4 +1,4 @@
-"""BwK mechanism (Braverman §2.3.3) and its benchmarks: LP over means, hindsight optimum."""
+"""BwK mechanism (Braverman 2021 §2.3.3) and its benchmarks: LP over means, hindsight optimum."""
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ def test_lp_opt_matches_hand_computed_hull_mix():
 
 
 def test_hindsight_opt_of_the_toy_instance():
-    """Seed 002 §2.3.3: B = T/2, reward 1 then 2 (OPT = T: all budget in the second half)
+    """Braverman 2021 §2.3.3: B = T/2, reward 1 then 2 (OPT = T: all budget in the second half)
     or 1 then 0 (OPT = T/2)."""
     T = 1000
     costs = np.zeros((T, 2))

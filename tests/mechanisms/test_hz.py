@@ -1,4 +1,4 @@
-"""HZ residuals (Braverman §3.2): the paper's 4x4 equilibria (§3.2.1) with VCG prices
+"""HZ residuals (Braverman 2021 §3.2): the paper's 4x4 equilibria (§3.2.1) with VCG prices
 for lambda = (4/7, 4/7, 2/7, 2/7), the 2x2 low-regret-but-not-HZ execution (§3.2.3), and
 the best-response LP against vertex enumeration."""
 

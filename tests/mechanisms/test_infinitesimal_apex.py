@@ -1,4 +1,4 @@
-"""Algorithm 2 (Braverman §2.2): quadratic prices from the Hessian on the simplex's tangent
+"""Algorithm 2 (Braverman 2021 §2.2): quadratic prices from the Hessian on the simplex's tangent
 space, checked against the exact re-optimization charge of Algorithm 1."""
 
 from __future__ import annotations

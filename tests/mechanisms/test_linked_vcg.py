@@ -131,7 +131,7 @@ def test_price_basis_form_matches_lp_and_lemma1(seed, n_res, extra):
 
 
 def test_figure_1a_hand_computed():
-    """Seed 004 Fig. 1a: theta_1 = (12, 0), theta_2 = (0, 10), theta_3 = (2, 1), unlimited
+    """Zhu 2021 Fig. 1a: theta_1 = (12, 0), theta_2 = (0, 10), theta_3 = (2, 1), unlimited
     theta_1, theta_2 and 1 unit of theta_3: "invest in theta_3 projects until all such
     projects are exhausted or one of the resources is exhausted. At that point, any left
     over resources are then invested in theta_1 or theta_2". q is not given in the text;
@@ -148,7 +148,7 @@ def test_figure_1a_hand_computed():
 
 
 def test_figure_1b_condition_2_violation():
-    """Seed 004 Fig. 1b: theta_3 = (6, 5) lies on the line through theta_1 = (12, 0) and
+    """Zhu 2021 Fig. 1b: theta_3 = (6, 5) lies on the line through theta_1 = (12, 0) and
     theta_2 = (0, 10), violating condition 2: "One could invest in 0.5 units of theta_3
     projects, or invest in 0.25 units each of theta_1 and theta_2 projects" — both exhaust
     q = (3, 2.5) and pay 0.5."""
@@ -538,6 +538,8 @@ def test_small_agents_design_by_hand():
     assert base.vbar() == pytest.approx(vbar)
     e = 1.0 / (4 * vbar)
     assert design.conjecture == pytest.approx((e - math.sqrt(e * e - 16 * f)) / 2)
+    # One v-bar (Zhu 2021 §5): the k-model's, v(4 q_bar, inf 1) = 4 x 2 = 8, which the design names.
+    assert design.vbar == pytest.approx(4 * vbar) == mech.economy.vbar()
     # Hoeffding: sum_i 2 exp(-2 T d^2 / range_i^2) over types with a positive range.
     assert hoeffding_tail(0.3, 20, np.array([0.0, 1.0, 2.0])) == pytest.approx(
         2 * math.exp(-3.6) + 2 * math.exp(-0.9)

@@ -1,4 +1,4 @@
-"""Two-sided matching (Braverman §3.3): the Sinkhorn heuristic, APEX on fractional
+"""Two-sided matching (Braverman 2021 §3.3): the Sinkhorn heuristic, APEX on fractional
 matchings, deferred acceptance, blocking pairs, externalities and the §3.3 instances."""
 
 from __future__ import annotations

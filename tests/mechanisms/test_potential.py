@@ -1,4 +1,4 @@
-"""Potential mechanism (Onyeze et al. §7, App. E.2) against hand computations, an independent
+"""Potential mechanism (Onyeze et al. 2025 §7, App. E.2) against hand computations, an independent
 formula for the potential, brute force, and its axioms (IR, CC, IC, DWL <= H_n - 1)."""
 
 from itertools import combinations
@@ -102,7 +102,7 @@ def test_cost_constructors_reject_bad_input():
 
 
 def test_single_good_potential_by_hand():
-    """Seed 000 §7's sum for one good of cost 1: n = 2, one agent served:
+    """Onyeze et al. 2025 §7's sum for one good of cost 1: n = 2, one agent served:
     I = {1}: 1/(1*2) + I = {1,2}: 1/(2*1) = 1; both: 1/2 + 1/2 + 1/2 = 3/2. So P(k) = H_k
     (not H_n - H_{n-k}, which would give 1/2 for one agent)."""
     cost = PerGoodCost(np.array([1.0]), 2)

@@ -1,4 +1,4 @@
-"""Proportional and Moulin (Onyeze et al. §3.1) against brute force and their axioms."""
+"""Proportional and Moulin (Onyeze et al. 2025 §3.1) against brute force and their axioms."""
 
 from itertools import combinations
 
@@ -90,7 +90,7 @@ def test_moulin_truthful_against_grid_misreports(v):
 
 
 def test_moulin_dwl_bound_and_harmonic_instance():
-    """DWL <= H_n - 1 (Onyeze et al. §3.1); the §6 shared round (1/sigma(i) - eps) allocates
+    """DWL <= H_n - 1 (Onyeze et al. 2025 §3.1); the §6 shared round (1/sigma(i) - eps) allocates
     nothing under Moulin, so its DWL is H_n - n*eps - 1."""
     n, eps = 6, 1e-3
     v = 1.0 / np.arange(1, n + 1) - eps

@@ -1,4 +1,4 @@
-"""A good of cost c (Onyeze et al. §3.1) and the report cap of Algorithm 1's §3.1 alternative,
+"""A good of cost c (Onyeze et al. 2025 §3.1) and the report cap of Algorithm 1's §3.1 alternative,
 against hand formulas and subset enumeration."""
 
 from itertools import combinations

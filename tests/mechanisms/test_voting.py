@@ -1,4 +1,4 @@
-"""Voting on the simplex (Braverman §3.1): the APEX problem, the baselines, the
+"""Voting on the simplex (Braverman 2021 §3.1): the APEX problem, the baselines, the
 equilibrium rules, eq. (28), and the section's examples."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_curve_equals_strong_regret_of_each_prefix() -> None:
 
 
 def test_hz_curve_evaluates_running_averages() -> None:
-    """Two agents, two items, both prefer item 0 (Braverman §3.2.3's utilities). Rounds
+    """Two agents, two items, both prefer item 0 (Braverman 2021 §3.2.3's utilities). Rounds
     alternate the two permutations with prices (1, 0): X-bar_2 = [[.5, .5], [.5, .5]], every
     agent spends 0.5 of a budget of 1 per round; at t = 1 agent 0 holds item 0 (spend 1)."""
     hz = pytest.importorskip("mechanisms.assignment.hz")

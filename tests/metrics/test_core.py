@@ -1,4 +1,4 @@
-"""Approximate core factor (Onyeze et al. Definition 2.1, Lemma 4.2): the LP against closed forms,
+"""Approximate core factor (Onyeze et al. 2025 Definition 2.1, Lemma 4.2): the LP against closed forms,
 LP duality and the paper's lower-bound instance (§6)."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_pair_lp_equals_its_dual(seed: int) -> None:
 
 
 def harmonic_instance(n: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Seed 000 §6 as an exact empirical measure: each permutation sigma once as a shared round
+    """Onyeze et al. 2025 §6 as an exact empirical measure: each permutation sigma once as a shared round
     (n! rounds, values 1/sigma(i) - eps) and (n-1)! selfish rounds per agent, so shared rounds
     weigh alpha = 1/2 and agent i's selfish rounds alpha_i = 1/(2n)."""
     shared = np.array([1.0 / (np.array(p) + 1.0) - eps for p in itertools.permutations(range(n))])
@@ -65,7 +65,7 @@ def harmonic_instance(n: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_harmonic_lower_bound_instance() -> None:
-    """Seed 000 §6 (n = 3, eps = 0.01): Moulin with beta = 1 serves nobody in the shared rounds
+    """Onyeze et al. 2025 §6 (n = 3, eps = 0.01): Moulin with beta = 1 serves nobody in the shared rounds
     (no k agents all value >= 1/k) and agent i alone in its selfish rounds, so U_i = 2 (its two
     selfish rounds). The grand coalition (alpha_S = 1/2, i.e. 6 of the 12 rounds) takes the 6
     shared rounds instead: each agent holds every rank twice, 2 (H_3 - 3 eps), a factor

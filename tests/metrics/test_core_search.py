@@ -1,4 +1,4 @@
-"""The core-factor search (Onyeze et al. Definition 2.1) against an independent oracle: every
+"""The core-factor search (Onyeze et al. 2025 Definition 2.1) against an independent oracle: every
 coalition's LP written out here and solved by scipy HiGHS over all T columns, the max taken
 by brute force. Exact mode must match it (value and coalition), bound mode must bracket it,
 and each building block (Hedge's certified bounds, the column-generated LP, the vectorized

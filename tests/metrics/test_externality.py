@@ -1,4 +1,4 @@
-"""Externalities and the Pareto check on finite outcome sets (Braverman §2.3.4)."""
+"""Externalities and the Pareto check on finite outcome sets (Braverman 2021 §2.3.4)."""
 
 from __future__ import annotations
 

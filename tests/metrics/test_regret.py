@@ -215,3 +215,6 @@ def test_grid_stats_in_chunks_equal_the_whole_array_regrets(compiled):
     np.testing.assert_allclose(stats.swap_regret(r), lag, rtol=1e-12, atol=1e-12)
     assert stats.cce_gap() == pytest.approx(cce_gap(u, got_u), rel=1e-12)
     assert stats.ce_gap() == pytest.approx(ce_gap(u, idx, got_u), rel=1e-12)
+    lag_u, lag_got = lagrangian_payoff(u, c, r), lagrangian_payoff(got_u, got_c, r)
+    assert stats.cce_gap(r) == pytest.approx(cce_gap(lag_u, lag_got), rel=1e-12)
+    assert stats.ce_gap(r) == pytest.approx(ce_gap(lag_u, idx, lag_got), rel=1e-12)

@@ -1,4 +1,4 @@
-"""Strong regret (Braverman Definition 3): the exact dual/envelope computation against an LP
+"""Strong regret (Braverman 2021 Definition 3): the exact dual/envelope computation against an LP
 solver on the primal, against hand computations from the papers, and its invariants."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_weak_duality_and_tightness_at_r_star(seed: int, r: float) -> None:
 
 def vcg_menu(own_bids: np.ndarray, other_bid: float) -> tuple[np.ndarray, np.ndarray]:
     """Menu of a player with f = (1 for item A, 0 for B) against one opponent with the same f
-    bidding `other_bid`, under unit-demand VCG on values lambda_i f_i (Braverman §3.2)."""
+    bidding `other_bid`, under unit-demand VCG on values lambda_i f_i (Braverman 2021 §3.2)."""
     u, c = [], []
     for lam in own_bids:
         res = unit_demand_vcg(np.array([[lam, 0.0], [other_bid, 0.0]]))
@@ -81,7 +81,7 @@ def vcg_menu(own_bids: np.ndarray, other_bid: float) -> tuple[np.ndarray, np.nda
 
 
 def section_323_menus(rounds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Menus of both players in the Braverman §3.2.3 execution: player 1 bids 3 every round,
+    """Menus of both players in the Braverman 2021 §3.2.3 execution: player 1 bids 3 every round,
     player 2 bids 4 in rounds t = 3i + 1 and 1.5 otherwise (1-based). Alternatives: a grid
     avoiding ties plus the played bid (last column). Returns (utility, cost, realized)."""
     grid = np.array([0.0, 1.0, 2.0, 3.5, 5.0])
@@ -96,7 +96,7 @@ def section_323_menus(rounds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_section_323_execution_has_zero_strong_regret() -> None:
-    """Seed 002 §3.2.3. Player 1 wins item A in the 2T/3 rounds where player 2 bids 1.5,
+    """Braverman 2021 §3.2.3. Player 1 wins item A in the 2T/3 rounds where player 2 bids 1.5,
     paying 1.5 each: spend T = B_1, utility 2T/3. A deviation winning A in a fraction alpha of
     the 4-rounds and beta of the 1.5-rounds costs (4 alpha + 1.5 beta) T <= T and yields
     (alpha + beta) T <= 2T/3 (the paper's inequality), so OPT_1 = 2T/3 = U_1: strong regret 0.
@@ -125,7 +125,7 @@ def test_section_323_with_a_larger_budget() -> None:
 
 
 def test_bwk_toy_instance_additive_regret_half_t() -> None:
-    """Seed 002 §2.3.3: a zero arm and an arm of cost 1, B = T/2, reward 1 in the first half
+    """Braverman 2021 §2.3.3: a zero arm and an arm of cost 1, B = T/2, reward 1 in the first half
     and 2 in the second. Pulling the arm in the first half (U = T/2) leaves strong regret
     T/2 against the hindsight optimum T (pull it in the second half)."""
     rounds = 10
@@ -389,3 +389,23 @@ def test_knapsack_fill_by_groups_of_agents_equals_one_group(monkeypatch):
     got = many.solve_many(budgets, hs)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_accumulator_checks_each_chunk_and_returns_its_largest_utility(compiled) -> None:
+    """`StrongRegretAccumulator.add` checks the menus itself (the regret step checks them only
+    there): a non-finite utility or cost, or a negative cost, is a ValueError naming it, on
+    the compiled walk (which screens each row before walking it) as on numpy's path; a valid
+    chunk returns max |utility| over it, the payoff the metrics compare with the bound."""
+    rng = np.random.default_rng(4)
+    u, c = random_menus(rng, 7, 3, 5)
+    u[3, 1, 2] = -4.5  # the largest |utility|, and negative
+    acc = StrongRegretAccumulator(3)
+    assert acc.add(u, c, compiled=compiled) == 4.5
+    for array, value, field in ((u, np.nan, "finite"), (u, -np.inf, "finite"), (c, np.inf, "finite"),
+                                (c, -1e-3, "cost")):
+        bad = array.copy()
+        bad[5, 2, 0] = value
+        args = (bad, c) if array is u else (u, bad)
+        with pytest.raises(ValueError, match=field):
+            StrongRegretAccumulator(3).add(*args, compiled=compiled)

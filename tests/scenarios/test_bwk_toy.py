@@ -1,4 +1,4 @@
-"""Seed 002 §2.3.3 toy BwK instance as the `bwk-toy` scenario: no learner beats the 2/3
+"""Braverman 2021 §2.3.3 toy BwK instance as the `bwk-toy` scenario: no learner beats the 2/3
 worst-case ratio; pacing-type learners keep >= 0.45 in both second halves."""
 
 import numpy as np
@@ -14,6 +14,9 @@ def test_hand_computed_ratios_of_fixed_strategies():
     (second half pays 2) and 1 against OPT = T/2 (pays 0). A fixed bid of 0.75 pulls only
     when 0.75 r_t >= 1, i.e. in a second half paying 2: ratio 1 there, 0 otherwise."""
     assert toy_ratios("greedy", rounds=400, agents=2) == pytest.approx({2.0: 0.5, 0.0: 1.0})
+    assert toy_ratios("greedy", rounds=400, agents=2, key="regret_per_round_mean") == pytest.approx(
+        {2.0: 0.5, 0.0: 0.0}
+    )  # additive regret (OPT - ALG) / T: T/2 of T, then none
     fixed = toy_ratios("fixed_bid", rounds=400, agents=2, params={"bid": 0.75})
     assert fixed == pytest.approx({2.0: 1.0, 0.0: 0.0})
 

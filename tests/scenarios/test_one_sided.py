@@ -1,4 +1,4 @@
-"""The one-sided scenario (Braverman §3.2) end to end through `abm.runs.runner.run`."""
+"""The one-sided scenario (Braverman 2021 §3.2) end to end through `abm.runs.runner.run`."""
 
 from __future__ import annotations
 
@@ -84,3 +84,41 @@ def test_correlated_utilities_share_item_quality():
     ranks = u.argsort(axis=1).argsort(axis=1)
     corr = np.corrcoef(ranks)[np.triu_indices(60, 1)].mean()
     assert corr > 0.8 and col.std() > 0.2
+
+
+def test_regularized_verdict_uses_theorem13_prices():
+    # Braverman 2021, §3.2.4: X-bar is judged at (1 - delta) C(lambda*), lambda* the eq. (47)
+    # best responses, not at the mean of the unregularized per-round VCG prices.
+    from mechanisms.assignment.theorem13 import theorem13_report
+
+    cfg = config(agents=4, rounds=30, params={"utilities": "paper_4x4", "heuristic": "regularized", "beta": 1e-2})
+    res = run(cfg, progress=False)
+    s = res.summary["scenario_summary"]
+    t13 = s["theorem13"]
+    model = res.model
+    u = model.mechanism.problem.u
+    rep = theorem13_report(
+        model.mechanism.problem, model.trace.reports, model.mechanism.x_bar.reshape(4, 4), model.ledger.initial
+    )
+    np.testing.assert_allclose(t13["lambda"], rep.lam, rtol=1e-9)
+    assert t13["delta_full"] == pytest.approx(rep.deltas["full"].delta)
+    assert t13["delta_third"] == pytest.approx(rep.deltas["third"].delta)
+    prices = (1 - t13["delta_full"]) * np.array(t13["prices"])
+    np.testing.assert_allclose(s["hz"]["prices"], prices, atol=1e-9)
+    assert s["hz"]["price_basis"].startswith("theorem13")
+    hz = hz_residuals(u, model.mechanism.x_bar.reshape(4, 4), prices, 1.0, tol=0.05)
+    assert s["hz"]["best_response_gain"] == pytest.approx(hz.best_response_gain, abs=1e-9)
+    assert s["hz"]["budget_violation"] <= 1e-9  # delta makes X-bar affordable
+    assert s["hz"]["best_response_gain"] <= t13["delta_full"] + 1e-9
+    # the exact heuristic keeps the mean per-round VCG prices
+    exact = run(config(agents=4, rounds=10), progress=False).summary["scenario_summary"]
+    assert exact["hz"]["price_basis"] == "mean per-round VCG prices" and "theorem13" not in exact
+
+
+def test_bid_cap_caps_the_played_bids():
+    cfg = config(agents=4, rounds=30, params={"utilities": "paper_4x4", "bid_cap": 1.5})
+    res = run(cfg, progress=False)
+    assert res.model.mechanism.bid_cap == 1.5
+    assert res.model.trace.reports.max() <= 1.5
+    with pytest.raises(ConfigError, match="bid_cap"):
+        run(config(params={"bid_cap": 0.0}), progress=False)

@@ -1,4 +1,4 @@
-"""Public goods with a good whose cost grows with n (Onyeze et al. §3.1, a good of cost c)
+"""Public goods with a good whose cost grows with n (Onyeze et al. 2025 §3.1, a good of cost c)
 and the large-public-goods scenario."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The value distributions of the public-goods scenario (Onyeze et al. §2, §6)."""
+"""The value distributions of the public-goods scenario (Onyeze et al. 2025 §2, §6)."""
 
 import numpy as np
 import pytest

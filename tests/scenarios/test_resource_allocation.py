@@ -192,3 +192,48 @@ def test_small_agents_design_needs_theorem2_horizon():
     s = result.summary["scenario_summary"]
     assert s["cost_linked"] < s["cost_unlinked"]
     assert 0 <= s["small_agents_conjecture_c"] <= 1
+
+
+def test_one_vbar_in_the_design_and_the_eps_ex_post_summary():
+    """Issue 14: v-bar was the base economy's in the §6.3 design and the run economy's (k times
+    larger) in eps_ex_post. Both now report the run economy's v(q_bar, inf 1) (Zhu 2021 §5):
+    here 9 agents x 2.0 of the one resource on the best ratio type."""
+    result = run(
+        "resource-allocation",
+        overrides={"rounds": 3, "agents": 9, "design": "small-agents", "halfwidth": 0.3, "incentive_agents": 1,
+                   "misreports": 2, "endowments": "iid"},
+        progress=False,
+    )
+    s = result.summary["scenario_summary"]
+    econ = result.model.mechanism.mech.economy
+    assert s["eps_ex_post"]["vbar"] == pytest.approx(s["small_agents_vbar"]) == pytest.approx(econ.vbar())
+    assert econ.q_bar.tolist() == [9 * 2.0] * econ.n_resources
+    assert "this run's economy" in s["eps_ex_post"]["vbar_definition"]
+
+
+def test_stylized_halfwidth_holds_the_truth_fixed_across_widths():
+    """Common random numbers (Zhu 2021 §2-4 stylized model): conditioned on stylized_halfwidth, the
+    true endowments do not move with the mechanism's halfwidth, and lie in the narrowest interval."""
+
+    def truth(d: float, d_true: float | None) -> tuple[np.ndarray, LinkedVCG]:
+        over = {"rounds": 4, "agents": 3, "incentive_agents": 0, "halfwidth": d, "seed": 3}
+        if d_true is not None:
+            over["stylized_halfwidth"] = d_true
+        adapter = run("resource-allocation", overrides=over, progress=False).model.mechanism
+        return adapter.truth.copy(), adapter.mech
+
+    narrow, mech = truth(0.15, 0.15)
+    for d in (0.5, 2.0):
+        wide, wide_mech = truth(d, 0.15)
+        np.testing.assert_array_equal(wide, narrow)
+        np.testing.assert_allclose(wide_mech.mu_high - mech.mu_high, d - 0.15)  # same pi, wider interval
+    # Without it each width conditions on its own d: the 0.15 draw is rejected more often,
+    # so the truths differ.
+    assert not np.array_equal(truth(2.0, None)[0], narrow)
+    avg = narrow.mean(axis=1)  # (N, I) T-date averages, inside the narrowest interval
+    assert np.all(avg >= mech.mu_low - 1e-12) and np.all(avg <= mech.mu_high + 1e-12)
+
+
+def test_stylized_halfwidth_must_fit_inside_the_intervals():
+    with pytest.raises(ConfigError, match=r"stylized_halfwidth must be <= halfwidth \(0.4\)"):
+        run("resource-allocation", overrides={"rounds": 2, "stylized_halfwidth": 0.5}, progress=False)

@@ -1,4 +1,4 @@
-"""The `two-sided` scenario end to end through `abm.runs.runner.run` (Braverman §3.3)."""
+"""The `two-sided` scenario end to end through `abm.runs.runner.run` (Braverman 2021 §3.3)."""
 
 from __future__ import annotations
 
