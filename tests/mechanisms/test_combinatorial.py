@@ -89,6 +89,19 @@ def test_exact_facility_apex_charges_are_brute_force_vcg(seed):
         np.testing.assert_allclose(res.charges, pivots, atol=1e-7)  # exact H: within [0, lambda_i]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_facility_enumeration_and_milp_agree(seed):
+    rng = np.random.default_rng(seed)
+    s, c = small_facility(rng, n=7, m=6)
+    problem = FacilityExact(s, c)
+    for _ in range(4):
+        lam = rng.uniform(0.0, 2.0, 7)
+        by_table, by_milp = problem.exact(lam), problem.exact_milp(lam)
+        assert problem.value(lam, by_table) == pytest.approx(problem.value(lam, by_milp), abs=1e-9)
+        best = max(problem.value(lam, x) for x in facility_outcomes(6))
+        assert problem.value(lam, by_table) == pytest.approx(best, abs=1e-12)
+
+
 def course_moves(problem: CourseAllocation, x: np.ndarray) -> list[np.ndarray]:
     """Every feasible allocation one add, drop, swap (i: c -> c') or seat move (c: i -> j) away."""
     out = []

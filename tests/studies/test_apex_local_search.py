@@ -19,7 +19,7 @@ def test_apex_local_search_quick(tmp_path):
     for name in ("runs.parquet", "summary.csv", "apex-local-search.png", "report.md"):
         assert (tmp_path / name).is_file(), name
     runs = pd.read_parquet(tmp_path / "runs.parquet")
-    assert set(runs["params.heuristic"]) == {"local_search", "exact"} and set(runs["agents"]) == {4, 8}
+    assert set(runs["params.heuristic"]) == {"local_search", "exact"} and set(runs["agents"]) == {3, 6}
     exact = runs[runs["params.heuristic"] == "exact"]
     assert (exact["scenario_summary.welfare.ratio_min"] >= 1 - 1e-7).all()
     local = runs[runs["params.heuristic"] == "local_search"]
@@ -27,4 +27,4 @@ def test_apex_local_search_quick(tmp_path):
     table = pd.read_csv(tmp_path / "apex_local_search.csv")
     assert {"welfare_ratio", "negative_charge_rate", "monotonicity_violation_rate", "strong_regret_per_round",
             "per_round_seconds"} <= set(table.columns)
-    assert set(table["heuristic"]) == {"local_search", "exact"} and set(table["agents"]) == {4, 8}
+    assert set(table["heuristic"]) == {"local_search", "exact"} and set(table["agents"]) == {3, 6}
