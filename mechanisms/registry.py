@@ -274,6 +274,10 @@ FAMILIES: dict[str, str] = {
     "items (beta, tol: the regularized heuristic's weight and tolerance; bid_cap: lambda-bar, bids capped to it)",
     "linked_vcg": "(mech: LinkedVCG, truth (n, T, I)) -> ResourceAllocationRound: repeated resource "
     "allocation played date by date, reports scaling the true endowments",
+    "course_allocation": "(utilities (n, m), capacities (m,), k) -> Mechanism: n students, m courses with "
+    "capacities seats, at most k courses each (APEX over a heuristic H)",
+    "facility_location": "(service (n, m), costs (m,)) -> Mechanism: n clients, m sites with opening costs "
+    "(APEX over a heuristic H)",
 }
 
 #: Built-in family modules, imported on the first lookup.
@@ -284,6 +288,7 @@ BUILTIN_FAMILIES: tuple[str, ...] = (
     "mechanisms.approx_valuations.auctions",
     "mechanisms.assignment.mechanisms",
     "mechanisms.linked_vcg.adapter",
+    "mechanisms.combinatorial.mechanisms",
 )
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)

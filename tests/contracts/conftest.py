@@ -81,6 +81,18 @@ def linked_vcg(factory: Any, rng: np.random.Generator) -> Instance:
     return factory(LinkedVCG(econ, dates, np.zeros((2, 3)), np.ones((2, 3))), truth), np.ones(2), 3.0
 
 
+def course_allocation(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(utilities (5, 3), capacities (3,), k)`: 5 students, 3 courses of 2 seats, k = 2
+    (congested: 6 seats for 10 demanded); reports lambda >= 0 (values unused)."""
+    return factory(rng.random((5, 3)), np.full(3, 2), 2), np.ones(5), 10.0
+
+
+def facility_location(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(service (5, 4), costs (4,))`: 5 clients, 4 sites with costs U[0.2, 1]; reports
+    lambda >= 0 (values unused)."""
+    return factory(rng.random((5, 4)), rng.uniform(0.2, 1.0, 4)), np.ones(5), 10.0
+
+
 #: The built-in families' instance factories.
 BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "public_goods": public_goods,
@@ -89,6 +101,8 @@ BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "approx_valuations": approx_valuations,
     "assignment": assignment,
     "linked_vcg": linked_vcg,
+    "course_allocation": course_allocation,
+    "facility_location": facility_location,
 }
 
 
