@@ -155,10 +155,16 @@ class GoodsPotential(Mechanism):
         per_agent = (self.allocs * r).sum(axis=2)
         obj = per_agent.sum(axis=1) - tab.potentials
         star = self._argmax(obj)
-        others = obj[:, None] - per_agent
+        # p_i = W_-i - (R_-i(A*) - P(A*)) rewritten with A*_-i = A* without agent i's goods (an
+        # allocation without i, so R_-i(A*) = R(A*_-i)): p_i = [W_-i - obj(A*_-i)] + [P(A*) -
+        # P(A*_-i)]. Both brackets are differences of table entries, never of a huge own
+        # report, so a report of 1e9 does not cost the charges their last digits (which cost
+        # covering, and with it Proposition 3.1, needs).
         without = ~self.allocs.any(axis=2)
-        best_without = np.where(without, others, -np.inf).max(axis=0)
-        return star, np.maximum(best_without - others[star], 0.0), per_agent
+        best_without = np.where(without, obj[:, None], -np.inf).max(axis=0)
+        minus = star & ~((2**self.m - 1) << (np.arange(self.n) * self.m))
+        pay = (best_without - obj[minus]) + (tab.potentials[star] - tab.potentials[minus])
+        return star, np.maximum(pay, 0.0), per_agent
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         bids, v = check_goods_reports(reports, self.n, self.m)
@@ -189,8 +195,9 @@ class GoodsPotential(Mechanism):
         value of the others minus P_c among allocations giving i exactly g, and the largest
         cardinality among those within the tie tolerance."""
         tab = self.tables(st.cost_index)
-        r = st.reports
-        others = (self.allocs * r).sum(axis=(1, 2)) - (self.allocs[:, i, :] * r[i]).sum(axis=1) - tab.potentials
+        r = st.reports.copy()
+        r[i] = 0.0  # the others' reports alone: no difference with i's own (possibly huge) report
+        others = self.flat @ r.ravel() - tab.potentials
         # Allocation codes have pair (i, k) at bit i*m + k: agent i's bundle is digit i in base 2^m.
         code = np.arange(self.allocs.shape[0]) >> (i * self.m) & (2**self.m - 1)
         order = np.argsort(code, kind="stable")
