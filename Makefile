@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## Run the default scenario (public goods, embedded, no cluster); results in results/public-goods-0/
+## Run the default scenario (public goods, embedded, no cluster); results in results/public-goods-0-<config hash>/
 run: $(STAMP)
 	$(BIN)/mechsim run public-goods
 

@@ -147,6 +147,10 @@ class Backend:
         """state_dict() of every cohort, in cohort order."""
         raise NotImplementedError
 
+    def load_learner_states(self, states: list[dict[str, Any]]) -> None:
+        """load_state_dict() into every cohort (checkpoint resume), in cohort order."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release resources (actors); a no-op in process."""
 
@@ -175,6 +179,16 @@ class LocalBackend(Backend):
 
     def learner_states(self) -> list[dict[str, Any]]:
         return [c.learner.state_dict() for c in self.cohorts]
+
+    def load_learner_states(self, states: list[dict[str, Any]]) -> None:
+        _check_cohort_count(states, len(self.cohorts))
+        for c, state in zip(self.cohorts, states, strict=True):
+            c.learner.load_state_dict(state)
+
+
+def _check_cohort_count(states: list[dict[str, Any]], cohorts: int) -> None:
+    if len(states) != cohorts:
+        raise ValueError(f"the checkpoint holds {len(states)} learner cohorts, this run has {cohorts}")
 
 
 # --- Ray --------------------------------------------------------------------------------
@@ -271,19 +285,14 @@ class ShardWorker:
     def __init__(
         self,
         specs: list[CohortSpec],
-        budgets: np.ndarray | None,
+        budgets: np.ndarray,
         horizon: int,
-        snapshot: dict[str, Any] | None = None,
         plugins: tuple[str, ...] = (),
     ) -> None:
         import agents  # noqa: F401  (fills the learner registry in this worker)
         from abm.plugins import load_plugins
 
         load_plugins(plugins)  # the run's plug-ins may define the learners named in `specs`
-        if snapshot is not None:  # a checkpointed shard (`snapshot()`), learners and caches whole
-            self.__dict__.update(snapshot)
-            return
-        assert budgets is not None
         self.lo, self.hi = specs[0].start, specs[-1].stop
         self.ranges = [(c.start - self.lo, c.stop - self.lo) for c in specs]
         self.learners = cohort_learners(specs, budgets, horizon)
@@ -344,9 +353,11 @@ class ShardWorker:
     def step_calls(self) -> int:
         return self.calls
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything this shard holds (learner objects, cached reports and alternatives)."""
-        return dict(vars(self))
+    def load_states(self, states: list[dict[str, Any]]) -> None:
+        """Checkpoint resume: the learners' states; no feedback is pending after one."""
+        for learner, state in zip(self.learners, states, strict=True):
+            learner.load_state_dict(state)
+        self.alternatives = [None] * len(self.learners)
 
     def stats(self) -> dict[str, float]:
         """step() calls and the wall / CPU seconds spent in them."""
@@ -390,9 +401,8 @@ class RayBackend(Backend):
         self._pending: tuple[Feedback, list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]] | None = None
         self._proposed: list[np.ndarray] | None = None  # each shard's last reports, as it returned them
         self._closed = False
-        self._specs = [[specs[i] for i in g] for g in self._groups]
-        self._horizon, self._address, self._ship_code = horizon, address, ship_code
-        self._actors = self._start_actors(self._specs, budgets, horizon, address, ship_code)
+        self._actors = self._start_actors([[specs[i] for i in g] for g in self._groups], budgets, horizon,
+                                          address, ship_code)
         log.info("RayBackend: %d cohorts over %d shards %s", len(plan), len(self._groups), self._bounds)
 
     def _start_actors(
@@ -402,9 +412,8 @@ class RayBackend(Backend):
         horizon: int,
         address: str | None,
         ship_code: bool,
-        snapshots: list[dict[str, Any]] | None = None,
     ) -> list[Any]:
-        """One actor per spec, built from scratch or (checkpoint restore) from `snapshots`."""
+        """One actor per spec."""
         import ray
 
         # A new local Ray gets at least one logical CPU per shard, so actors never wait forever.
@@ -416,11 +425,6 @@ class RayBackend(Backend):
         if len(specs) > cpus:
             raise ValueError(f"shards = {len(specs)} need one CPU each but the Ray cluster has {cpus:g} CPUs")
         actor_cls = ray.remote(ShardWorker).options(num_cpus=1, max_restarts=0)
-        if snapshots is not None:
-            return [
-                actor_cls.remote(shard, None, horizon, snapshot=snap, plugins=self._plugins)
-                for shard, snap in zip(specs, snapshots, strict=True)
-            ]
         budgets_ref = ray.put(budgets)  # once, shared by every actor
         return [actor_cls.remote(shard, budgets_ref, horizon, plugins=self._plugins) for shard in specs]
 
@@ -517,22 +521,6 @@ class RayBackend(Backend):
         """How many `step` calls each shard actor has served (counted by the actor)."""
         return self._call_all("step_calls", [()] * len(self._actors))
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Checkpoints (`abm.runs.runner`, cloudpickle of the model): the shards' contents come
-        back to the driver; actor handles do not survive a crash."""
-        if self._closed:
-            raise RuntimeError("a closed RayBackend cannot be checkpointed")
-        state = {k: v for k, v in self.__dict__.items() if k != "_actors"}
-        state["_snapshots"] = self._call_all("snapshot", [()] * len(self._actors))
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        snapshots = state.pop("_snapshots")
-        self.__dict__.update(state)
-        self._actors = self._start_actors(
-            self._specs, np.zeros(0), self._horizon, self._address, self._ship_code, snapshots
-        )
-
     def shard_stats(self) -> list[dict[str, float]]:
         """Per shard: step calls and wall / CPU seconds inside them (CPU well below wall:
         the actors compete with other processes for cores)."""
@@ -541,6 +529,11 @@ class RayBackend(Backend):
     def learner_states(self) -> list[dict[str, Any]]:
         self.flush()
         return [s for shard in self._call_all("states", [()] * len(self._actors)) for s in shard]
+
+    def load_learner_states(self, states: list[dict[str, Any]]) -> None:
+        _check_cohort_count(states, len(self.cohort_indices))
+        self._pending, self._proposed = None, None
+        self._call_all("load_states", [([states[i] for i in g],) for g in self._groups])
 
     def close(self) -> None:
         if self._closed:

@@ -106,6 +106,15 @@ class StrictModel(DeclaredTypes):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True, defer_build=True)
 
 
+class LimitsSpec(StrictModel):
+    """Bounds before the run (docs/config.md "Limits", `abm.bounds`): a run whose record
+    estimate exceeds these fractions of the available memory / the free disk is refused
+    before the first round."""
+
+    memory_fraction: float = Field(default=0.8, gt=0.0)
+    disk_fraction: float = Field(default=0.8, gt=0.0)
+
+
 class LearnerSpec(StrictModel):
     """Which learner the agents run (a name from `agents.LEARNERS`) and its parameters.
 
@@ -268,6 +277,8 @@ class RunConfig(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     #: Plug-ins (module names or .py paths) loaded before the names above are looked up.
     plugins: list[str] = Field(default_factory=list)
+    #: Bounds before the run ([limits]: memory_fraction, disk_fraction; `abm.bounds`).
+    limits: LimitsSpec = Field(default_factory=lambda: LimitsSpec())
 
     @model_validator(mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, check_vector
@@ -107,6 +109,28 @@ class Ledger:
             raise BudgetError(
                 f"round {t}: charge {charges[i]} to agent {i} exceeds its remaining budget {self.remaining[i]}"
             )
+
+    def state_dict(self) -> dict[str, Any]:
+        """What changes as rounds are charged (checkpoints); `initial` and `p_max` come from the config."""
+        return {
+            "initial": self.initial.copy(),
+            "remaining": self.remaining.copy(),
+            "spent": self.spent.copy(),
+            "depleted_at": self.depleted_at.copy(),
+            "n_depleted": self.n_depleted,
+            "rounds": self.rounds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from `state_dict()` of a ledger with the same initial budgets."""
+        if not np.array_equal(state["initial"], self.initial):
+            raise BudgetError("the checkpoint's initial budgets differ from this run's")
+        self.remaining = np.array(state["remaining"], dtype=np.float64)
+        self.spent = np.array(state["spent"], dtype=np.float64)
+        self.depleted_at = np.array(state["depleted_at"], dtype=self.depleted_at.dtype)
+        self.n_depleted = int(state["n_depleted"])
+        self.rounds = int(state["rounds"])
+        self.check_invariants()
 
     def check_invariants(self) -> None:
         if self.remaining.min(initial=0.0) < 0:

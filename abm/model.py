@@ -8,6 +8,7 @@ import mesa
 import numpy as np
 
 from abm.backends import Backend, LocalBackend, RayBackend, build_cohorts, population_cohorts
+from abm.bounds import check_resources
 from abm.config import ConfigError, GroupPlan, RunConfig, spread_ids
 from abm.ledger import Ledger
 from abm.plugins import load_plugins
@@ -17,6 +18,7 @@ from abm.scenario import get_scenario
 from abm.streams import Streams
 from agents.base import Feedback, Observation
 from mechanisms.base import Reports, RoundResult
+from mechanisms.state import load_state, state_of
 
 
 class BidderAgent(mesa.Agent):
@@ -89,6 +91,8 @@ class MechanismModel(mesa.Model):
     ) -> None:
         self.config = _model_config(config, parameters)
         cfg = self.config
+        # Bounds before the run: what it will record, against memory and disk (abm.bounds).
+        check_resources(cfg, spill_dir)
         self.streams = Streams(cfg.seed)
         super().__init__(rng=self.streams.generator("model"))
         self.scenario = get_scenario(cfg.scenario)
@@ -98,6 +102,7 @@ class MechanismModel(mesa.Model):
         self.instance = self.scenario.build(cfg, self.params, self.streams.seed("scenario"))
         self.mechanism = self.instance.mechanism
         budgets = group_budgets(self.instance.budgets, self.groups)
+        check_budgets(budgets, cfg)
         n = budgets.shape[0]
         if n != cfg.agents:
             raise ConfigError(f"scenario {cfg.scenario!r} built {n} agents but agents = {cfg.agents}")
@@ -143,6 +148,66 @@ class MechanismModel(mesa.Model):
         self.datacollector = ModelSeriesCollector(self.spill)
         self.running = cfg.rounds > 0
         self.datacollector.collect(self)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs, as the components' own state dicts (checkpoints,
+        `abm.runs.checkpoint`): the clock, the random streams, the ledger, the learners,
+        the mechanism's and the value model's round state, and the recorders (whose rows
+        on the spill files are kept by reference). Not a pickle: the model is rebuilt
+        from its config and `load_state_dict` writes the data back."""
+        return {
+            "steps": int(self.steps),
+            "running": bool(self.running),
+            "random": {
+                "model": self.rng.bit_generator.state,
+                "model_stdlib": self.random.getstate(),
+                "values": self.values_rng.bit_generator.state,
+                "mechanism": self.mechanism_rng.bit_generator.state,
+            },
+            "ledger": self.ledger.state_dict(),
+            "agents": {
+                "last_reports": self.last_reports.copy(),
+                "last_charges": self.last_charges.copy(),
+                "last_utilities": self.last_utilities.copy(),
+                "cum_utility": self.cum_utility.copy(),
+                "last_allocated": bool(self.last_allocated),
+                "goods_allocated": int(self.goods_allocated),
+            },
+            "learners": self.backend.learner_states(),
+            "mechanism": self.mechanism.state_dict(),
+            "values": state_of(self.instance.values),
+            "trace": self.trace.state_dict(),
+            "menus": None if self.menus is None else self.menus.state_dict(),
+            "datacollector": self.datacollector.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from `state_dict()` of a model built from the same config on the same
+        spill directory (rows the spill files hold beyond the checkpoint are cut off)."""
+        self.steps, self.running = int(state["steps"]), bool(state["running"])
+        rngs = state["random"]
+        self.rng.bit_generator.state = rngs["model"]
+        self.random.setstate(rngs["model_stdlib"])
+        self.values_rng.bit_generator.state = rngs["values"]
+        self.mechanism_rng.bit_generator.state = rngs["mechanism"]
+        self.ledger.load_state_dict(state["ledger"])
+        agents = state["agents"]
+        self.last_reports = np.array(agents["last_reports"], dtype=np.float64)
+        self.last_charges = np.array(agents["last_charges"], dtype=np.float64)
+        self.last_utilities = np.array(agents["last_utilities"], dtype=np.float64)
+        self.cum_utility = np.array(agents["cum_utility"], dtype=np.float64)
+        self.last_allocated = bool(agents["last_allocated"])
+        self.goods_allocated = int(agents["goods_allocated"])
+        self.last_result = None
+        self.backend.load_learner_states(state["learners"])
+        self.mechanism.load_state_dict(state["mechanism"])
+        load_state(self.instance.values, state["values"])
+        self.trace.load_state_dict(state["trace"])
+        if (state["menus"] is None) != (self.menus is None):
+            raise ValueError("the checkpoint's menu recording differs from this run's")
+        if self.menus is not None:
+            self.menus.load_state_dict(state["menus"])
+        self.datacollector.load_state_dict(state["datacollector"])
 
     @property
     def t(self) -> int:
@@ -237,3 +302,16 @@ def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:
         if g.budget is not None:
             out[g.span] = g.budget
     return out
+
+
+def check_budgets(budgets: np.ndarray, cfg: RunConfig) -> None:
+    """Budgets the scenario built from the config must be finite (a budget per round times
+    the horizon can leave the float range): one line naming the fields, before any round."""
+    bad = ~np.isfinite(budgets)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        params = ", ".join(f"params.{k} = {v!r}" for k, v in sorted(cfg.params.items())) or "the scenario's defaults"
+        raise ConfigError(
+            f"scenario {cfg.scenario!r}: the budget of agent {i} is {budgets[i]} for rounds = {cfg.rounds} and "
+            f"{params}; lower the budget parameters or rounds"
+        )

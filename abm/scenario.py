@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from abm.metrics.pipeline import MetricStep
 
 
+#: Largest token budget per agent and round a scenario's `budget` parameter accepts: the
+#: budget is that times the horizon T, which must stay a finite float for any T (and
+#: APEX's bids are capped by it, `mechanisms.apex.hooks.LAMBDA_MAX`).
+BUDGET_PER_ROUND_MAX = 1e12
+
+
 class ScenarioParams(DeclaredTypes):
     """Base of every scenario's `[params]` table (values brought to their declared types:
     `--set params.instance=34` is the text "34" where the field takes text)."""

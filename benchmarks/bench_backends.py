@@ -102,7 +102,7 @@ class PooledRayBackend(RayBackend):
     """RayBackend on the POOL actors: the same messages, calls and results per round; only
     actor start and kill are replaced."""
 
-    def _start_actors(self, specs, budgets, horizon, address, ship_code, snapshots=None):  # type: ignore[override]
+    def _start_actors(self, specs, budgets, horizon, address, ship_code):  # type: ignore[override]
         import ray
 
         while len(POOL) < len(specs):

@@ -114,12 +114,24 @@ def check_vector(name: str, x: Any, n: int | None = None, *, nonneg: bool = True
     raise ValueError(f"{name}[{i}] must be >= 0, got {arr[i]}")
 
 
-def check_reports(reports: Reports, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def clip_reports(bids: np.ndarray, report_max: float) -> np.ndarray:
+    """`bids` played within the report range [0, report_max] (docs/architecture.md, "Report
+    range"): a report above report_max is played as report_max. The array itself when
+    nothing is above (no copy on the hot path)."""
+    if report_max < np.inf and bids.size and bids.max() > report_max:
+        return np.minimum(bids, report_max)
+    return bids
+
+
+def check_reports(
+    reports: Reports, n: int | None = None, report_max: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
     """(bids, values) of a round, validated: finite, bids >= 0, both of one length (`n`
-    when the mechanism fixes the number of agents). Errors name `bids` or `values`."""
+    when the mechanism fixes the number of agents), bids played within [0, report_max]
+    (`clip_reports`). Errors name `bids` or `values`."""
     bids = check_vector("bids", reports.bids, n)
     values = check_vector("values", reports.values, bids.shape[0], nonneg=False)
-    return bids, values
+    return clip_reports(bids, report_max), values
 
 
 class Mechanism(ABC):
@@ -129,6 +141,11 @@ class Mechanism(ABC):
     name: str = "mechanism"
     #: Largest charge any single report can incur (Onyeze et al. 2025 Alg. 1's p_max); np.inf if unbounded.
     p_max: float = np.inf
+    #: The report range is [0, report_max] (docs/architecture.md, "Report range"): every
+    #: finite report >= 0 is valid, and one above report_max is played as report_max (each
+    #: mechanism documents why that cap is harmless, or exact). np.inf: no cap, the
+    #: mechanism's arithmetic holds for every finite report.
+    report_max: float = np.inf
 
     @abstractmethod
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
@@ -184,6 +201,20 @@ class Mechanism(ABC):
         if not np.isfinite(self.p_max):
             return bids
         return np.where(remaining >= self.p_max - TOKEN_TOL, bids, 0.0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The mechanism's state across rounds (APEX's X_t and time averages, a wrapper's
+        counters), for checkpoints: by default every data attribute, recursively
+        (`mechanisms.state.state_of`); the mechanism itself is rebuilt from the config."""
+        from mechanisms.state import state_of
+
+        return state_of(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load `state_dict()` of a mechanism built from the same config (StateError if it does not fit)."""
+        from mechanisms.state import load_state
+
+        load_state(self, state)
 
     def report_grid(self, k: int) -> np.ndarray:
         """Default alternatives for counterfactual menus: 0 plus k-1 log-spaced reports in

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from abm.scenario import BUDGET_PER_ROUND_MAX, Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
 from mechanisms.approx_valuations.auctions import (
     APPROX_MECHANISMS,
     ApproxAuction,
@@ -48,9 +48,9 @@ class ApproxAuctionParams(ScenarioParams):
     )
     delta: float = Field(default=0.4, ge=0.0, lt=1.0)
     value_low: float = Field(default=0.1, gt=0.0)
-    value_high: float = Field(default=1.0, gt=0.0)
+    value_high: float = Field(default=1.0, gt=0.0, le=BUDGET_PER_ROUND_MAX)
     truth: Literal["uniform", "endpoints"] = "uniform"
-    bid_cap: float | None = Field(default=None, gt=0.0)
+    bid_cap: float | None = Field(default=None, gt=0.0, le=BUDGET_PER_ROUND_MAX)
     worst_case_samples: int = Field(default=5000, ge=0)
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from abm.config import ConfigError, RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
+from abm.scenario import BUDGET_PER_ROUND_MAX, Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.apex.algorithm1 import Apex
 from mechanisms.assignment.birkhoff import RegularizedAssignment
 from mechanisms.assignment.hz import hz_residuals
@@ -60,7 +60,7 @@ class OneSidedParams(ScenarioParams):
     )
     beta: float = Field(default=1e-3, gt=0.0)
     tol: float = Field(default=1e-9, gt=0.0)
-    budget: float = Field(default=1.0, gt=0.0)
+    budget: float = Field(default=1.0, gt=0.0, le=BUDGET_PER_ROUND_MAX)
     hz_tol: float = Field(default=0.05, ge=0.0)
     bid_cap: float | None = Field(default=None, gt=0.0)
     theorem13: bool = True

@@ -101,9 +101,11 @@ class PublicGoodsParams(ScenarioParams):
         if self.shares is not None:
             for i, s in enumerate(self.shares):
                 if not s >= 0:
-                    raise ValueError(f"shares[{i}] must be >= 0, got {s}")
+                    raise ValueError(f"params.shares[{i}] must be >= 0, got {s}")
             if sum(self.shares) > 1.0 + 1e-12:
-                raise ValueError(f"shares must sum to alpha <= 1, got sum {sum(self.shares)}")
+                raise ValueError(f"params.shares must sum to alpha <= 1, got sum {sum(self.shares)}")
+            if not sum(self.shares) > 0:
+                raise ValueError(f"params.shares: alpha = sum(shares) must be > 0 (no budget), got {self.shares}")
         if self.values == "harmonic" and self.cost_per_agent is not None:
             raise ValueError("the harmonic instance (§6) is defined for a good of cost 1: unset cost_per_agent")
         if self.cost_weights is not None:
@@ -331,6 +333,8 @@ def group_shares(config: RunConfig, shares: np.ndarray) -> np.ndarray:
             shares[g.span] = g.share
     if shares.sum() > 1.0 + 1e-12:
         raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
+    if not shares.sum() > 0:
+        raise ConfigError("population: the groups' share overrides leave alpha = sum(shares) = 0 (no budget)")
     return shares
 
 

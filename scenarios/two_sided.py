@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from abm.config import ConfigError, RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
+from abm.scenario import BUDGET_PER_ROUND_MAX, Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.matching.two_sided import (
     assortative,
     blocking_pairs,
@@ -52,7 +52,7 @@ class TwoSidedParams(ScenarioParams):
     instance: Literal["random", "correlated", "33", "34", "assortative"] = "correlated"
     correlation: float = Field(default=0.5, ge=0.0, le=1.0)
     eta: float = Field(default=0.05, gt=0.0)
-    budget: float = Field(default=0.2, gt=0.0)
+    budget: float = Field(default=0.2, gt=0.0, le=BUDGET_PER_ROUND_MAX)
     trace_points: int = Field(default=20, ge=1)
 
 

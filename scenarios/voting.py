@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from abm.config import RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
+from abm.scenario import BUDGET_PER_ROUND_MAX, Scenario, ScenarioInstance, ScenarioParams, register_scenario
 from mechanisms.registry import BRAVERMAN, cite
 from mechanisms.voting.mechanisms import normalize_utilities, voting_externalities
 from mechanisms.voting.rules import (
@@ -68,7 +68,7 @@ class VotingParams(ScenarioParams):
     alternatives: int | None = Field(default=None, ge=2, le=50)
     profile: Literal["random", "compromise", "intensity"] = "random"
     eta: float = Field(default=0.05, gt=0.0)
-    budget: float = Field(default=0.1, gt=0.0)
+    budget: float = Field(default=0.1, gt=0.0, le=BUDGET_PER_ROUND_MAX)
     truth_voters: int = Field(default=3, ge=0)
     truth_delta: float = Field(default=0.0, ge=0.0)
     truth_grid: int = Field(default=2, ge=1, le=10)

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,6 +34,7 @@ from abm.backends import (
 )
 from abm.config import RunConfig
 from abm.model import MechanismModel
+from abm.runs.checkpoint import decode_state, encode_state
 from abm.runs.runner import run, write_outputs
 from agents.base import Feedback, Learner, Observation
 from agents.registry import LEARNERS, register_learner
@@ -229,15 +229,16 @@ def test_altered_reports_and_budget_top_ups_reach_the_shards(menu_follower, lear
                 assert s[key] == r[key]
 
 
-def checkpoint_round_trip(cfg: RunConfig, cut: int) -> MechanismModel:
-    """Step `cut` rounds, pickle the model as the runner's checkpoints do, drop the original
-    (its actors die), unpickle and finish the run."""
-    model = MechanismModel(cfg)
+def checkpoint_round_trip(cfg: RunConfig, cut: int, tmp_path: Path) -> MechanismModel:
+    """Step `cut` rounds, save the model's state as the runner's checkpoints do, drop the
+    original (its actors die), load the state into a model built anew and finish the run."""
+    model = MechanismModel(cfg, spill_dir=str(tmp_path))
     for _ in range(cut):
         model.step()
-    blob = cloudpickle.dumps(model)
+    blob = encode_state(model.state_dict())
     model.backend.close()
-    restored = cloudpickle.loads(blob)
+    restored = MechanismModel(cfg, spill_dir=str(tmp_path))
+    restored.load_state_dict(decode_state(blob))
     while restored.t < cfg.rounds:
         restored.step()
     return restored
@@ -257,11 +258,11 @@ def assert_same_model(a: MechanismModel, b: MechanismModel) -> None:
 
 
 @pytest.mark.parametrize("learner", ["adaptive_pacing", "menu_follower"])
-def test_checkpoint_restores_the_shards(monkeypatch, menu_follower, learner):
+def test_checkpoint_restores_the_shards(monkeypatch, menu_follower, learner, tmp_path):
     name = menu_follower if learner == "menu_follower" else learner
     cfg = RunConfig.from_mapping(small_config(rounds=40, backend="ray", learner={"name": name}))
     monkeypatch.setattr(abm.model, "RayBackend", PickledShards)
-    restored = checkpoint_round_trip(cfg, 17)
+    restored = checkpoint_round_trip(cfg, 17, tmp_path)
     assert isinstance(restored.backend, PickledShards)
     local = MechanismModel(cfg.model_copy(update={"backend": "local"}))
     for _ in range(cfg.rounds):
@@ -349,9 +350,9 @@ def wait_for_free_cpus(ray, cpus: float, timeout: float = 20.0) -> bool:
 
 
 @pytest.mark.ray
-def test_ray_checkpoint_round_trip(ray_session):
+def test_ray_checkpoint_round_trip(ray_session, tmp_path):
     cfg = RunConfig.from_mapping(small_config(rounds=30, backend="ray"))
-    restored = checkpoint_round_trip(cfg, 12)
+    restored = checkpoint_round_trip(cfg, 12, tmp_path)
     try:
         assert isinstance(restored.backend, RayBackend) and restored.backend.shards == 2
         local = MechanismModel(cfg.model_copy(update={"backend": "local"}))

@@ -53,6 +53,8 @@ def assert_same_run(a: Path, b: Path) -> None:
             for key in ma.files:
                 np.testing.assert_array_equal(ma[key], mb[key])
     sa, sb = (strip_timing(json.loads((p / "summary.json").read_text())) for p in (a, b))
+    for s in (sa, sb):
+        s.pop("provenance")  # which process ran it (Ray's version only where Ray was imported)
     assert sa == sb
 
 
@@ -174,6 +176,34 @@ def test_resume_skips_finished_runs(tmp_path):
     sweep(grid(), out=tmp_path, executor="serial", progress=False)
     again = manifest_lines(tmp_path)
     assert again[:4] == lines and [r["run_id"] for r in again[4:]] == [victim]
+
+
+def test_resume_recomputes_a_damaged_run_and_names_it(tmp_path, caplog):
+    sweep(grid(), out=tmp_path, executor="serial", progress=False)
+    lines = manifest_lines(tmp_path)
+    victim = lines[2]["run_id"]
+    path = tmp_path / "runs" / victim / "metrics.parquet"
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # same size, one bit flipped
+    frame = sweep(grid(), out=tmp_path, executor="serial", progress=False)
+    assert f"recomputing run {victim}: metrics.parquet does not match its recorded SHA-256" in caplog.text
+    assert [r["run_id"] for r in manifest_lines(tmp_path)[4:]] == [victim]
+    assert path.read_bytes() == good and list(frame["status"]) == ["ok"] * 4
+
+
+def test_runs_of_another_code_version_are_kept_with_a_warning_or_rerun(tmp_path, caplog, monkeypatch):
+    import abm.runs.sweep as sweep_module
+
+    sweep(grid(), out=tmp_path, executor="serial", progress=False)
+    lines = manifest_lines(tmp_path)
+    assert {r["code_version"] for r in lines} == {sweep_module.code_version()}
+    assert all(r["provenance"]["dependencies"]["numpy"] == np.__version__ for r in lines)
+    monkeypatch.setattr(sweep_module, "code_version", lambda: "feedfacefeedface")
+    sweep(grid(), out=tmp_path, executor="serial", progress=False)
+    assert "4 finished runs" in caplog.text and "--rerun-changed" in caplog.text
+    assert manifest_lines(tmp_path) == lines  # kept
+    sweep(grid(), out=tmp_path, executor="serial", progress=False, rerun_changed=True)
+    assert [r["run_id"] for r in manifest_lines(tmp_path)[4:]] == [r["run_id"] for r in lines]
 
 
 def test_failing_run_recorded_and_sweep_goes_on(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -60,14 +61,27 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from abm.runs.runner import resolve_config, run
+    from abm.runs.rundir import default_out
+    from abm.runs.runner import RunInterrupted, resolve_config, run
 
     overrides = run_overrides(args)
     if args.plugin_specs:  # recorded in the config (summary.json) like `plugins = [...]` in a TOML
         overrides["plugins"] = args.plugin_specs
     cfg = resolve_config(args.target, overrides)
-    out = Path(args.out) if args.out else Path("results") / f"{cfg.scenario}-{cfg.seed}"
-    result = run(cfg, out=out, progress=not args.quiet)
+    out = Path(args.out) if args.out else default_out(cfg)
+    try:
+        result = run(cfg, out=out, progress=not args.quiet, restart=args.restart, overwrite=args.overwrite)
+    except RunInterrupted as exc:
+        # The same command resumes (without the flags that would discard the checkpoint).
+        argv = sys.argv[1:] if args.argv is None else args.argv
+        again = shlex.join(["mechsim", *(a for a in argv if a not in ("--restart", "--overwrite"))])
+        if exc.checkpoint is not None:
+            print(f"\nmechsim: interrupted at round {exc.round} of {exc.rounds}; checkpoint saved — resume with: "
+                  f"{again}", file=sys.stderr)
+        else:
+            print(f"\nmechsim: interrupted at round {exc.round} of {exc.rounds}; nothing saved (runs resume only "
+                  "with --checkpoint-every N)", file=sys.stderr)
+        return 130
     if not args.quiet:
         print_summary(result.summary, result.agent_table)
         print(f"\nresults written to {out}/")
@@ -158,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=parents, help="run a scenario (by name or TOML file)")
     p.add_argument("target", help="scenario name (see `mechsim list`) or a config .toml file")
     add_run_flags(p)
-    p.add_argument("--out", help="output directory (default results/<scenario>-<seed>)")
+    p.add_argument("--out", help="output directory (default results/<scenario>-<seed>-<config hash>)")
+    p.add_argument("--restart", action="store_true", help="discard a checkpoint of this run and start over")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the results of another config in --out (cleared first)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
@@ -166,21 +184,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The project's own error types: the user's mistake or a state on disk the user must
+    decide about, reported in one line. Anything else is a bug and keeps its traceback."""
+    from abm.runs.checkpoint import CheckpointError
+
+    return (ConfigError, RegistryError, CheckpointError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         # Plug-ins first: the names in configs and arguments may be theirs.
         args.plugin_specs = [resolve_spec(spec) for spec in args.plugin or []]
         load_plugins(args.plugin_specs)
         return int(args.func(args) or 0)
-    except (ConfigError, RegistryError) as exc:
-        # A user's mistake: one line (with -v, the traceback too). Anything else is a bug
-        # and propagates with its traceback.
+    except user_errors() as exc:
+        # One line (with -v, the traceback too).
         if args.verbose:
             traceback.print_exc()
         print(f"mechsim: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.verbose:
+            traceback.print_exc()
+        print("\nmechsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ def register_cli(subparsers: Any, parents: list[argparse.ArgumentParser]) -> Non
     p.add_argument("--max-retries", type=int, default=2, help="extra attempts per failing run (default 2)")
     p.add_argument("--ship-code", action="store_true", help="send this checkout's packages to Ray workers")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field in every run")
+    p.add_argument(
+        "--rerun-changed", action="store_true",
+        help="recompute finished runs recorded by another code version (default: keep them, with a warning)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     p.set_defaults(func=cmd_sweep)
 
@@ -55,6 +59,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             overrides=overrides,
             ship_code=args.ship_code,
             progress=not args.quiet,
+            rerun_changed=args.rerun_changed,
         )
     except KeyboardInterrupt:
         print("\nmechsim sweep: interrupted; finished runs are recorded — run the same command again to resume")

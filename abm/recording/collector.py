@@ -159,6 +159,15 @@ class ModelSeriesCollector(mesa.DataCollector):
         frame = pd.DataFrame(rows, columns=["Step", "AgentID", *AGENT_REPORTERS])
         return frame.set_index(["Step", "AgentID"])
 
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint state: the collected rows (on the spill file and in memory)."""
+        return {"collected": self._collected, "series": self._series.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._series.load_state_dict(state["series"])
+        self._collected = int(state["collected"])
+        self._view = None
+
     def collect(self, model: Any) -> None:
         self._model = model
         self._series.row(self._collected)[:] = [fn(model) for fn in self._fns]

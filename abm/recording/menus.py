@@ -5,6 +5,7 @@ to disk (`abm.recording.store`) so memory does not grow with the horizon."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -169,6 +170,24 @@ class MenuRecorder:
         row[:, :w] = u
         row[:, w:-1] = c
         row[:, -1] = played
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint state: the menus' spill arrays (the exact ones once they exist)."""
+        arrays = {"utility": self.utility, "cost": self.cost, "played": self.played,
+                  "exact_utility": self.exact_utility, "exact_cost": self.exact_cost}
+        return {name: None if arr is None else arr.state_dict() for name, arr in arrays.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.utility.load_state_dict(state["utility"])
+        self.cost.load_state_dict(state["cost"])
+        self.played.load_state_dict(state["played"])
+        self.exact_utility = self.exact_cost = None
+        if state["exact_utility"] is not None and state["exact_cost"] is not None:
+            shape = tuple(state["exact_utility"]["row_shape"])
+            self.exact_utility = SpillArray("menu_exact_utility", shape, self.spill, self.chunk_rows)
+            self.exact_cost = SpillArray("menu_exact_cost", shape, self.spill, self.chunk_rows)
+            self.exact_utility.load_state_dict(state["exact_utility"])
+            self.exact_cost.load_state_dict(state["exact_cost"])
 
     def chunks(
         self, slots: int | None = None, entries: int = 0

@@ -116,6 +116,35 @@ class OutcomePath:
             self._live_outcomes.append(x.astype(np.float64))
             self._live_means.append(self.outcome.mean)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The running sums, the last outcome and the live checkpoints (the per-round
+        outcomes are on the spill file: `series`)."""
+        return {
+            "t": self.t,
+            "recorded": self.recorded,
+            "outcome": _average_state(self.outcome),
+            "bids": _average_state(self.bids),
+            "last": None if self._last is None else np.array(self._last),
+            "series": None if self.series is None else self.series.state_dict(),
+            "live_rounds": list(self._live_rounds),
+            "live_outcomes": [np.array(x) for x in self._live_outcomes],
+            "live_means": [np.array(x) for x in self._live_means],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.t, self.recorded = int(state["t"]), bool(state["recorded"])
+        _load_average(self.outcome, state["outcome"])
+        _load_average(self.bids, state["bids"])
+        self._last = state["last"]
+        self.series = None
+        if state["series"] is not None:
+            self.spill = self.spill if self.spill is not None else SpillDir()
+            self.series = SpillArray("outcomes", tuple(state["series"]["row_shape"]), self.spill)
+            self.series.load_state_dict(state["series"])
+        self._live_rounds = [int(r) for r in state["live_rounds"]]
+        self._live_outcomes = list(state["live_outcomes"])
+        self._live_means = list(state["live_means"])
+
     @property
     def last_outcome(self) -> np.ndarray | None:
         """The last round's outcome vector (None before the first, or when not traced)."""
@@ -162,6 +191,15 @@ class OutcomePath:
             "outcome": [out(x) for x in outcomes],
             "running_mean": [out(x) for x in means],
         }
+
+
+def _average_state(avg: TimeAverage) -> dict[str, Any]:
+    return {"total": None if avg.total is None else avg.total.copy(), "count": avg.count}
+
+
+def _load_average(avg: TimeAverage, state: dict[str, Any]) -> None:
+    avg.total = None if state["total"] is None else np.array(state["total"], dtype=np.float64)
+    avg.count = int(state["count"])
 
 
 class TraceRecorder:
@@ -231,6 +269,25 @@ class TraceRecorder:
     def outcomes(self) -> np.ndarray | None:
         """(T, size) outcome vectors of every round (None if not kept; see `OutcomePath`)."""
         return self.outcome_path.outcomes
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint state: every column's, the prices' and the outcome path's."""
+        return {
+            "rounds": self.rounds,
+            "columns": {name: col.state_dict() for name, col in self.columns.items()},
+            "prices": None if self.price_series is None else self.price_series.state_dict(),
+            "outcome_path": self.outcome_path.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rounds = int(state["rounds"])
+        for name, col in self.columns.items():
+            col.load_state_dict(state["columns"][name])
+        self.price_series = None
+        if state["prices"] is not None:
+            self.price_series = SpillArray("item_prices", tuple(state["prices"]["row_shape"]), self.spill)
+            self.price_series.load_state_dict(state["prices"])
+        self.outcome_path.load_state_dict(state["outcome_path"])
 
     def record(self, t: int, values: np.ndarray, reports: np.ndarray, result: RoundResult) -> None:
         if self.agents.size:  # no rows at all when no per-agent series are recorded

@@ -8,10 +8,11 @@ of `chunk_rows` rows lives in memory; a full chunk is appended to a raw file in 
 cheapest format to append (no compression on the hot path); outputs are compressed when a
 run's files are written (`abm.runs.outputs`).
 
-A checkpoint pickles a SpillArray by reference: the file path, the rows flushed and their
-size. Loading it checks that the file still holds those rows and truncates anything a
-crashed run appended after the checkpoint, so a resumed run never reads rows it did not
-write.
+A checkpoint keeps a SpillArray by reference (`state_dict`): the rows flushed to its file
+and the in-memory tail. Loading it (`load_state_dict`, into the array of a model rebuilt
+on the same spill directory) checks that the file still holds those rows and truncates
+anything a crashed run appended after the checkpoint, so a resumed run never reads rows
+it did not write.
 """
 
 from __future__ import annotations
@@ -66,13 +67,6 @@ class SpillDir:
         elif self.path.is_dir():
             for f in self.path.glob("*.f64"):
                 f.unlink(missing_ok=True)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A checkpoint refers to the files; the unpickled copy never deletes them.
-        return {"path": str(self.path)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path, self.owned, self._finalizer = Path(state["path"]), False, None
 
 
 def chunk_rows_for(row_shape: tuple[int, ...], chunk_bytes: int | None = None) -> int:
@@ -181,16 +175,28 @@ class SpillArray:
         """Rounds [0, hi) loaded as one array (memory T x row size: prefer `chunks`)."""
         return self.read(0, self.rows if hi is None else hi)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_buf"] = self._buf[: max(0, self.rows - self.flushed)].copy()
-        return state
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the shape, the rows flushed to the file and the tail."""
+        return {
+            "row_shape": list(self.row_shape),
+            "chunk_rows": self.chunk_rows,
+            "flushed": self.flushed,
+            "rows": self.rows,
+            "on_disk": self._path is not None,
+            "tail": self._buf[: max(0, self.rows - self.flushed)].copy(),
+        }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        tail = state.pop("_buf")
-        self.__dict__.update(state)
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from `state_dict()`: the file must hold the flushed rows (SpillError if
+        not); rows appended after the checkpoint are cut off."""
+        shape = tuple(int(s) for s in state["row_shape"])
+        if shape != self.row_shape:
+            raise SpillError(f"{self.name}: the checkpoint has rows of shape {shape}, this run {self.row_shape}")
+        self.chunk_rows, self.flushed, self.rows = int(state["chunk_rows"]), int(state["flushed"]), int(state["rows"])
+        tail = np.asarray(state["tail"], dtype=np.float64)
         self._buf = np.zeros((self.chunk_rows, *self.row_shape))
         self._buf[: tail.shape[0]] = tail
+        self._path = self.spill.file(self.name) if state["on_disk"] else None
         if self._path is not None:
             expected = self.flushed * self.row_bytes
             size = self._path.stat().st_size if self._path.is_file() else -1

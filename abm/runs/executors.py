@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,17 @@ from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
-from abm.runs.manifest import Manifest, RunSpec, deferred_sigint, failure_record, success_record, write_run
+from abm.runs.manifest import (
+    RUNS_DIR,
+    Manifest,
+    RunSpec,
+    damage,
+    deferred_sigint,
+    failure_record,
+    success_record,
+    write_run,
+)
+from abm.runs.rundir import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +50,23 @@ def execute_run(config: dict[str, Any]) -> dict[str, bytes]:
     # Spawned and Ray workers start fresh: register the run's plug-ins before its names are read.
     load_plugins(config.get("plugins") or [])
     with tempfile.TemporaryDirectory(prefix="mechsim-run-") as tmp:
-        run(config, out=tmp, progress=False)
-        return {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+        out = Path(tmp) / "run"
+        run(config, out=out, progress=False)
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+def _worker_init() -> None:
+    """Process-pool workers leave Ctrl-C to the driver, which terminates them (a worker's
+    own KeyboardInterrupt would print a traceback per worker). A terminated process runs
+    no exit handlers, so it must own no multiprocessing semaphore, which the resource
+    tracker would report leaked: tqdm's write lock is a thread lock here (a worker's
+    progress bars are disabled anyway)."""
+    import threading
+
+    from tqdm.std import tqdm as std_tqdm
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    std_tqdm.set_lock(threading.RLock())
 
 
 # --- executors -------------------------------------------------------------------------
@@ -96,7 +122,9 @@ class ProcessPool:
         self._executor = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return cf.ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+        )
 
     def submit(self, spec: RunSpec) -> cf.Future:
         try:
@@ -117,9 +145,13 @@ class ProcessPool:
         # Interrupted: do not wait for running runs (their results would be discarded anyway).
         # ProcessPoolExecutor has no public terminate before Python 3.14.
         processes = list(getattr(self._executor, "_processes", {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
         for p in processes:
             p.terminate()
+        for p in processes:
+            p.join()
+        # With the workers gone, a waiting shutdown returns at once and lets the executor
+        # close its queues: their semaphores are released, not reported leaked at exit.
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class RayPool:
@@ -194,21 +226,73 @@ def make_pool(
 
 def drive(
     pool: Any, todo: list[RunSpec], out: Path, manifest: Manifest, max_retries: int, total: int, skipped: int,
-    progress: bool,
+    progress: bool, known: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Submit every run, record each as it finishes, resubmit failures up to `max_retries`."""
+    """Submit every run, record each as it finishes, resubmit failures up to `max_retries`.
+
+    Each run is locked (`runs/.<run_id>.lock`) from its submission until it is recorded,
+    so a second sweep on the same directory leaves it alone: runs another sweep holds are
+    put off, waited for once this sweep's own are done, and computed only if the other
+    sweep did not record them ok. `known`: the manifest's records when the sweep decided
+    what to run; only a record written since (by another sweep) makes a run finished."""
+    known = known if known is not None else {}
+
+    def recorded_since(spec: RunSpec, ok_only: bool) -> bool:
+        rec = Manifest(manifest.path).latest().get(spec.run_id)
+        if rec is None or rec == known.get(spec.run_id):
+            return False
+        if rec.get("status") == "failed":
+            return not ok_only
+        return rec.get("status") == "ok" and damage(rec, out) is None
+
     pending: dict[Any, _Task] = {}
+    locks: dict[str, FileLock] = {}
+    held_elsewhere: list[tuple[RunSpec, FileLock]] = []
+
+    def lock_of(spec: RunSpec) -> FileLock:
+        return FileLock(out / RUNS_DIR / f".{spec.run_id}.lock", f"mechsim sweep {out}")
 
     def submit(spec: RunSpec, attempt: int) -> None:
         task = _Task(spec, attempt)
         task.handle = pool.submit(spec)
         pending[task.handle] = task  # futures, Ray ObjectRefs and serial tokens are hashable
 
+    def release(spec: RunSpec) -> None:
+        lock = locks.pop(spec.run_id, None)
+        if lock is not None:
+            lock.release()
+
     bar = tqdm(total=total, initial=skipped, desc=f"sweep {out.name}", unit="run", disable=not progress)
     try:
+        mine = []
         for spec in todo:
-            submit(spec, 1)
-        while pending:
+            lock = lock_of(spec)
+            if lock.acquire():
+                locks[spec.run_id] = lock
+                mine.append(spec)
+            else:
+                held_elsewhere.append((spec, lock))
+        # Another sweep may have recorded some of them before we took their locks.
+        for spec in mine:
+            if recorded_since(spec, ok_only=True):
+                release(spec)
+                bar.update(1)
+            else:
+                submit(spec, 1)
+        if held_elsewhere:
+            log.warning("%d runs are being computed by another sweep on %s: waiting for them at the end",
+                        len(held_elsewhere), out)
+        while pending or held_elsewhere:
+            if not pending:
+                spec, lock = held_elsewhere.pop(0)
+                lock.acquire(blocking=True)  # the other sweep recorded it, or stopped
+                locks[spec.run_id] = lock
+                if recorded_since(spec, ok_only=False):
+                    release(spec)
+                    bar.update(1)
+                else:
+                    submit(spec, 1)
+                continue
             for handle in pool.wait([t.handle for t in pending.values()]):
                 task = pending.pop(handle)
                 started = time.time()
@@ -228,6 +312,7 @@ def drive(
                         path = write_run(out, task.spec, files)
                         manifest.append(success_record(task.spec, files, path.relative_to(out), task.attempt))
                     log.debug("recorded run %s in %.3f s", task.spec.run_id, time.time() - started)
+                release(task.spec)
                 bar.update(1)
     except BaseException:
         if isinstance(pool, RayPool):
@@ -235,4 +320,6 @@ def drive(
         pool.shutdown()
         raise
     finally:
+        for lock in locks.values():
+            lock.release()
         bar.close()

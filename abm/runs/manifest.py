@@ -27,13 +27,10 @@ from typing import Any
 import pandas as pd
 
 from abm import jsonio
-from abm.config import ConfigError, RunConfig
+from abm.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Config fields that say where (and from which plug-in paths) a run executes, not what it
-#: computes: left out of the run id, so moving a checkout or a plug-in file keeps resume working.
-PLACEMENT_FIELDS = ("backend", "address", "shards", "plugins")
 MANIFEST = "manifest.jsonl"
 RUNS_DIR = "runs"
 
@@ -49,12 +46,6 @@ class RunSpec:
     @property
     def seed(self) -> int:
         return int(self.config["seed"])
-
-
-def run_id(config: RunConfig) -> str:
-    """A stable id of what a run computes: a hash of its config minus placement fields."""
-    data = config.model_dump(mode="json", exclude=set(PLACEMENT_FIELDS))
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Manifest:
@@ -107,13 +98,83 @@ def _json_default(x: Any) -> Any:
     return str(x)
 
 
-def finished_runs(runs: list[RunSpec], latest: dict[str, dict[str, Any]], out: Path) -> set[str]:
-    """Run ids to skip on resume: recorded ok and their directory still present."""
-    return {
-        r.run_id
-        for r in runs
-        if latest.get(r.run_id, {}).get("status") == "ok" and (out / RUNS_DIR / r.run_id).is_dir()
-    }
+def file_digests(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of each output file: what a resume checks a finished run against."""
+    return {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}
+
+
+def damage(record: dict[str, Any], out: Path) -> str | None:
+    """What is wrong with the files of a run recorded ok (None: they are as recorded). A
+    record with checksums is checked file by file; an older one (no checksums) by reading
+    each table's Parquet footer and the summary."""
+    path = out / RUNS_DIR / record["run_id"]
+    if not path.is_dir():
+        return "its directory is missing"
+    digests = record.get("files")
+    if digests is None:
+        return _legacy_damage(path)
+    for name, want in sorted(digests.items()):
+        f = path / name
+        if not f.is_file():
+            return f"{name} is missing"
+        if f.stat().st_size != want["bytes"]:
+            return f"{name} has {f.stat().st_size} bytes, {want['bytes']} were recorded"
+        if _sha256(f) != want["sha256"]:
+            return f"{name} does not match its recorded SHA-256"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _legacy_damage(path: Path) -> str | None:
+    import pyarrow.parquet as pq
+
+    for f in sorted(path.glob("*.parquet")):
+        try:
+            pq.read_metadata(f)
+        except Exception:  # any unreadable footer is damage, whatever pyarrow raises
+            return f"{f.name} is not a readable Parquet file"
+    try:
+        json.loads((path / "summary.json").read_text())
+    except (OSError, ValueError):
+        return "summary.json is missing or unreadable"
+    return None
+
+
+@dataclass
+class Finished:
+    """The resume check of a sweep's runs: ok (skip), damaged (id -> what is wrong: redo),
+    changed (ids recorded by another code version)."""
+
+    ok: set[str]
+    damaged: dict[str, str]
+    changed: set[str]
+
+
+def finished_runs(
+    runs: list[RunSpec], latest: dict[str, dict[str, Any]], out: Path, code_version: str | None = None
+) -> Finished:
+    """Which runs a resume skips: recorded ok and their files verified against the manifest
+    (`damage`); `changed`: those among them recorded by a code version other than `code_version`."""
+    result = Finished(set(), {}, set())
+    for r in runs:
+        rec = latest.get(r.run_id, {})
+        if rec.get("status") != "ok":
+            continue
+        problem = damage(rec, out)
+        if problem is not None:
+            result.damaged[r.run_id] = problem
+            continue
+        result.ok.add(r.run_id)
+        if code_version is not None and rec.get("code_version") != code_version:
+            result.changed.add(r.run_id)
+    return result
 
 
 @contextlib.contextmanager
@@ -148,10 +209,11 @@ def write_run(out: Path, spec: RunSpec, files: dict[str, bytes]) -> Path:
 
 
 def summary_scalars(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """The flat scalar entries of summary.json (nested tables as dotted keys; no config)."""
+    """The flat scalar entries of summary.json (nested tables as dotted keys; no config
+    and no provenance, which the manifest line keeps whole)."""
     out: dict[str, Any] = {}
     for k, v in summary.items():
-        if k == "config" and not prefix:
+        if k in ("config", "provenance") and not prefix:
             continue
         if isinstance(v, dict):
             out.update(summary_scalars(v, f"{prefix}{k}."))
@@ -163,6 +225,7 @@ def summary_scalars(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]
 def success_record(spec: RunSpec, files: dict[str, bytes], path: Path, attempt: int) -> dict[str, Any]:
     """The manifest line of a run recorded ok (its summary's scalars ride along for the table)."""
     summary = jsonio.loads(files["summary.json"]) if "summary.json" in files else {}
+    prov = summary.get("provenance") or {}
     return {
         "run_id": spec.run_id,
         "status": "ok",
@@ -171,6 +234,9 @@ def success_record(spec: RunSpec, files: dict[str, bytes], path: Path, attempt: 
         "path": str(path),
         "attempts": attempt,
         "finished_at": time.time(),
+        "code_version": prov.get("code_version"),
+        "provenance": prov,
+        "files": file_digests(files),
         "summary": summary_scalars(summary),
     }
 

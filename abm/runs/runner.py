@@ -4,8 +4,13 @@ bar, collect, and write `rounds.parquet`, `agents.parquet`, `metrics.parquet`,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +20,17 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from abm.config import ConfigError, RunConfig
+from abm.ledger import BudgetError
 from abm.metrics import end_of_run_metrics
 from abm.model import MechanismModel
 from abm.recording.frames import AGENT_SERIES_COLUMNS, agent_series_tables
+from abm.recording.store import SpillError
 from abm.resolve import resolve_config
-from abm.runs.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from abm.runs.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from abm.runs.outputs import write_outputs
+from abm.runs.provenance import code_version, provenance
+from abm.runs.rundir import RunDir, RunDirError, run_id
+from abm.scenario import get_scenario
 
 log = logging.getLogger(__name__)
 
@@ -81,39 +91,145 @@ def round_frame(model: MechanismModel) -> pd.DataFrame:
     return rounds
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run between two rounds: `round` rounds of `rounds` were
+    played; `checkpoint` is the checkpoint saved then (None when the run does not
+    checkpoint: nothing is kept)."""
+
+    def __init__(self, round: int, rounds: int, checkpoint: Path | None) -> None:
+        super().__init__(f"interrupted at round {round} of {rounds}")
+        self.round, self.rounds, self.checkpoint = round, rounds, checkpoint
+
+
+@contextlib.contextmanager
+def sigint_between_rounds() -> Iterator[list[bool]]:
+    """Turn the first Ctrl-C into a flag the round loop reads after the round in progress
+    (a model is never checkpointed half-way through a round); a second Ctrl-C interrupts
+    at once. Only where Python's default handler is installed in the main thread (a
+    sweep's workers ignore SIGINT: their driver stops them)."""
+    flag: list[bool] = []
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        flag.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run(
     config: str | Path | dict[str, Any] | RunConfig,
     *,
     overrides: dict[str, Any] | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    restart: bool = False,
+    overwrite: bool = False,
 ) -> RunResult:
     """Simulate `config` for its T rounds; write results to `out` when given.
 
-    With `checkpoint_every` > 0 and an `out` directory, the whole model is checkpointed
-    there every that many rounds, and a run whose directory holds a checkpoint of the
-    same config resumes from it (nothing computed before the checkpoint is redone)."""
+    `out` is checked and locked before the first round (`abm.runs.rundir`: a file, an
+    unwritable place, another config's results — unless `overwrite` — or a directory
+    another run is writing are refused with a `RunDirError`); the files are written beside
+    it and renamed into place when complete.
+
+    With `checkpoint_every` > 0 and an `out`, the model's state is checkpointed every that
+    many rounds (`abm.runs.checkpoint`), and a rerun of the same config resumes from it
+    (nothing computed before the checkpoint is redone; the results are the same bytes as
+    an uninterrupted run's). A checkpoint that is damaged or was written by other code
+    raises `CheckpointError`; `restart` discards it. Ctrl-C stops between rounds, saves a
+    checkpoint when checkpointing and raises `RunInterrupted`."""
     cfg = resolve_config(config, overrides)
-    started = time.perf_counter()
-    ckpt = Path(out) / CHECKPOINT if out is not None and cfg.checkpoint_every else None
-    model = load_checkpoint(ckpt, cfg) if ckpt is not None else None
-    if model is None:
-        # A checkpointed run spills beside its checkpoint, where a resumed run finds the
-        # records; any other run spills to a temporary directory (SpillDir).
-        model = MechanismModel(cfg, spill_dir=str(ckpt.parent / RECORDS_DIR) if ckpt is not None else None)
+    # The user's config errors before the output directory's: they name what to fix first.
+    get_scenario(cfg.scenario).parse_params(cfg.params)
+    if out is None:
+        return _simulate(cfg, MechanismModel(cfg), None, progress, time.perf_counter())
+    with RunDir(Path(out), cfg, overwrite=overwrite) as rundir:
+        started = time.perf_counter()
+        model = _resume_or_build(cfg, rundir, restart)
+        try:
+            result = _simulate(cfg, model, rundir.work / CHECKPOINT if cfg.checkpoint_every else None,
+                               progress, started)
+        except RunInterrupted as exc:
+            if exc.checkpoint is None:
+                rundir.discard_work()  # nothing to resume from
+            raise
+        except BaseException:
+            if not cfg.checkpoint_every:
+                rundir.discard_work()
+            raise
+        write_outputs(result, rundir.work)
+        (rundir.work / CHECKPOINT).unlink(missing_ok=True)
+        shutil.rmtree(rundir.work / RECORDS_DIR, ignore_errors=True)
+        rundir.commit()
+        return result
+
+
+def _checkpoint_expect(config_id: str) -> dict[str, Any]:
+    """What a checkpoint's header must say to be resumed by this run."""
+    return {"code_version": code_version(), "config_id": config_id}
+
+
+def _resume_or_build(cfg: RunConfig, rundir: RunDir, restart: bool) -> MechanismModel:
+    """The model resumed from the working directory's checkpoint, or a fresh one (in a
+    fresh working directory). A checkpointed run spills its records there too, where a
+    resumed run finds them; any other run spills to a temporary directory (SpillDir)."""
+    path = rundir.work / CHECKPOINT
+    if cfg.checkpoint_every and not restart:
+        loaded = load_checkpoint(path, _checkpoint_expect(rundir.config_id))
+        if loaded is not None:
+            head, state = loaded
+            model = MechanismModel(cfg, spill_dir=str(rundir.work / RECORDS_DIR))
+            try:
+                model.load_state_dict(state)
+                if model.t != head.get("round"):
+                    raise ValueError(f"its state is at round {model.t}, its header says {head.get('round')}")
+            except (KeyError, ValueError, TypeError, SpillError, BudgetError) as exc:
+                model.backend.close()
+                raise CheckpointError(path, f"does not fit this run ({exc})") from None
+            log.info("resuming %s from round %d (%s)", cfg.scenario, model.t, path)
+            return model
+    rundir.fresh_work()
+    spill = str(rundir.work / RECORDS_DIR) if cfg.checkpoint_every else None
+    return MechanismModel(cfg, spill_dir=spill)
+
+
+def _save(model: MechanismModel, path: Path, config_id: str) -> None:
+    header = {**_checkpoint_expect(config_id), "round": model.t, "provenance": provenance()}
+    save_checkpoint(path, model.state_dict(), header)
+
+
+def _simulate(
+    cfg: RunConfig, model: MechanismModel, ckpt: Path | None, progress: bool, started: float
+) -> RunResult:
+    """Step `model` to the horizon (checkpointing into `ckpt`), then the metrics and summary."""
+    config_id = run_id(cfg)
     try:
-        bar = tqdm(
-            range(model.steps, cfg.rounds),
-            initial=model.steps,
-            total=cfg.rounds,
-            desc=f"{cfg.scenario} seed={cfg.seed}",
-            disable=not progress,
-            unit="round",
-        )
-        for _ in bar:
-            model.step()
-            if ckpt is not None and model.running and model.steps % cfg.checkpoint_every == 0:
-                save_checkpoint(model, ckpt)
+        with sigint_between_rounds() as interrupted:
+            bar = tqdm(
+                range(model.steps, cfg.rounds),
+                initial=model.steps,
+                total=cfg.rounds,
+                desc=f"{cfg.scenario} seed={cfg.seed}",
+                disable=not progress,
+                unit="round",
+            )
+            for _ in bar:
+                model.step()
+                if ckpt is not None and model.running and model.steps % cfg.checkpoint_every == 0:
+                    _save(model, ckpt, config_id)
+                if interrupted and model.running:
+                    bar.close()
+                    if ckpt is not None:
+                        _save(model, ckpt, config_id)
+                    raise RunInterrupted(model.t, cfg.rounds, ckpt)
     finally:
         model.backend.close()
     model.ledger.check_invariants()
@@ -149,12 +265,9 @@ def run(
         summary["scenario_summary"] = model.instance.summarize(model)
     summary["metrics"] = metrics.summary
     summary["groups"] = group_summary(table)
-    result = RunResult(cfg, rounds, table, summary, model, metrics.tables)
-    if out is not None:
-        write_outputs(result, Path(out))
-        if ckpt is not None:
-            model.spill.cleanup()  # the checkpoint is gone too: nothing can resume from them
-    return result
+    summary["config_id"] = config_id
+    summary["provenance"] = provenance()
+    return RunResult(cfg, rounds, table, summary, model, metrics.tables)
 
 
 #: Per-agent columns summarized per population group: (column, aggregations).
@@ -190,12 +303,16 @@ def group_summary(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "CHECKPOINT",
+    "CheckpointError",
     "ConfigError",
+    "RunDirError",
+    "RunInterrupted",
     "RunResult",
     "agent_table",
     "load_checkpoint",
     "resolve_config",
     "run",
     "save_checkpoint",
+    "sigint_between_rounds",
     "write_outputs",
 ]

@@ -56,17 +56,17 @@ from abm.runs.executors import (
 )
 from abm.runs.manifest import (
     MANIFEST,
-    PLACEMENT_FIELDS,
     RUNS_DIR,
     Manifest,
     RunSpec,
     deferred_sigint,
     finished_runs,
     results_frame,
-    run_id,
     summary_scalars,
     write_run,
 )
+from abm.runs.provenance import code_version
+from abm.runs.rundir import PLACEMENT_FIELDS, run_id
 from abm.runs.runner import resolve_config
 from abm.scenario import get_scenario
 from agents.registry import validate_learner
@@ -225,6 +225,7 @@ def sweep(
     ship_code: bool = False,
     progress: bool = True,
     pools: dict[str, Any] | None = None,
+    rerun_changed: bool = False,
 ) -> pd.DataFrame:
     """Run every grid point not already finished in `out`; return one row per run.
 
@@ -235,6 +236,12 @@ def sweep(
     overrides: dotted `key=value`s applied to every run on top of the sweep's own.
     pools: a cache of pools by executor kind, shared by several sweeps (a study's parts) so
         a process pool or Ray is started once.
+    rerun_changed: recompute the finished runs recorded by another code version (by default
+        they are kept, with a warning).
+    A finished run is skipped only when its files match the checksums its manifest line
+    recorded; a damaged one is recomputed (a warning names it). Runs another sweep on the
+    same directory is computing are left to it: this one waits for them at the end and
+    computes only those the other did not finish.
     Rows: run_id, status (ok | failed), the axis values, seed, attempts, path (ok runs),
     error (failed runs) and the scalar entries of each run's summary.json.
     """
@@ -253,7 +260,19 @@ def sweep(
         jsonio.dumps({"spec": spec.model_dump(mode="json"), "runs": [r.run_id for r in runs]}, indent=1) + "\n"
     )
     manifest = Manifest(out_dir / MANIFEST)
-    done = finished_runs(runs, manifest.latest(), out_dir)
+    known = manifest.latest()
+    finished = finished_runs(runs, known, out_dir, code_version())
+    for rid, problem in finished.damaged.items():
+        log.warning("recomputing run %s: %s", rid, problem)
+    if finished.changed:
+        if rerun_changed:
+            log.warning("recomputing %d runs recorded by another code version (--rerun-changed)", len(finished.changed))
+        else:
+            log.warning(
+                "%d finished runs of %s were recorded by another code version than this one (%s): kept; "
+                "pass --rerun-changed to recompute them", len(finished.changed), out_dir, code_version(),
+            )
+    done = finished.ok - finished.changed if rerun_changed else finished.ok
     todo = [r for r in runs if r.run_id not in done]
     if done:
         log.info("resuming %s: %d of %d runs already finished", out_dir, len(done), len(runs))
@@ -265,7 +284,7 @@ def sweep(
             pool = make_pool(kind, workers, max_retries, address, ship_code, plugins)
             if pools is not None:
                 pools[kind] = pool
-        drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress)
+        drive(pool, todo, out_dir, manifest, max_retries, len(runs), len(done), progress, known)
     return results_frame(runs, manifest.latest(), out_dir)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from mechanisms.apex.hooks import (
+    LAMBDA_MAX,
     ArgmaxWithoutEach,
     ClosedFormExternalities,
     DeclaredSpan,
@@ -45,7 +46,7 @@ from mechanisms.apex.hooks import (
     utility_span,
 )
 from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
-from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector, clip_reports
 
 __all__ = [
     "Apex",
@@ -163,6 +164,8 @@ class Apex(Mechanism):
     (lambda-bar of Theorem 13; inf by default)."""
 
     p_max = np.inf
+    #: Report range [0, LAMBDA_MAX] (see LAMBDA_MAX): a larger lambda is played as LAMBDA_MAX.
+    report_max = LAMBDA_MAX
 
     def __new__(cls, problem: Any = None, *args: Any, **kwargs: Any) -> Apex:
         """`Apex(problem)` is an `ExactMenuApex` when the problem has closed-form menu
@@ -231,7 +234,8 @@ class Apex(Mechanism):
         return opt_minus - (f_next_total - lam * f_next), opt_minus, {}
 
     def _capped(self, bids: np.ndarray) -> np.ndarray:
-        return bids if self.bid_cap == np.inf else np.minimum(bids, self.bid_cap)
+        """Bids within [0, min(bid_cap, report_max)] (`report_max` = LAMBDA_MAX)."""
+        return clip_reports(np.asarray(bids, dtype=np.float64), min(self.bid_cap, self.report_max))
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         lam = self._capped(check_vector("bids", reports.bids, self.n))

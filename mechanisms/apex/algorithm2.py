@@ -114,11 +114,12 @@ class InfinitesimalApex(Apex):
         """Cap lambda_i at sqrt(4 remaining_i / bound) so lambda^2 / 4 * q_i <= remaining_i
         whatever the outcome, with bound = the problem's `quadratic_price_bound` >= q_i
         (no cap if the problem gives no bound)."""
+        bids = np.asarray(bids, dtype=np.float64)
         if not isinstance(self.problem, QuadraticPriceBound):
-            return np.asarray(bids, dtype=np.float64)
+            return bids
         bound = self.problem.quadratic_price_bound
         cap = np.sqrt(4.0 * np.maximum(np.asarray(remaining, dtype=np.float64), 0.0) / max(float(bound), 1e-300))
-        return np.minimum(np.asarray(bids, dtype=np.float64), cap)
+        return np.minimum(bids, cap)
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None

@@ -35,6 +35,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+#: The largest bid lambda APEX plays (its report range [0, LAMBDA_MAX]; a larger bid is
+#: played as LAMBDA_MAX). lambda is tokens per unit of utility, and with f_i in [0, 1] and
+#: about one token per round the relevant bids lie in [1e-2, 1e2] (`report_grid`); the
+#: solvers behind H hold their tolerance relative to lambda * span, and a lambda of order
+#: 1e300 overflows F itself (lambda * f_i, the regularized objectives), so past 1e6 no
+#: outcome or charge would be computed to the problem's tolerance. The budget rule
+#: (`enforce_budget`) caps lambda by the remaining budget as well.
+LAMBDA_MAX = 1e6
+
 
 @runtime_checkable
 class ArgmaxWithoutEach(Protocol):

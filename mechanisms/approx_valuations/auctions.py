@@ -102,6 +102,22 @@ def _as_profiles(bids: np.ndarray) -> np.ndarray:
     return z
 
 
+#: Bids whose largest is within 2^+-UNIT_RANGE are computed as they are (`unit_exponents`).
+UNIT_RANGE = 256
+
+
+def unit_exponents(top: np.ndarray) -> np.ndarray:
+    """e with top / 2^e in [0.5, 1) where top is outside [2^-UNIT_RANGE, 2^UNIT_RANGE], else
+    0: M_f's winning probabilities are homogeneous of degree 0 in the bids and its
+    payments of degree 1, so the optimal auction computes in units of 2^e of the largest
+    bid. Scaling by a power of two is exact, and in these units neither a subnormal bid's
+    S / z nor a sum of bids near the float maximum overflows (Chiesa–Micali–Zhu, Def. E.2
+    is scale-free). Bids in the normal range are not rescaled: scaling down would flush
+    a much smaller subnormal alternative to 0."""
+    exp = np.frexp(top)[1]
+    return np.where((top > 0) & (np.abs(exp) > UNIT_RANGE), exp, 0)
+
+
 def second_price_win_probabilities(bids: np.ndarray) -> np.ndarray:
     """Highest bid wins; ties split uniformly (the random tie-break of `SecondPrice`)."""
     z = _as_profiles(bids)
@@ -133,6 +149,8 @@ def optimal_allocation(bids: np.ndarray, delta: float) -> OptimalAllocation:
     D = d_delta(delta)
     z = _as_profiles(bids)
     flat = z.reshape(-1, z.shape[-1])
+    unit = unit_exponents(flat.max(axis=1))  # computed in units of 2^unit (see unit_exponents)
+    flat = np.ldexp(flat, -unit[:, None])
     b, n = flat.shape
     order = np.argsort(-flat, axis=1, kind="stable")
     s = np.take_along_axis(flat, order, axis=1)
@@ -144,12 +162,15 @@ def optimal_allocation(bids: np.ndarray, delta: float) -> OptimalAllocation:
     n_star = np.argmax(cond, axis=1) + 1
     winners_sum = S[np.arange(b), n_star - 1]
     winner = (k[None, :] <= n_star[:, None]) & (s > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = (n + D) / (n * (n_star + D) * D)
-        f_sorted = np.where(winner, coef[:, None] * (n_star[:, None] + D - winners_sum[:, None] / s), 0.0)
+    coef = (n + D) / (n * (n_star + D) * D)
+    # S / z_i only for the candidate winners, where it is at most n* + D (E.8); a loser's
+    # bid may be 0 or subnormal beside a large S.
+    ratio = np.divide(np.broadcast_to(winners_sum[:, None], s.shape), s, out=np.zeros(s.shape), where=winner)
+    f_sorted = np.where(winner, coef[:, None] * (n_star[:, None] + D - ratio), 0.0)
     f_sorted = np.clip(f_sorted, 0.0, 1.0)
     prob = np.empty_like(f_sorted)
     np.put_along_axis(prob, order, f_sorted, axis=1)
+    winners_sum = np.ldexp(winners_sum, unit)
     return OptimalAllocation(prob.reshape(z.shape), n_star.reshape(z.shape[:-1]), winners_sum.reshape(z.shape[:-1]))
 
 
@@ -163,8 +184,13 @@ def _segment_integral(
 ) -> np.ndarray:
     """int_lo^hi coef (a - s/z) dz on winner pieces (0 elsewhere); s = 0 when lo = 0."""
     lin = coef * a * (hi - lo)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log = np.where((s > 0) & (lo > 0), coef * s * np.log(hi / lo), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratio = np.log(hi / lo)
+        # hi / lo leaves the float range for a subnormal lo: log(hi) - log(lo) is finite.
+        far = np.isinf(log_ratio) & (lo > 0) & np.isfinite(hi)
+        if far.any():
+            log_ratio = np.where(far, np.log(hi) - np.log(np.where(lo > 0, lo, 1.0)), log_ratio)
+        log = np.where((s > 0) & (lo > 0), coef * s * log_ratio, 0.0)
     return np.where(winner & (hi > lo), lin - log, 0.0)
 
 
@@ -192,6 +218,10 @@ def optimal_menu(others: np.ndarray, x: np.ndarray, delta: float) -> tuple[np.nd
     m, n1 = o.shape
     n = n1 + 1
     x = np.asarray(x, dtype=np.float64)
+    # In units of 2^unit per agent (see unit_exponents): f is scale-free, the integral
+    # scales back by 2^unit.
+    unit = unit_exponents(np.maximum(o.max(axis=1, initial=0.0), x.max(axis=1, initial=0.0)))
+    o, x = np.ldexp(o, -unit[:, None]), np.ldexp(x, -unit[:, None])
     Sp = np.concatenate([np.zeros((m, 1)), np.cumsum(o, axis=1)], axis=1)
     k = np.arange(n)
     cands = np.concatenate([o, Sp[:, 1:] / (k[1:] + D), o * (k[:-1] + 1 + D) - Sp[:, :-1]], axis=1)
@@ -218,7 +248,7 @@ def optimal_menu(others: np.ndarray, x: np.ndarray, delta: float) -> tuple[np.nd
     integral = cum[rows, p] + _segment_integral(c_x, a_x, s_x, w_x, lo[rows, p], x)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         f = np.where(w_x & (x > 0), np.clip(c_x * (a_x - s_x / x), 0.0, 1.0), 0.0)
-    return f, integral
+    return f, np.ldexp(integral, unit[:, None])
 
 
 def optimal_expected_payments(
@@ -333,7 +363,9 @@ class ApproxAuction(Mechanism):
 
     def report_grid(self, k: int) -> np.ndarray:
         top = self.bid_cap if np.isfinite(self.bid_cap) else 1.0
-        return np.concatenate([[0.0], np.logspace(-3, np.log10(top), k - 1)])
+        # Increasing for any cap: from 1e-3 (or top / 1e3 when the cap is below 1e-3) to top.
+        low = min(1e-3, top * 1e-3)
+        return np.concatenate([[0.0], np.logspace(np.log10(low), np.log10(top), k - 1)])
 
 
 class RandomAssignment(ApproxAuction):

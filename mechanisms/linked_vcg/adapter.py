@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult, check_reports
+from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, clip_reports
 from mechanisms.linked_vcg.groves_milp import others_surplus_batch
 from mechanisms.linked_vcg.knapsack import ord_split
 from mechanisms.linked_vcg.model import LinkedVCG, retract_rows
@@ -33,6 +33,10 @@ class ResourceAllocationRound(Mechanism):
     date just committed (history before it fixed). Reports are scalings of the truth."""
 
     p_max = np.inf
+    #: Report range [0, 1e6]: a report scales the true endowment (1 = truthful, the menus'
+    #: grid spans 0..2), and a larger scaling is played as 1e6; with scalings near the float
+    #: maximum the reported endowments, and the knapsack's totals, overflow to inf.
+    report_max = 1e6
 
     def __init__(self, mech: LinkedVCG, truth: np.ndarray, linked: bool) -> None:
         self.mech = mech
@@ -55,7 +59,7 @@ class ResourceAllocationRound(Mechanism):
         t = self.t
         if t >= self.mech.horizon:
             raise RuntimeError(f"the horizon T = {self.mech.horizon} is reached")
-        bids, _ = check_reports(reports, self.truth.shape[0])
+        bids, _ = check_reports(reports, self.truth.shape[0], self.report_max)
         self.raw[:, t] = bids[:, None] * self.truth[:, t]
         eff = self._effective(self.raw, t)  # (N, I)
         econ = self.mech.economy
@@ -95,6 +99,7 @@ class ResourceAllocationRound(Mechanism):
         if t < 0:
             raise RuntimeError("menu_all needs a committed date (call run_round first)")
         agents = np.arange(self.raw.shape[0]) if agents is None else np.asarray(agents)
+        alternatives = clip_reports(np.asarray(alternatives, dtype=np.float64), self.report_max)
         m, n_alt = alternatives.shape
         utility = np.empty((m, n_alt))
         eff_now = self._effective(self.raw, t)

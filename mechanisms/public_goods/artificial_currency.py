@@ -52,6 +52,7 @@ class ArtificialCurrency(Mechanism):
         self.budget_rule = budget_rule
         self.name = f"artificial_currency[{self.monetary.name}]"
         self.p_max = self.monetary.p_max if budget_rule == "p_max" else np.inf
+        self.report_max = self.monetary.report_max
 
     @property
     def alpha(self) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector
+from mechanisms.base import Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
 from mechanisms.registry import MECHANISMS, ONYEZE, cite, register_mechanism
 
 #: Cost of the single good (Onyeze et al. 2025 normalizes c = 1).
@@ -36,6 +36,47 @@ def moulin_size(sorted_desc: np.ndarray) -> int:
     k *= sorted_desc
     ok = np.flatnonzero(k >= GOOD_COST)
     return int(ok[-1]) + 1 if ok.size else 0
+
+
+#: Proportional's shares of a total past the float range are taken in units of 2^SCALE_EXP:
+#: scaling by a power of two is exact, and n * max float / 2^64 is finite for any n < 2^63.
+SCALE_EXP = 64
+
+
+def proportional_shares(bids: np.ndarray, total: float) -> np.ndarray:
+    """p_i = V_i / V_tot (Onyeze et al. §3.1) for V_tot = `total` = bids.sum(). Where the
+    sum of finite reports leaves the float range (V_tot = inf, which would charge everyone
+    0 for a good that is allocated), the same shares in units of 2^SCALE_EXP: exact
+    scaling, so the charges still sum to the cost 1."""
+    if np.isfinite(total):
+        return bids / total
+    scaled = np.ldexp(bids, -SCALE_EXP)
+    return scaled / scaled.sum()
+
+
+def scale_exponent(bids: np.ndarray, alternatives: np.ndarray | None = None) -> int:
+    """0, or SCALE_EXP when the reports' total (plus the largest alternative) leaves the
+    float range: Proportional then computes in units of 2^SCALE_EXP (exact scaling)."""
+    with np.errstate(over="ignore"):
+        total = np.asarray(bids, dtype=np.float64).sum()
+        if alternatives is not None and np.size(alternatives):
+            total = total + np.max(alternatives)
+    return 0 if np.isfinite(total) else SCALE_EXP
+
+
+def others_sums(bids: np.ndarray) -> np.ndarray:
+    """sum_{j != i} V_j for every i without cancellation: V_tot - V_i loses the others'
+    reports when V_i dominates the total (1e20 + 0.6 - 1e20 = 0), so the one report that
+    is more than half the total gets its others' sum added up directly (at most one
+    report can be; the others' exclusion sums are then at least half the total, within
+    a few ulps). Callers scale reports whose total leaves the float range (`scale_exponent`)."""
+    bids = np.asarray(bids, dtype=np.float64)
+    total = bids.sum()
+    others = total - bids
+    big = np.flatnonzero(bids > 0.5 * total)
+    for i in big:
+        others[i] = np.delete(bids, i).sum()
+    return others
 
 
 class PostedPrices:
@@ -101,10 +142,11 @@ class Proportional(Mechanism):
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         bids, values = check_reports(reports)
-        total = bids.sum()
+        with np.errstate(over="ignore"):  # a total past the float range: see proportional_shares
+            total = bids.sum()
         allocated = total >= GOOD_COST
         served = np.full(bids.shape[0], allocated)
-        charges = bids / total if allocated else np.zeros_like(bids)
+        charges = proportional_shares(bids, total) if allocated else np.zeros_like(bids)
         return RoundResult(
             outcome=served,
             utilities=values * served,
@@ -115,19 +157,26 @@ class Proportional(Mechanism):
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
         """`run_round` on every row at once (each row's total is the same pairwise sum)."""
         bids, _ = check_batch(bids, values)
-        total = bids.sum(axis=1)
+        with np.errstate(over="ignore"):  # rows past the float range are redone below
+            total = bids.sum(axis=1)
         served = total >= GOOD_COST
         charges = np.where(served[:, None], bids / np.where(served, total, 1.0)[:, None], 0.0)
+        for r in np.flatnonzero(~np.isfinite(total)):  # a sum past the float range (see proportional_shares)
+            charges[r] = proportional_shares(bids[r], total[r])
         return np.repeat(served[:, None], bids.shape[1], axis=1), charges
 
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[rows]
-        total = others[:, None] + alternatives
-        served = total >= GOOD_COST
-        cost = np.divide(alternatives, total, out=np.zeros(total.shape), where=served)
+        alts = np.asarray(alternatives, dtype=np.float64)
+        e = scale_exponent(reports.bids, alts)  # in units of 2^e (exact), see scale_exponent
+        if e:
+            alts = np.ldexp(alts, -e)
+        others = others_sums(np.ldexp(reports.bids, -e) if e else reports.bids)[rows][:, None]
+        total = others + alts
+        served = total >= np.ldexp(GOOD_COST, -e)
+        cost = np.divide(alts, total, out=np.zeros(total.shape), where=served)
         return served * reports.values[rows][:, None], cost
 
     def menu_breakpoints(
@@ -136,9 +185,10 @@ class Proportional(Mechanism):
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        others = (reports.bids.sum() - reports.bids)[rows]
+        e = scale_exponent(reports.bids)  # others past the float range: their sum exceeds the cost
+        others = others_sums(np.ldexp(reports.bids, -e) if e else reports.bids)[rows]
         out = np.zeros((others.shape[0], 2))
-        np.maximum(GOOD_COST - others, 0.0, out=out[:, 1])
+        out[:, 1] = np.ldexp(np.maximum(np.ldexp(GOOD_COST, -e) - others, 0.0), e)
         return out
 
 
@@ -152,9 +202,13 @@ class Moulin(Mechanism):
 
     name = "moulin"
     p_max = GOOD_COST
+    #: Reports above the cost 1 are played as 1, exactly: a report >= 1 meets 1/|S| for
+    #: every S, so which sets are feasible, the served set and every posted price are the
+    #: same (and b * |S| cannot overflow).
+    report_max = GOOD_COST
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids, values = check_reports(reports)
+        bids, values = check_reports(reports, report_max=self.report_max)
         size = moulin_size(np.sort(bids)[::-1])
         served = np.zeros(bids.shape[0], dtype=bool)
         if size:
@@ -173,6 +227,7 @@ class Moulin(Mechanism):
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
         """`run_round` on every row at once: each row's Moulin size from its sorted reports."""
         bids, _ = check_batch(bids, values)
+        bids = np.minimum(bids, self.report_max)
         k = np.arange(1, bids.shape[1] + 1, dtype=np.float64)
         ok = np.sort(bids, axis=1)[:, ::-1] * k >= GOOD_COST
         size = np.where(ok.any(axis=1), bids.shape[1] - np.argmax(ok[:, ::-1], axis=1), 0)
@@ -183,7 +238,7 @@ class Moulin(Mechanism):
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows][:, None]
+        tau = posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)[rows][:, None]
         served = alternatives >= tau
         return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
@@ -192,7 +247,7 @@ class Moulin(Mechanism):
     ) -> np.ndarray:
         """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, reports.bids, moulin_thresholds)[rows]
+        tau = posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)[rows]
         out = np.zeros((tau.shape[0], 2))
         out[:, 1] = tau
         return out

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector
+from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
 from mechanisms.public_goods.monetary import PostedPrices, posted_prices
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
@@ -321,6 +321,13 @@ class Potential(Mechanism):
     critical report (the VCG payment). Cost g(|S|) (default the 0-1 cost of one good,
     P(k) = H_k). IR, IC, CC; DWL <= H_n - 1 (Proposition E.2).
 
+    Report range [0, p_max]: a report above p_max = g(1) is played as g(1), exactly. Such
+    a report's increment s - g(k)/k is >= 0 wherever it is added, so every maximizer of
+    S_k - P(k) (and of the others' objectives behind each critical report) holds it, and
+    lowering it to g(1) shifts all of them by the same amount: the served set, k* and
+    every tau_i are unchanged. Without the cap, prefix sums of huge reports swallow P(k)
+    (1e17 + H_k - 1e17 = 0 charges nothing) or overflow to inf - inf.
+
     p_max = g(1): a critical report never exceeds the first increment P(1) - P(0) = g(1),
     because P is concave when g is (increments g(k)/k non-increasing)."""
 
@@ -329,6 +336,7 @@ class Potential(Mechanism):
     def __init__(self, cost: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.cost_fn = cost if cost is not None else (lambda k: np.where(np.asarray(k) > 0, UNIT_COST, 0.0))
         self.p_max = float(self.cost_fn(np.array([1]))[0])
+        self.report_max = self.p_max
         self._curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _curves_for(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +355,7 @@ class Potential(Mechanism):
         return self._curves_for(n)[1]
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids, values = check_reports(reports)
+        bids, values = check_reports(reports, report_max=self.report_max)
         n = bids.shape[0]
         served, tau, P = single_good_outcome(bids, self.potential_curve(n))
         charges = np.where(served, np.minimum(tau, bids), 0.0)
@@ -372,7 +380,9 @@ class Potential(Mechanism):
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         n = reports.bids.shape[0]
         curve = self.potential_curve(n)
-        tau = posted_prices(state, reports.bids, lambda b: single_good_thresholds(b, curve))[rows][:, None]
+        tau = posted_prices(
+            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
+        )[rows][:, None]
         served = alternatives >= tau - TOKEN_TOL
         return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
 
@@ -383,7 +393,9 @@ class Potential(Mechanism):
         two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
         curve = self.potential_curve(reports.bids.shape[0])
-        tau = posted_prices(state, reports.bids, lambda b: single_good_thresholds(b, curve))[rows]
+        tau = posted_prices(
+            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
+        )[rows]
         out = np.zeros((tau.shape[0], 2))
         out[:, 1] = tau
         return out

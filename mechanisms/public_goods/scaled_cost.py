@@ -28,6 +28,9 @@ class ScaledCost(Mechanism):
     mechanism's, in units of c (`extras["cost_unit"]` = c).
     """
 
+    #: The last round's reports in units of c: a cache, not state (`mechanisms.state`).
+    transient_state = ("_last",)
+
     def __new__(cls, monetary: Any = None, *args: Any, **kwargs: Any) -> ScaledCost:
         if cls is ScaledCost and isinstance(monetary, ExactMenu):
             cls = ExactMenuScaledCost
@@ -41,6 +44,7 @@ class ScaledCost(Mechanism):
         self.cost = cost
         self.name = f"{monetary.name}[cost={cost:g}]"
         self.p_max = monetary.p_max * cost
+        self.report_max = monetary.report_max * cost
         self._last: tuple[Reports, Reports] | None = None
 
     def _unit(self, reports: Reports) -> Reports:
@@ -52,9 +56,6 @@ class ScaledCost(Mechanism):
         unit = Reports(reports.bids / self.cost, reports.values)
         self._last = (reports, unit)
         return unit
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_last": None}  # a checkpoint does not need last round's reports
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         res = self.monetary.run_round(self._unit(reports), rng)

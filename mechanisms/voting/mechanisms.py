@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
+from mechanisms.apex.hooks import LAMBDA_MAX
+from mechanisms.base import Mechanism, Reports, RoundResult, check_vector, clip_reports
 from mechanisms.registry import BRAVERMAN, cite, register_mechanism
 from mechanisms.voting.simplex import check_lottery, entropy, mirror_ascent, softmax, tangent_basis
 
@@ -426,6 +427,9 @@ class QuadraticVoting(Mechanism):
     v^T A v, §3.1)."""
 
     name = "quadratic_voting"
+    #: APEX's report range (`mechanisms.apex.hooks.LAMBDA_MAX`): the same outcome map
+    #: and price units; lambda^2 overflows from about 1e154.
+    report_max = LAMBDA_MAX
 
     def __init__(self, utilities: np.ndarray | list, eta: float) -> None:
         self.u = normalize_utilities(utilities)
@@ -436,7 +440,7 @@ class QuadraticVoting(Mechanism):
         self.directions = quadratic_directions(self.u)
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
-        bids = check_vector("bids", reports.bids, self.n)
+        bids = clip_reports(check_vector("bids", reports.bids, self.n), self.report_max)
         p = softmax(bids @ self.directions, self.eta)
         return RoundResult(
             p, self.u @ p, self.price(bids, np.arange(self.n)), allocated=True, extras={"lottery": p}
@@ -461,8 +465,8 @@ class QuadraticVoting(Mechanism):
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         agents = np.arange(self.n) if agents is None else np.asarray(agents)
-        alts = np.asarray(alternatives, dtype=np.float64)
-        bids = np.asarray(reports.bids, dtype=np.float64)
+        alts = clip_reports(np.asarray(alternatives, dtype=np.float64), self.report_max)
+        bids = clip_reports(np.asarray(reports.bids, dtype=np.float64), self.report_max)
         d = self.directions[agents]
         base = (bids @ self.directions)[None, :] - bids[agents, None] * d
         # The others' votes are shared by every alternative; the lottery's axis first,

@@ -68,6 +68,10 @@ def check_lottery(name: str, p: np.ndarray, k: int) -> np.ndarray:
     return arr
 
 
+#: Smallest normal float64: the floor of a probability inside a logarithm.
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def mirror_ascent(
     linear: np.ndarray,
     grad_f0: Callable[[np.ndarray], np.ndarray],
@@ -92,7 +96,12 @@ def mirror_ascent(
     p = np.broadcast_to(np.maximum(np.asarray(start, dtype=np.float64), 1e-300), lin.shape).copy()
     p /= p.sum(axis=-1, keepdims=True)
     for _ in range(max_iter):
-        logits = (1.0 - tau) * np.log(p) + tau * (lin + grad_f0(p)) / eta
+        logits = tau * (lin + grad_f0(p)) / eta
+        if tau < 1.0:
+            # The floor keeps an underflowed coordinate (p_j = 0) at a finite logit: log(0)
+            # would pin it at 0 forever. At tau = 1 (f0 with L = 0, e.g. gamma = 0) the
+            # term is absent, not 0 * log(0) = NaN.
+            logits += (1.0 - tau) * np.log(np.maximum(p, _TINY))
         new = softmax(logits, 1.0)
         if np.abs(new - p).max() <= tol:
             return new

@@ -137,23 +137,25 @@ def test_crashed_run_resumes_from_checkpoint_with_identical_results(tmp_path, mo
     monkeypatch.setattr(runner, "tqdm", crash_at_250)
     with pytest.raises(RuntimeError, match="simulated crash"):
         abm.run(cfg, out=tmp_path / "x", progress=False)
-    assert (tmp_path / "x" / runner.CHECKPOINT).is_file()
-    spilled = list((tmp_path / "x" / runner.RECORDS_DIR).glob("*.f64"))
+    work = tmp_path / ".x.partial"  # the run's working directory beside its target
+    assert not (tmp_path / "x").exists()  # nothing half-written where the results go
+    assert (work / runner.CHECKPOINT).is_file()
+    spilled = list((work / runner.RECORDS_DIR).glob("*.f64"))
     assert (chunk_bytes is None) or spilled  # the small chunks really went to disk
     monkeypatch.setattr(runner, "tqdm", real_tqdm)  # the chunk size stays patched
 
     resumed_at = []
     load = runner.load_checkpoint
 
-    def spy(path, config):
-        model = load(path, config)
-        resumed_at.append(None if model is None else model.t)
-        return model
+    def spy(path, expect):
+        loaded = load(path, expect)
+        resumed_at.append(None if loaded is None else loaded[0]["round"])
+        return loaded
 
     monkeypatch.setattr(runner, "load_checkpoint", spy)
     abm.run(cfg, out=tmp_path / "x", progress=False)
     assert resumed_at == [200]
+    assert not work.exists()  # checkpoint and records went with it
     assert not (tmp_path / "x" / runner.CHECKPOINT).exists()
-    assert not list((tmp_path / "x" / runner.RECORDS_DIR).glob("*.f64"))  # removed with the checkpoint
     for name in ("rounds.parquet", "agents.parquet", "metrics.parquet"):
         assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name

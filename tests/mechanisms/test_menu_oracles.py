@@ -199,13 +199,19 @@ def test_bwk_menu_equals_the_oracle(case, data):
 
 def oracle_public_goods_menu(mech, alternatives, reports, rows):
     """main's menus: Proportional's shares of the others' total, Moulin's and Potential's
-    posted prices recomputed from the bids."""
+    posted prices recomputed from the bids. (Issue 15: the one report above half the
+    total gets its others' sum added up directly, as total - b loses it: 1e20 + 0.6 - 1e20
+    = 0; test_public_goods.py checks that case by hand.)"""
     from mechanisms.base import TOKEN_TOL
     from mechanisms.public_goods.monetary import GOOD_COST, Moulin, Proportional, moulin_thresholds
     from mechanisms.public_goods.potential import single_good_thresholds
 
     if isinstance(mech, Proportional):
-        others = (reports.bids.sum() - reports.bids)[rows]
+        b = reports.bids
+        others = b.sum() - b
+        for i in np.flatnonzero(b > 0.5 * b.sum()):
+            others[i] = sum(float(x) for j, x in enumerate(b) if j != i)
+        others = others[rows]
         total = others[:, None] + alternatives
         served = total >= GOOD_COST
         cost = np.where(served, alternatives / np.where(served, total, 1.0), 0.0)
@@ -215,7 +221,10 @@ def oracle_public_goods_menu(mech, alternatives, reports, rows):
         tau = moulin_thresholds(reports.bids)[rows][:, None]
         served = alternatives >= tau
     else:
-        tau = single_good_thresholds(reports.bids, mech.potential_curve(reports.bids.shape[0]))[rows][:, None]
+        # Reports above p_max = g(1) are played as g(1) (the same thresholds in exact
+        # arithmetic: test_potential.py checks it against the uncapped formula).
+        capped = np.minimum(reports.bids, mech.p_max)
+        tau = single_good_thresholds(capped, mech.potential_curve(reports.bids.shape[0]))[rows][:, None]
         served = alternatives >= tau - TOKEN_TOL
     bp = np.concatenate([np.zeros_like(tau), tau], axis=1)
     return reports.values[rows][:, None] * served, np.where(served, tau, 0.0), bp
@@ -229,7 +238,10 @@ def public_goods_cases(draw):
     v = np.array(draw(st.lists(st.floats(0, 2), min_size=n, max_size=n)))
     alts = draw(arrays(np.float64, (n, draw(st.integers(1, 8))), elements=bid))
     # Reports exactly at the price: 1 - others (Proportional) and 1/k (Moulin, Potential).
-    alts[:, 0] = np.maximum(1.0 - (b.sum() - b), 0.0)
+    others = b.sum() - b
+    for i in np.flatnonzero(b > 0.5 * b.sum()):
+        others[i] = sum(float(x) for j, x in enumerate(b) if j != i)
+    alts[:, 0] = np.maximum(1.0 - others, 0.0)
     alts[:, -1] = b
     return b, v, alts
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from abm.config import ConfigError
+from abm.runs.provenance import code_commit
 from abm.runs.study.base import Findings, Part, Study, StudyData, get_study
 from abm.runs.study.report import write_report
 from abm.runs.study.stats import aggregate
@@ -163,18 +163,6 @@ def identity(study: Study, quick: bool, seeds: int | None, parts: list[Part]) ->
         text += f" | {study.citation.short()}"
     commit = code_commit()
     return f"{text} | commit {commit}" if commit else text
-
-
-def code_commit() -> str | None:
-    """The short commit of the checkout this code runs from (None outside a git clone)."""
-    root = Path(__file__).resolve().parents[3]
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
