@@ -21,6 +21,12 @@ W_-i - B_i(g) with B_i(g) = max_{A: A_i = g} (R_-i(A) - P_c(A)): a report r buys
 maximizing r u_i(g) - pi_i(g) (u_i(g) = sum_{k in g} V_ik / s_i), so the menu in r is
 the upper envelope of 2^m lines (`menu_all`, `menu_breakpoints`).
 
+Report range. Each reported value R_ik is capped at p_max, which is exact (the same allocation
+and payments for every finite report, so `report_max` is infinite): pair (i, k) raises
+P_c by at most c({(i, k)}) <= p_max (P_c is a Shapley-weighted sum of submodular costs), so
+any R_ik >= p_max puts (i, k) in A* (largest cardinality) and, for j != i, in the best
+allocation without i as well, where R_jk cancels from p_i. The sums then stay below n m p_max.
+
 p_max. sup_V p_i(V) = c({i} x [m]) (the others report 0 and i everything: p_i =
 P_c({i} x [m]) = c({i} x [m]), since a single agent's Shapley weights sum to 1), the largest
 over agents and costs is the `p_max` of Algorithm 1, line 4.
@@ -53,12 +59,13 @@ def bundle_values(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).sum(axis=-1)
 
 
-def report_matrix(bids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The reported values R_ik = r_i V_ik / s_i (0 for an agent with s_i = 0), (..., n, m)."""
+def report_matrix(bids: np.ndarray, values: np.ndarray, cap: float = np.inf) -> np.ndarray:
+    """The reported values R_ik = min(r_i V_ik / s_i, cap) (0 for an agent with s_i = 0), (..., n, m).
+    V_ik / s_i <= 1 is formed first, so no finite report overflows."""
     v = np.asarray(values, dtype=np.float64)
-    s = v.sum(axis=-1)
-    scale = np.divide(bids, s, out=np.zeros(np.broadcast_shapes(np.shape(bids), s.shape)), where=s > 0)
-    return v * scale[..., None]
+    s = v.sum(axis=-1, keepdims=True)
+    share = np.divide(v, s, out=np.zeros(v.shape), where=s > 0)
+    return np.minimum(share * np.asarray(bids, dtype=np.float64)[..., None], cap)
 
 
 def check_goods_reports(reports: Reports, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +105,8 @@ class GoodsPotential(Mechanism):
     DWL <= H_n - 1 (Proposition E.2), the gamma of Theorem 7.2 / Corollary 7.3."""
 
     name = "potential[goods]"
+    #: Tables rebuilt from the costs at construction or on first use: not checkpointed.
+    transient_state = ("_tables", "bundles", "allocs", "flat", "sizes")
 
     def __init__(self, costs: CostFunction | Sequence[CostFunction]) -> None:
         pool = [costs] if isinstance(costs, CostFunction) else list(costs)
@@ -169,7 +178,7 @@ class GoodsPotential(Mechanism):
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         bids, v = check_goods_reports(reports, self.n, self.m)
         j = self.cost_index(reports.context)
-        r = report_matrix(bids, v)
+        r = report_matrix(bids, v, self.p_max)
         star, pay, _ = self.solve(r, j)
         alloc = self.allocs[star]
         tab = self.tables(j)
@@ -188,7 +197,7 @@ class GoodsPotential(Mechanism):
         if isinstance(state, GoodsState):
             return state
         bids, v = check_goods_reports(reports, self.n, self.m)
-        return GoodsState(report_matrix(bids, v), self.cost_index(reports.context))
+        return GoodsState(report_matrix(bids, v, self.p_max), self.cost_index(reports.context))
 
     def bundle_lines(self, st: GoodsState, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(B_i(g), size_i(g)) over the 2^m bundles g of agent i (module docstring): the best
@@ -210,7 +219,11 @@ class GoodsPotential(Mechanism):
     def _choose(self, slopes: np.ndarray, best: np.ndarray, size: np.ndarray, alts: np.ndarray) -> np.ndarray:
         """Index of the bundle each report in `alts` (K,) buys: argmax r u(g) + B(g), the
         largest cardinality on ties (as run_round's argmax)."""
-        lines = alts[:, None] * slopes[None, :] + best[None, :]
+        return self._pick(alts[:, None] * slopes[None, :] + best[None, :], size)
+
+    @staticmethod
+    def _pick(lines: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Row-wise argmax of (K, 2^m) bundle values, the largest cardinality on ties."""
         top = lines.max(axis=1, keepdims=True)
         ties = lines >= top - TIE_TOL * np.maximum(1.0, np.abs(top))
         return np.argmax(np.where(ties, size[None, :], -1), axis=1)
@@ -231,8 +244,10 @@ class GoodsPotential(Mechanism):
         u = np.empty(alts.shape)
         c = np.empty(alts.shape)
         for row, i in enumerate(idx):
-            slopes, best, size = self._agent_lines(st, v, int(i))
-            g = self._choose(slopes, best, size, alts[row])
+            best, size = self.bundle_lines(st, int(i))
+            # Agent i's reported values at each alternative, capped as run_round caps them.
+            own = report_matrix(alts[row], np.broadcast_to(v[i], (alts.shape[1], self.m)), self.p_max)
+            g = self._pick(own @ self.bundles.T.astype(np.float64) + best[None, :], size)
             u[row] = self.bundles[g] @ v[i]
             c[row] = np.maximum(best[0] - best[g], 0.0)
         return u, c
