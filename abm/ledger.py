@@ -130,6 +130,7 @@ class Ledger:
         self.depleted_at = np.array(state["depleted_at"], dtype=self.depleted_at.dtype)
         self.n_depleted = int(state["n_depleted"])
         self.rounds = int(state["rounds"])
+        self._live = self.depleted_at < 0  # derived from depleted_at, as in __init__
         self.check_invariants()
 
     def check_invariants(self) -> None:

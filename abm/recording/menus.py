@@ -172,22 +172,22 @@ class MenuRecorder:
         row[:, -1] = played
 
     def state_dict(self) -> dict[str, Any]:
-        """Checkpoint state: the menus' spill arrays (the exact ones once they exist)."""
-        arrays = {"utility": self.utility, "cost": self.cost, "played": self.played,
-                  "exact_utility": self.exact_utility, "exact_cost": self.exact_cost}
-        return {name: None if arr is None else arr.state_dict() for name, arr in arrays.items()}
+        """Checkpoint state: the exact breakpoints per agent and the menus' one spill array
+        (None before the first round of an `ExactMenu` mechanism)."""
+        return {"j": self.j, "store": None if self.store is None else self.store.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.utility.load_state_dict(state["utility"])
-        self.cost.load_state_dict(state["cost"])
-        self.played.load_state_dict(state["played"])
-        self.exact_utility = self.exact_cost = None
-        if state["exact_utility"] is not None and state["exact_cost"] is not None:
-            shape = tuple(state["exact_utility"]["row_shape"])
-            self.exact_utility = SpillArray("menu_exact_utility", shape, self.spill, self.chunk_rows)
-            self.exact_cost = SpillArray("menu_exact_cost", shape, self.spill, self.chunk_rows)
-            self.exact_utility.load_state_dict(state["exact_utility"])
-            self.exact_cost.load_state_dict(state["exact_cost"])
+        j, store = int(state["j"]), state["store"]
+        if store is None:
+            if self._exact is not None:
+                self.j, self.store = 0, None
+            return
+        if self.store is None or j != self.j:
+            # The row width depends on J, known from the checkpointed run's first round.
+            self._alts = self._alts[:, : self.k]
+            self._open(j)
+        assert self.store is not None
+        self.store.load_state_dict(store)
 
     def chunks(
         self, slots: int | None = None, entries: int = 0
