@@ -55,15 +55,18 @@ def brute_force(cost: CostFunction, r: np.ndarray) -> tuple[set, np.ndarray]:
                 total += c(frozenset(p for p in alloc if p[0] in agents)) / (size * comb(n, size))
         return total
 
-    allocs = [frozenset(p for p, b in zip(pairs, bits, strict=True) if b) for bits in product([0, 1], repeat=len(pairs))]
+    bit_rows = product([0, 1], repeat=len(pairs))
+    allocs = [frozenset(p for p, b in zip(pairs, bits, strict=True) if b) for bits in bit_rows]
     value = {a: sum(r[i, k] for i, k in a) for a in allocs}
     p = {a: pot(a) for a in allocs}
     best = max(value[a] - p[a] for a in allocs)
     star = max((a for a in allocs if value[a] - p[a] >= best - 1e-12), key=len)
     pay = np.zeros(n)
+    def others(a: frozenset, i: int) -> float:
+        return sum(r[j, k] for j, k in a if j != i) - p[a]
+
     for i in range(n):
-        others = lambda a: sum(r[j, k] for j, k in a if j != i) - p[a]  # noqa: E731
-        pay[i] = max(others(a) for a in allocs if all(j != i for j, _ in a)) - others(star)
+        pay[i] = max(others(a, i) for a in allocs if all(j != i for j, _ in a)) - others(star, i)
     return set(star), pay
 
 
@@ -135,7 +138,8 @@ def test_p_max_is_attained_by_a_lone_bidder(family):
         own = np.zeros((n, m), dtype=bool)
         own[i] = True
         assert res.charges[i] == pytest.approx(float(cost(own)), abs=TOL)
-    assert mech.p_max == pytest.approx(max(float(cost(np.eye(n, dtype=bool)[i][:, None] & np.ones(m, bool))) for i in range(n)))
+    rows = np.eye(n, dtype=bool)[:, :, None] & np.ones((1, 1, m), dtype=bool)  # {i} x [m] for each i
+    assert mech.p_max == pytest.approx(float(np.max(cost(rows))))
 
 
 @settings(max_examples=40, deadline=None)

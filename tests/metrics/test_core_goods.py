@@ -16,7 +16,7 @@ from mechanisms.public_goods.potential import CardinalityCost, CoverageCost, Per
 def full_lp(values, cost_index, costs, allocs, utility, shares, coalition) -> float:
     """max z: sum x_tA V_i[t](A_i) >= z U_i, sum_A x_tA <= 1, sum x_tA c_t(A) <= alpha_S T, with
     a column for every round and every non-empty allocation of S."""
-    t_len, n, m = values.shape
+    t_len, n, _ = values.shape
     s = list(coalition)
     cols = [a for a in range(1, allocs.shape[0]) if not allocs[a][[i for i in range(n) if i not in s]].any()]
     pos = [i for i in s if utility[i] > 0]
@@ -86,7 +86,8 @@ def test_one_good_of_cost_one_is_the_single_good_core(seed):
     shares = np.full(n, 0.5 / n)
     inst = GoodsInstance.of(values[:, :, None], np.zeros(t_len, dtype=int), costs, allocs, utility, shares)
     for s in [(0,), (1, 2), (0, 1, 2, 3)]:
-        assert coalition_gamma_goods(inst, s).gamma == pytest.approx(coalition_gamma(values, utility, shares, s), abs=1e-7)
+        single = coalition_gamma(values, utility, shares, s)
+        assert coalition_gamma_goods(inst, s).gamma == pytest.approx(single, abs=1e-7)
     assert goods_core_factor(inst).gamma == pytest.approx(core_factor(values, utility, shares).gamma, abs=1e-7)
 
 
