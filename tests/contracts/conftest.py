@@ -38,6 +38,17 @@ def public_goods(factory: Any, rng: np.random.Generator) -> Instance:
     return factory(), rng.random(5), 10.0
 
 
+def many_goods(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(costs)`: 3 agents, 2 goods under a coverage cost (each pair covers random elements of 4,
+    weight 1/4 each), values U[0, 1] per good, an (n, m) `Reports.values`; a report scales
+    the agent's value vector, any report >= 0 (reports above m buy everything)."""
+    from mechanisms.public_goods.potential import CoverageCost
+
+    inc = rng.random((3, 2, 4)) < 0.5
+    inc[..., 0] |= ~inc.any(axis=2)
+    return factory(CoverageCost(inc, np.full(4, 0.25))), rng.random((3, 2)), 10.0
+
+
 def voting(factory: Any, rng: np.random.Generator) -> Instance:
     """`(utilities (5, 3), eta_total)`: 5 voters, 3 alternatives; eta_total = 0.05 * n
     (the voting scenario's default); reports lambda >= 0 (values unused)."""
@@ -96,6 +107,7 @@ def facility_location(factory: Any, rng: np.random.Generator) -> Instance:
 #: The built-in families' instance factories.
 BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "public_goods": public_goods,
+    "many_goods": many_goods,
     "voting": voting,
     "matching": matching,
     "approx_valuations": approx_valuations,
