@@ -221,8 +221,14 @@ class MechanismModel(mesa.Model):
 
     def observation(self, t: int) -> Observation:
         """This round's private values and every agent's remaining budget."""
-        values = self.instance.values.sample(t, self.values_rng)
-        return Observation(t, values, self.ledger.remaining)
+        return self._draw(t)[0]
+
+    def _draw(self, t: int) -> tuple[Observation, np.ndarray, Any]:
+        """(the learners' observation, the drawn values V[t], the round's context): with many
+        goods V[t] is (n, m) and the learners see the scalar `ValueModel.observed(V[t])`."""
+        model = self.instance.values
+        values, context = model.draw(t, self.values_rng)
+        return Observation(t, model.observed(values), self.ledger.remaining), values, context
 
     def step(self) -> None:
         """Play round `steps - 1` (Mesa has already advanced `steps`)."""
@@ -233,10 +239,10 @@ class MechanismModel(mesa.Model):
             self.running = False
             return
         t = steps - 1
-        obs = self.observation(t)
+        obs, values, context = self._draw(t)
         bids, alternatives = self.backend.act(obs)
         bids = self.mechanism.enforce_budget(bids, self.ledger.remaining)
-        reports = Reports(bids, obs.values)
+        reports = Reports(bids, values, context)
         result = self.mechanism.run_round(reports, self.mechanism_rng)
         self.ledger.charge(result.charges, t)
         menus = [

@@ -4,6 +4,8 @@ registers them all."""
 from scenarios import (  # noqa: F401
     approx_auction,
     bwk_toy,
+    course_allocation,
+    facility_location,
     one_sided,
     public_goods,
     resource_allocation,

@@ -5,6 +5,7 @@ package path).
 - `assert_same_outputs`: two run directories hold the same results.
 - `PickledShards`: RayBackend's driver logic with its ShardWorkers in process (no Ray
   cluster), every message pickled both ways as Ray would.
+- `TINY` / `DEFAULT_ROUNDS`: tiny runs of every built-in scenario (the contracts, checkpoints).
 - `CONTRACT_PLUGINS` / `load_contract_plugins`: the plug-ins the contract tests load before
   collection, so their mechanisms, learners and scenarios go through the same contracts.
 """
@@ -36,6 +37,7 @@ TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 CONTRACT_PLUGINS: list[Path] = [
     TESTS / "contracts" / "plugin_example.py",
     TESTS.parent / "docs" / "examples" / "fpa_tokens.py",  # docs/extending.md's examples
+    TESTS.parent / "docs" / "examples" / "apex_projects.py",
 ]
 
 #: Name of the module attribute by which a plug-in provides contract instances for its
@@ -150,3 +152,28 @@ def load_factor() -> float:
 def scaled(seconds: float) -> float:
     """A timeout of `seconds` on an idle machine, stretched by the current load."""
     return seconds * load_factor()
+
+
+#: Tiny overrides of each scenario's TOML defaults (within its constraints: two-sided
+#: needs an even number of agents; sizes already tiny are kept). A scenario not listed
+#: (a plug-in's) runs its defaults with `rounds = DEFAULT_ROUNDS`.
+TINY: dict[str, dict] = {
+    "approx-auction": {"rounds": 40, "params.worst_case_samples": 50},
+    "bwk-stochastic": {"agents": 2, "rounds": 40},
+    "bwk-toy": {"agents": 2, "rounds": 40},
+    "course-allocation": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
+    "facility-location": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
+    "large-public-goods": {"agents": 6, "rounds": 40, "menu_points": 8},
+    "one-sided": {"agents": 4, "rounds": 30, "menu_points": 8},
+    "public-goods": {"rounds": 40, "menu_points": 8},
+    "resource-allocation": {
+        "agents": 3,
+        "rounds": 6,
+        "params.incentive_agents": 0,
+        "params.misreports": 0,
+        "params.trials": 1,
+    },
+    "two-sided": {"agents": 6, "rounds": 30, "menu_points": 8},
+    "voting": {"agents": 6, "rounds": 30, "menu_points": 8, "params.truth_voters": 1},
+}
+DEFAULT_ROUNDS = 30

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import DEFAULT_ROUNDS, TINY
 
 import abm
 import abm.runs.runner as runner
@@ -16,21 +17,6 @@ from abm.runs.checkpoint import CHECKPOINT, MAGIC, CheckpointError, decode_state
 from abm.runs.runner import resolve_config
 from abm.scenario import SCENARIOS
 from mechanisms.state import StateError, load_state, state_of
-
-#: Tiny runs of each scenario (the scenario contract's sizes, tests/contracts).
-TINY: dict[str, dict] = {
-    "approx-auction": {"rounds": 24, "params.worst_case_samples": 50},
-    "bwk-stochastic": {"agents": 2, "rounds": 24},
-    "bwk-toy": {"agents": 2, "rounds": 24},
-    "large-public-goods": {"agents": 6, "rounds": 24, "menu_points": 8},
-    "one-sided": {"agents": 4, "rounds": 20, "menu_points": 8},
-    "public-goods": {"rounds": 24, "menu_points": 8},
-    "resource-allocation": {
-        "agents": 3, "rounds": 6, "params.incentive_agents": 0, "params.misreports": 0, "params.trials": 1,
-    },
-    "two-sided": {"agents": 6, "rounds": 20, "menu_points": 8, "record": {"menu_every": 1}},
-    "voting": {"agents": 6, "rounds": 20, "menu_points": 8, "params.truth_voters": 1},
-}
 
 
 def records(model: MechanismModel) -> dict[str, np.ndarray]:
@@ -49,7 +35,7 @@ def test_every_scenario_resumes_from_its_state_dict_bit_for_bit(name, tmp_path):
     """Play half the rounds, checkpoint (through the file format), play on (rows that the
     resumed run must cut off), rebuild the model from the config, load, finish: the
     records equal an uninterrupted run's exactly."""
-    cfg = resolve_config(name, {**TINY.get(name, {"rounds": 20}), "cohort_size": 1})
+    cfg = resolve_config(name, {**TINY.get(name, {"rounds": DEFAULT_ROUNDS}), "cohort_size": 1})
     ref = MechanismModel(cfg, spill_dir=str(tmp_path / "ref"))
     while ref.running:
         ref.step()
@@ -72,7 +58,7 @@ def test_every_scenario_resumes_from_its_state_dict_bit_for_bit(name, tmp_path):
 
 def test_a_fresh_model_differs_so_the_comparison_can_fail(tmp_path):
     """The oracle above is not vacuous: a mechanism whose round state is not loaded
-    (bandits with knapsacks keep the arm's last state, Braverman §2.3.3) plays on differently."""
+    (bandits with knapsacks keep the arm's last state, Braverman 2021 §2.3.3) plays on differently."""
     cfg = resolve_config("bwk-toy", TINY["bwk-toy"])
     ref = MechanismModel(cfg, spill_dir=str(tmp_path / "a"))
     while ref.running:

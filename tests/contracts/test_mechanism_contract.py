@@ -196,7 +196,7 @@ def test_run_rounds_equals_run_round_row_by_row(entry, contract_instance):
     mech, values, bid_high = contract_instance(entry, 0)
     n = values.shape[0]
     bids = np.stack(report_profiles(n, bid_high, np.random.default_rng(4)))
-    rows = np.broadcast_to(values, bids.shape).copy()
+    rows = np.broadcast_to(values, (bids.shape[0], *values.shape)).copy()  # (N, n), or (N, n, m) for m goods
     loop = copy.deepcopy(mech)
     outcomes, charges = mech.run_rounds(bids, rows, np.random.default_rng(7))
     rng = np.random.default_rng(7)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import CONTRACT_PLUGINS, PickledShards, assert_same_outputs, registered_by_contract_plugins
+from helpers import (
+    CONTRACT_PLUGINS,
+    DEFAULT_ROUNDS,
+    TINY,
+    PickledShards,
+    assert_same_outputs,
+    registered_by_contract_plugins,
+)
 
 import abm.model
 from abm.backends import RayBackend
@@ -19,27 +26,6 @@ from abm.scenario import SCENARIOS
 
 NAMES = sorted(SCENARIOS)
 
-#: Tiny overrides of each scenario's TOML defaults (within its constraints: two-sided
-#: needs an even number of agents; sizes already tiny are kept). A scenario not listed
-#: (a plug-in's) runs its defaults with `rounds = DEFAULT_ROUNDS`.
-TINY: dict[str, dict] = {
-    "approx-auction": {"rounds": 40, "params.worst_case_samples": 50},
-    "bwk-stochastic": {"agents": 2, "rounds": 40},
-    "bwk-toy": {"agents": 2, "rounds": 40},
-    "large-public-goods": {"agents": 6, "rounds": 40, "menu_points": 8},
-    "one-sided": {"agents": 4, "rounds": 30, "menu_points": 8},
-    "public-goods": {"rounds": 40, "menu_points": 8},
-    "resource-allocation": {
-        "agents": 3,
-        "rounds": 6,
-        "params.incentive_agents": 0,
-        "params.misreports": 0,
-        "params.trials": 1,
-    },
-    "two-sided": {"agents": 6, "rounds": 30, "menu_points": 8},
-    "voting": {"agents": 6, "rounds": 30, "menu_points": 8, "params.truth_voters": 1},
-}
-DEFAULT_ROUNDS = 30
 TOL = 1e-9
 
 
