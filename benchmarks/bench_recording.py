@@ -20,8 +20,9 @@ time (`benchmarks/bench_metrics.py` times that).
 Targets: <= 1.3 where a menu has exact structure (one round's solve gives every agent's
 menu: the public-goods mechanisms' posted prices and proportional shares, unit-demand VCG's
 personal prices, bandits with knapsacks' realized draws), <= 2 elsewhere. Two-sided
-matching and resource allocation have no such structure (every alternative is its own
-Sinkhorn solve / knapsack LP): their default configs record menus on every k-th round
+matching, resource allocation and the APEX combinatorial scenarios (course allocation,
+facility location) have no such structure (every alternative is its own Sinkhorn solve /
+knapsack LP / run of the heuristic H): their default configs record menus on every k-th round
 (`[record] menu_every` in their TOMLs; strong regret is then labelled an estimate), and
 the <= 2 target applies to that default.
 
@@ -52,6 +53,9 @@ TARGETS: dict[str, float] = {
     "approx-auction": GENERAL,
     "bwk-toy": EXACT,
     "bwk-stochastic": EXACT,
+    "bwk-variants": EXACT,
+    "course-allocation": GENERAL,
+    "facility-location": GENERAL,
 }
 #: Rounds per timed chunk of one model before switching to the other.
 CHUNK = 25
