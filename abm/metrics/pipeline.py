@@ -246,8 +246,8 @@ class RegretStep:
             }
         )
         menu_text = f"grid of {k_grid} reports (Mechanism.report_grid) + the played report"
-        if menus.exact_utility is not None:
-            menu_text += f" + {menus.exact_utility.row_shape[1]} exact breakpoints (mechanism.menu_breakpoints)"
+        if menus.j:
+            menu_text += f" + {menus.j} exact breakpoints (mechanism.menu_breakpoints)"
         estimate = (
             "exact (menus of every round)" if exact
             else f"estimate: menus of every k-th round, k = {menus.every} ({slots} of {t_done}), budget pro-rated, "
@@ -261,7 +261,7 @@ class RegretStep:
             "payoff_bound": bound,
             "payoff_bound_source": bound_source,
             "menu": menu_text,
-            "exact_menu": menus.exact_utility is not None,
+            "exact_menu": menus.j > 0,
             "menu_rounds": estimate,
             "agents": int(m),
         }

@@ -279,6 +279,10 @@ def _simulate(
             "recorded_agents": int(model.menus.agents.shape[0]),
             "alternatives": f"mechanism report grid ({model.menus.grid.shape[0]} points) + the played report",
             "every": model.menus.every,
+            "stored": (
+                "per-agent statistic (MenuStatistic: mechanism.menu_statistic), menus rebuilt for the metrics"
+                if model.menus.statistic is not None else "menus"
+            ),
         }
     if model.instance.summarize is not None:
         summary["scenario_summary"] = model.instance.summarize(model)

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
-from mechanisms.public_goods.monetary import PostedPrices, posted_prices
+from mechanisms.public_goods.monetary import (
+    PostedPrices,
+    posted_price_breakpoints,
+    posted_price_menu,
+    posted_price_statistic,
+    posted_prices,
+)
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (Onyeze et al. 2025 normalizes c = 1).
@@ -374,17 +380,18 @@ class Potential(Mechanism):
             },
         )
 
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
+        curve = self.potential_curve(reports.bids.shape[0])
+        return posted_prices(
+            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
+        )
+
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        n = reports.bids.shape[0]
-        curve = self.potential_curve(n)
-        tau = posted_prices(
-            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
-        )[rows][:, None]
-        served = alternatives >= tau - TOKEN_TOL
-        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
+        tau = self._tau(reports, state)[rows][:, None]
+        return posted_price_menu(tau, reports.values[rows][:, None], alternatives, TOKEN_TOL)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
@@ -392,13 +399,20 @@ class Potential(Mechanism):
         """Potential is a posted price per agent (its critical report tau_i): the menu has
         two points, 0 and tau_i."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        curve = self.potential_curve(reports.bids.shape[0])
-        tau = posted_prices(
-            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
-        )[rows]
-        out = np.zeros((tau.shape[0], 2))
-        out[:, 1] = tau
-        return out
+        return posted_price_breakpoints(self._tau(reports, state)[rows])
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 2): the critical report tau_i and the value v_i (`MenuStatistic`)."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives, TOKEN_TOL)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return posted_price_breakpoints(statistics[..., 0])
 
 
 #: docs/architecture.md lists the class under this name.

@@ -79,6 +79,10 @@ class ExactProportional(Proportional):
         others = reports.bids.sum() - reports.bids[agents]
         return np.maximum(1.0 - others, 0.0)[:, None]
 
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        # The same single breakpoint from the recorded statistic (the others' report sum).
+        return np.maximum(1.0 - statistics[..., 0], 0.0)[..., None]
+
 
 def test_exact_breakpoints_are_recorded_and_give_the_exact_benchmark() -> None:
     """With the breakpoint recorded, each round's menu envelope is exactly {(0, 0), (v, (1 -
