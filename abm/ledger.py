@@ -60,6 +60,8 @@ class Ledger:
 
     def __init__(self, budgets: np.ndarray, p_max: float = np.inf) -> None:
         self.initial = check_budgets(budgets).copy()
+        #: The number of currencies (1 for (n,) budgets); an attribute, read every round.
+        self.d = 1 if self.initial.ndim == 1 else int(self.initial.shape[1])
         self.remaining = self.initial.copy()
         self.spent = np.zeros_like(self.initial)
         self.p_max = float(p_max)
@@ -82,11 +84,6 @@ class Ledger:
     @property
     def n(self) -> int:
         return self.initial.shape[0]
-
-    @property
-    def d(self) -> int:
-        """The number of currencies (1 for (n,) budgets)."""
-        return 1 if self.initial.ndim == 1 else self.initial.shape[1]
 
     @property
     def initial_total(self) -> np.ndarray:
