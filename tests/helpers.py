@@ -161,6 +161,7 @@ TINY: dict[str, dict] = {
     "approx-auction": {"rounds": 40, "params.worst_case_samples": 50},
     "bwk-stochastic": {"agents": 2, "rounds": 40},
     "bwk-toy": {"agents": 2, "rounds": 40},
+    "bwk-variants": {"agents": 2, "rounds": 40},
     "course-allocation": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
     "course-allocation-terms": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
     "facility-location": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
