@@ -68,12 +68,14 @@ def apex_of(mechanism: Any, scenario: str) -> Apex:
 
 def heuristic_summary(
     model: Any, reference: Any, decode: Callable[[np.ndarray], Any], welfare_rounds: int, probes: int,
-    seed: np.random.SeedSequence,
+    seed: np.random.SeedSequence, *, apex: Apex | None = None,
 ) -> dict[str, Any]:
     """The `welfare`, `charges` and `monotonicity` entries of the summary (module doc).
     reference: the instance with `value(weights, x)` (F) and `exact(weights)` (the MILP),
-    whatever the run's heuristic; Definition 1 is probed on the run's own H."""
-    apex: Apex = model.mechanism
+    whatever the run's heuristic; Definition 1 is probed on the run's own H. apex: the
+    APEX inside a wrapper (several currencies), else the run's mechanism."""
+    if apex is None:
+        apex = model.mechanism
     problem = apex.problem
     audit = apex.audit.as_dict()
     rounds = max(model.t, 1)

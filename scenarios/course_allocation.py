@@ -20,9 +20,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from abm.config import RunConfig
+from abm.config import ConfigError, RunConfig
 from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_scenario
+from mechanisms.base import Mechanism
 from mechanisms.combinatorial.course_allocation import CourseAllocation
+from mechanisms.currencies import BlockCurrencies, block_rounds
 from mechanisms.registry import BRAVERMAN, cite
 from scenarios.apex_heuristics import apex_of, heuristic_summary
 from scenarios.values import UnitValues
@@ -43,6 +45,8 @@ class CourseAllocationParams(ScenarioParams):
     welfare_rounds: int = Field(default=20, ge=0, description="rounds whose F_t(X_{t+1}) / max F_t is computed "
                                 "(one MILP each)")
     monotonicity_probes: int = Field(default=8, ge=0, description="Definition 1 probes at the last round")
+    terms: int = Field(default=1, ge=1, description="currencies d: a token budget per term, term j of the "
+                       "horizon charged in currency j (1: one budget)")
 
 
 def course_utilities(kind: str, n: int, m: int, correlation: float, rng: np.random.Generator) -> np.ndarray:
@@ -69,24 +73,50 @@ class CourseAllocationScenario(Scenario):
         instance_seed, probe_seed = seed.spawn(2)
         u = course_utilities(params.utilities, n, m, params.correlation, np.random.default_rng(instance_seed))
         seats = np.full(m, max(1, int(np.floor(params.seats_ratio * n * k / m))))
-        mechanism = apex_of(self.make_mechanism(params, u, seats, k), self.name)
+        apex = apex_of(self.make_mechanism(params, u, seats, k), self.name)
         reference = CourseAllocation(u, seats, k)  # F and the exact optimum, whatever H is
+        if params.terms > config.rounds:
+            raise ConfigError(f"params.terms: {params.terms} terms need rounds >= {params.terms}, got {config.rounds}")
+        mechanism: Mechanism = apex
+        # B_i = budget * T tokens: one currency, or per term budget * (rounds in the term).
+        budgets = np.full(n, params.budget * config.rounds)
+        if params.terms > 1:
+            mechanism = BlockCurrencies(apex, params.terms, config.rounds)
+            budgets = np.outer(np.ones(n), params.budget * block_rounds(params.terms, config.rounds))
 
         def decode(row: np.ndarray) -> np.ndarray:
             return row.reshape(n, m) > 0.5
 
         return ScenarioInstance(
             mechanism=mechanism,
-            budgets=np.full(n, params.budget * config.rounds),
+            budgets=budgets,
             values=UnitValues(n),
             agent_info={"favorite_course": u.argmax(axis=1)},
             learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
             summarize=lambda model: {
                 "students": n, "courses": m, "k": k, "seats": int(seats[0]),
                 **heuristic_summary(model, reference, decode, params.welfare_rounds,
-                                    params.monotonicity_probes, probe_seed),
+                                    params.monotonicity_probes, probe_seed, apex=apex),
             },
         )
 
 
+class CourseAllocationTermsParams(CourseAllocationParams):
+    """Parameters of course-allocation-terms: course-allocation with a budget per term."""
+
+    terms: int = Field(default=2, ge=1, description="currencies d: a token budget per term, term j of the "
+                       "horizon charged in currency j")
+
+
+class CourseAllocationTermsScenario(CourseAllocationScenario):
+    """Course allocation with a token budget per term: d = `terms` currencies (Braverman 2021
+    §2.3, Problem 13: several budgets), played by budgeted learners with d duals."""
+
+    name = "course-allocation-terms"
+    Params = CourseAllocationTermsParams
+    citation = cite(BRAVERMAN, "§2.3, Problem 13")
+    toml = Path(__file__).with_name("course_allocation_terms.toml")
+
+
 register_scenario(CourseAllocationScenario())
+register_scenario(CourseAllocationTermsScenario())

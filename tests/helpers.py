@@ -163,6 +163,7 @@ TINY: dict[str, dict] = {
     "bwk-toy": {"agents": 2, "rounds": 40},
     "bwk-variants": {"agents": 2, "rounds": 40},
     "course-allocation": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
+    "course-allocation-terms": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
     "facility-location": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
     "large-public-goods": {"agents": 6, "rounds": 40, "menu_points": 8},
     "one-sided": {"agents": 4, "rounds": 30, "menu_points": 8},

@@ -83,7 +83,7 @@ class RunRecords:
             menus=model.menus,
             t_done=t,
             agents=agents,
-            budget=model.ledger.initial[agents],
+            budget=model.ledger.initial_total[agents],
             charges=trace.charges[:t],
             utilities=trace.utilities[:t],
         )
