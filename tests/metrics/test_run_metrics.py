@@ -134,7 +134,7 @@ def test_finite_outcome_hook_reports_externalities_and_pareto() -> None:
     for t, bids in enumerate(([1.0, 0.2], [0.2, 1.0], [0.3, 0.3], [1.0, 0.1])):
         res = mech.run_round(Reports(np.array(bids), np.ones(2)), rng)
         trace.record(t, np.ones(2), np.array(bids), res)
-    ledger = SimpleNamespace(initial=np.ones(2))
+    ledger = SimpleNamespace(initial=np.ones(2), initial_total=np.ones(2))
     model = SimpleNamespace(mechanism=mech, n_agents=2, trace=trace, menus=None, ledger=ledger)
     step = FiniteOutcomeStep()
     records = RunRecords.of(model)
