@@ -236,6 +236,46 @@ def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     return GOOD_COST / big_k
 
 
+class PostedPriceMenus:
+    """The menus of a mechanism that posts each agent a price tau_i (`_tau`): served iff its
+    report is >= tau_i - `menu_tol`, paying tau_i (Moulin and Potential). `menu_all`, the
+    breakpoints (0 and tau_i) and the `MenuStatistic` (tau_i, v_i) share `posted_price_menu`,
+    so the recorded and the rebuilt menus agree float for float."""
+
+    #: Slack of the served test (Potential's critical reports carry round-off).
+    menu_tol: float = 0.0
+
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        tau = self._tau(reports, state)[rows][:, None]
+        return posted_price_menu(tau, reports.values[rows][:, None], alternatives, self.menu_tol)
+
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """A posted price per agent: the menu has two points, 0 and tau_i."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_breakpoints(self._tau(reports, state)[rows])
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 2): the posted price tau_i and the value v_i (`MenuStatistic`)."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives, self.menu_tol)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return posted_price_breakpoints(statistics[..., 0])
+
+
 @register_mechanism(
     "proportional", family="public_goods", citation=cite(ONYEZE, "§3.1"),
     doc="Proportional: serve everyone if the total report is >= 1, each paying its share of the total.",
@@ -308,7 +348,7 @@ class Proportional(Mechanism):
     "moulin", family="public_goods", citation=cite(ONYEZE, "§3.1"),
     doc="Moulin: serve the largest set S with every report >= 1/|S|, each paying 1/|S| (IC).",
 )
-class Moulin(Mechanism):
+class Moulin(PostedPriceMenus, Mechanism):
     """Moulin mechanism M_mou (Onyeze et al. 2025 §3.1, [MS01]): serve the largest S with
     V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
 
@@ -348,32 +388,6 @@ class Moulin(Mechanism):
 
     def _tau(self, reports: Reports, state: Any) -> np.ndarray:
         return posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)
-
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_menu(self._tau(reports, state)[rows][:, None], reports.values[rows][:, None], alternatives)
-
-    def menu_breakpoints(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_breakpoints(self._tau(reports, state)[rows])
-
-    def menu_statistic(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """(m, 2): the posted price tau_i and the value v_i (`MenuStatistic`)."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
-
-    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives)
-
-    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
-        return posted_price_breakpoints(statistics[..., 0])
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:

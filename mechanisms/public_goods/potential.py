@@ -28,13 +28,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
-from mechanisms.public_goods.monetary import (
-    PostedPrices,
-    posted_price_breakpoints,
-    posted_price_menu,
-    posted_price_statistic,
-    posted_prices,
-)
+from mechanisms.public_goods.monetary import PostedPriceMenus, PostedPrices, posted_prices
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (Onyeze et al. 2025 normalizes c = 1).
@@ -321,7 +315,7 @@ def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np
     "potential", family="public_goods", citation=cite(ONYEZE, "§3.1, §7"),
     doc="Potential: serve the top-k* reports maximizing sum - P(k), each paying its critical report (IC).",
 )
-class Potential(Mechanism):
+class Potential(PostedPriceMenus, Mechanism):
     """Single-good Potential mechanism M_pot (Onyeze et al. 2025 §3.1 via [DO17], §7 with m = 1):
     serve the top-k* reports maximizing sum - P(k), largest k* on ties, each paying its
     critical report (the VCG payment). Cost g(|S|) (default the 0-1 cost of one good,
@@ -337,6 +331,7 @@ class Potential(Mechanism):
     p_max = g(1): a critical report never exceeds the first increment P(1) - P(0) = g(1),
     because P is concave when g is (increments g(k)/k non-increasing)."""
 
+    menu_tol = TOKEN_TOL
     name = "potential"
 
     def __init__(self, cost: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
@@ -385,34 +380,6 @@ class Potential(Mechanism):
         return posted_prices(
             state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
         )
-
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = self._tau(reports, state)[rows][:, None]
-        return posted_price_menu(tau, reports.values[rows][:, None], alternatives, TOKEN_TOL)
-
-    def menu_breakpoints(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """Potential is a posted price per agent (its critical report tau_i): the menu has
-        two points, 0 and tau_i."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_breakpoints(self._tau(reports, state)[rows])
-
-    def menu_statistic(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """(m, 2): the critical report tau_i and the value v_i (`MenuStatistic`)."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
-
-    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives, TOKEN_TOL)
-
-    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
-        return posted_price_breakpoints(statistics[..., 0])
 
 
 #: docs/architecture.md lists the class under this name.
