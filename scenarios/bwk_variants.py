@@ -28,7 +28,7 @@ from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, register_sc
 from mechanisms.bwk.instances import hindsight_opt, lp_opt
 from mechanisms.bwk.variants import BwKVariants
 from mechanisms.registry import BRAVERMAN, cite
-from scenarios.bwk_toy import DEFAULT_COSTS, DEFAULT_REWARDS, toy_schedule
+from scenarios.bwk_toy import DEFAULT_COSTS, DEFAULT_REWARDS, check_arms, toy_schedule
 from scenarios.values import UnitValues
 
 #: Problem 7's variant number of each (game, learner feedback).
@@ -52,14 +52,7 @@ class BwKVariantsParams(ScenarioParams):
 
     @model_validator(mode="after")
     def _check(self) -> BwKVariantsParams:
-        if len(self.reward_means) != len(self.cost_means):
-            raise ValueError(
-                f"reward_means has {len(self.reward_means)} arms but cost_means has {len(self.cost_means)}"
-            )
-        for name in ("reward_means", "cost_means"):
-            for i, x in enumerate(getattr(self, name)):
-                if not 0.0 <= x <= 1.0:
-                    raise ValueError(f"{name}[{i}] must be a mean in [0, 1], got {x}")
+        check_arms(self.reward_means, self.cost_means)
         return self
 
 
