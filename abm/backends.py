@@ -411,8 +411,8 @@ class RayBackend(Backend):
         plugins: tuple[str, ...] = (),
     ) -> None:
         budgets = np.asarray(budgets, dtype=np.float64)
-        if budgets.ndim != 1 or budgets.shape[0] < 1:
-            raise ValueError(f"budgets must be a non-empty 1-d array, got shape {budgets.shape}")
+        if budgets.ndim not in (1, 2) or budgets.shape[0] < 1:  # (n,) or (n, d): d currencies
+            raise ValueError(f"budgets must be a non-empty (n,) or (n, d) array, got shape {budgets.shape}")
         self._plugins = tuple(plugins)
         if not specs or specs[0].start != 0 or specs[-1].stop != budgets.shape[0]:
             raise ValueError(f"cohort specs must cover agents 0..{budgets.shape[0] - 1} in order")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import mesa
@@ -18,6 +19,7 @@ from abm.scenario import get_scenario
 from abm.streams import Streams
 from agents.base import Feedback, Observation
 from mechanisms.base import Reports, RoundResult
+from mechanisms.capabilities import currencies
 from mechanisms.state import load_state, state_of
 
 
@@ -31,11 +33,11 @@ class BidderAgent(mesa.Agent):
 
     @property
     def budget(self) -> float:
-        return float(self.model.ledger.remaining[self.index])
+        return float(self.model.ledger.remaining_total[self.index])
 
     @property
     def spent(self) -> float:
-        return float(self.model.ledger.spent[self.index])
+        return float(self.model.ledger.spent_total[self.index])
 
     @property
     def utility(self) -> float:
@@ -110,6 +112,7 @@ class MechanismModel(mesa.Model):
         #: Population group of each agent (index into `groups`).
         self.agent_group = np.repeat(np.arange(len(self.groups)), [g.size for g in self.groups])
         self.ledger = Ledger(budgets, p_max=self.mechanism.p_max)
+        check_currencies(self.ledger, self.mechanism, cfg)
         self.values_rng = self.streams.generator("values")
         self.mechanism_rng = self.streams.generator("mechanism")
         check_undominated(cfg, self.groups, self.instance.undominated)
@@ -222,8 +225,14 @@ class MechanismModel(mesa.Model):
 
     def observation(self, t: int) -> Observation:
         """This round's private values and every agent's remaining budget."""
-        values = self.instance.values.sample(t, self.values_rng)
-        return Observation(t, values, self.ledger.remaining)
+        return self._draw(t)[0]
+
+    def _draw(self, t: int) -> tuple[Observation, np.ndarray, Any]:
+        """(the learners' observation, the drawn values V[t], the round's context): with many
+        goods V[t] is (n, m) and the learners see the scalar `ValueModel.observed(V[t])`."""
+        model = self.instance.values
+        values, context = model.draw(t, self.values_rng)
+        return Observation(t, model.observed(values), self.ledger.remaining), values, context
 
     def step(self) -> None:
         """Play round `steps - 1` (Mesa has already advanced `steps`)."""
@@ -234,19 +243,22 @@ class MechanismModel(mesa.Model):
             self.running = False
             return
         t = steps - 1
-        obs = self.observation(t)
+        obs, values, context = self._draw(t)
         bids, alternatives = self.backend.act(obs)
         bids = self.mechanism.enforce_budget(bids, self.ledger.remaining)
-        reports = Reports(bids, obs.values)
+        reports = Reports(bids, values, context)
         result = self.mechanism.run_round(reports, self.mechanism_rng)
         self.ledger.charge(result.charges, t)
+        feedback = Feedback(t, bids, result.utilities, result.charges, self.ledger.remaining)
+        if self.ledger.d > 1:
+            # Per-agent series and menus record the total over currencies; the ledger and
+            # the learners' feedback keep the (n, d) charges.
+            result = replace(result, charges=result.charges.sum(axis=1))
         menus = [
             None if alts is None else (alts, *self.mechanism.menu_all(alts, reports, idx, state=result.state))
             for alts, idx in zip(alternatives, self.backend.cohort_indices, strict=True)
         ]
-        self.backend.observe(
-            Feedback(t, bids, result.utilities, result.charges, self.ledger.remaining), menus
-        )
+        self.backend.observe(feedback, menus)
         self.last_reports = bids
         self.last_charges = result.charges
         self.last_utilities = result.utilities
@@ -299,12 +311,22 @@ def group_budgets(budgets: np.ndarray, groups: list[GroupPlan]) -> np.ndarray:
     return out
 
 
+def check_currencies(ledger: Ledger, mechanism: Any, cfg: RunConfig) -> None:
+    """The scenario's budgets have one column per currency the mechanism charges."""
+    d = currencies(mechanism)
+    if d != ledger.d:
+        raise ConfigError(
+            f"scenario {cfg.scenario!r}: budgets have {ledger.d} currencies but mechanism "
+            f"{type(mechanism).__name__} charges {d}"
+        )
+
+
 def check_budgets(budgets: np.ndarray, cfg: RunConfig) -> None:
     """Budgets the scenario built from the config must be finite (a budget per round times
     the horizon can leave the float range): one line naming the fields, before any round."""
     bad = ~np.isfinite(budgets)
     if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+        i = int(np.argwhere(bad)[0][0])
         params = ", ".join(f"params.{k} = {v!r}" for k, v in sorted(cfg.params.items())) or "the scenario's defaults"
         raise ConfigError(
             f"scenario {cfg.scenario!r}: the budget of agent {i} is {budgets[i]} for rounds = {cfg.rounds} and "

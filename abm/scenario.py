@@ -42,10 +42,22 @@ class ScenarioParams(DeclaredTypes):
 
 
 class ValueModel(ABC):
-    """Draws this round's private values V[t] (n,)."""
+    """Draws this round's private values V[t] (n,) (or (n, m) for m goods, with `observed`
+    giving the (n,) scalars the learners see)."""
 
     @abstractmethod
     def sample(self, t: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def draw(self, t: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
+        """(V[t], the round's public context for `Reports.context`): a model whose rounds also
+        draw a cost function (Onyeze et al. 2025 §2.1: (V[t], c[t]) ~ D) returns it here; by
+        default the context is None and the values are `sample`'s."""
+        return self.sample(t, rng), None
+
+    def observed(self, values: np.ndarray) -> np.ndarray:
+        """The (n,) values the learners observe (`Observation.values`) for the drawn V[t]:
+        V[t] itself unless the values are vectors (many goods)."""
+        return values
 
 
 @dataclass

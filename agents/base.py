@@ -90,6 +90,9 @@ class Learner(ABC):
     #: Subclasses set `Params = TheirParams` and declare `params: TheirParams` beside it (the
     #: type `__init__` enforces at run time), so the type checker knows their fields.
     Params: ClassVar[type[LearnerParams]] = LearnerParams
+    #: Whether the learner handles d > 1 currencies: budgets (m, d), and feedback charges and
+    #: budgets (m, d) (docs/architecture.md, "Several currencies"). Others refuse (m, d) budgets.
+    multi_currency: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -105,9 +108,18 @@ class Learner(ABC):
             raise ValueError(f"horizon must be >= 1, got {horizon}")
         self.n_agents = int(n_agents)
         self.horizon = int(horizon)
-        self.budgets = np.broadcast_to(np.asarray(budgets, dtype=np.float64), (n_agents,)).copy()
+        budgets = np.asarray(budgets, dtype=np.float64)
+        if budgets.ndim == 2 and budgets.shape[1] > 1:
+            if not self.multi_currency:
+                raise ValueError(
+                    f"budgets: {type(self).__name__} handles one currency, got {budgets.shape[1]} "
+                    "(learners with several currencies: lagrange_bwk, bang_per_buck)"
+                )
+            self.budgets = np.broadcast_to(budgets, (n_agents, budgets.shape[1])).copy()
+        else:
+            self.budgets = np.broadcast_to(budgets.reshape(-1) if budgets.ndim == 2 else budgets, (n_agents,)).copy()
         if (self.budgets < 0).any() or not np.isfinite(self.budgets).all():
-            i = int(np.flatnonzero(~(self.budgets >= 0) | ~np.isfinite(self.budgets))[0])
+            i = int(np.argwhere(~(self.budgets >= 0) | ~np.isfinite(self.budgets))[0][0])
             raise ValueError(f"budgets[{i}] must be finite and >= 0, got {self.budgets[i]}")
         self.rng = rng
         self.params = params if params is not None else self.Params()
@@ -129,7 +141,10 @@ class Learner(ABC):
         self._awaiting_feedback = True
         reports = np.array(self._act(obs), dtype=np.float64)  # a fresh array we may clip in place
         np.maximum(reports, 0.0, out=reports)
-        reports[obs.budget <= 0] = 0.0
+        empty = obs.budget <= 0
+        # Several currencies: 0 only once every currency is gone; which currency a round
+        # charges is the mechanism's business (its enforce_budget caps the report).
+        reports[empty if empty.ndim == 1 else empty.all(axis=1)] = 0.0
         return reports
 
     def observe(self, feedback: Feedback) -> None:

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from agents.base import Feedback, LearnerParams
+from agents.base import Feedback, LearnerParams, Observation
 from agents.experts import BASE_POLICIES, Factory, GridLearner, GridParams, GridPolicy, policy_factory
 from agents.pacing import ScalingLearner, spend_gradient
 from agents.swap import swap_factory
@@ -71,11 +71,21 @@ class LagrangeBwK(GridLearner):
     the primal plus dual regret, O(sqrt(T K log K)) here; adversarial BwK — an O(log T)
     competitive ratio, which Braverman 2021 §2.3.3 cites as unavoidable up to constants.
     Python callers may pass any `primal` factory (e.g. `Exp3.factory()`).
+
+    Several currencies (budgets (m, d); Braverman 2021 §2.3, Problem 13; ISSS §3, d
+    resources): one multiplier lambda_j per currency, rho_j = B_j / T, and
+        L_t(a, lambda) = u_t(a) + sum_j lambda_j (1 - c_tj(a) / rho_j);
+    dual "hedge" is Hedge over the d resources plus the dummy time resource (whose
+    constraint is never violated, so its score stays 0):
+        lambda_j = exp(eta_d s_j) / (1 + sum_k exp(eta_d s_k)),  s_j = sum_s (c_sj - rho_j) / cost_max,
+    which is the sigmoid above for d = 1; "gradient" steps each lambda_j in [0, 1]. The primal
+    must be a bandit learner then (a menu's cost is one number per report, not per currency).
     """
 
     Params = DualParams
     params: DualParams
     feedback = "bandit"  # with the default Exp3 primal; per instance it follows the primal
+    multi_currency = True
 
     def __init__(
         self,
@@ -94,7 +104,12 @@ class LagrangeBwK(GridLearner):
         self.dual_eta = p.dual_eta if p.dual_eta is not None else (
             np.sqrt(8.0 * np.log(2.0) / horizon) if p.dual == "hedge" else 1.0 / np.sqrt(horizon)
         )
-        self.dual_score = np.zeros(self.n_agents)
+        if self.budgets.ndim == 2 and self.feedback == "full":
+            raise ValueError(
+                f"base: {p.base!r} needs full-information menus, whose cost is one number per report; "
+                f"with {self.budgets.shape[1]} currencies use a bandit primal (exp3)"
+            )
+        self.dual_score = np.zeros(self.budgets.shape)
         self.lam = self._lambda()
 
     def make_policy(self) -> GridPolicy:
@@ -103,8 +118,25 @@ class LagrangeBwK(GridLearner):
 
     def _lambda(self) -> np.ndarray:
         if self.params.dual == "hedge":
-            return 1.0 / (1.0 + np.exp(-self.dual_eta * self.dual_score))
+            if self.dual_score.ndim == 1:
+                return 1.0 / (1.0 + np.exp(-self.dual_eta * self.dual_score))
+            # Hedge over d resources and the dummy (score 0), shifted by the largest score.
+            z = self.dual_eta * self.dual_score
+            top = np.maximum(z.max(axis=1, keepdims=True), 0.0)
+            w = np.exp(z - top)
+            return w / (np.exp(-top) + w.sum(axis=1, keepdims=True))
         return np.clip(self.dual_score, 0.0, 1.0)
+
+    def _act(self, obs: Observation) -> np.ndarray:
+        if obs.budget.ndim == 2:  # several currencies: a grid report while any budget is left
+            obs = Observation(obs.t, obs.values, obs.budget.sum(axis=1))
+        return super()._act(obs)
+
+    def _active(self, fb: Feedback) -> np.ndarray:
+        if fb.budget.ndim == 2:
+            total = fb.budget.sum(axis=1) + fb.charge.sum(axis=1)
+            fb = Feedback(fb.t, fb.reports, fb.utility, total, np.zeros_like(total))
+        return super()._active(fb)
 
     def _gain(self, utility: np.ndarray, cost: np.ndarray) -> np.ndarray:
         """The Lagrangian L(a, lambda_t), affinely mapped onto [0, 1] per agent; inputs (m,)
@@ -112,15 +144,29 @@ class LagrangeBwK(GridLearner):
         p = self.params
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_rho = np.where(self.rho > 0, 1.0 / self.rho, 0.0)
+        if self.rho.ndim == 2:
+            return self._gain_currencies(utility, cost, inv_rho)
         lagrangian = utility + self.lam * (1.0 - cost * inv_rho)
         lo = -np.maximum(p.cost_max * inv_rho - 1.0, 0.0)  # lambda = 1, the costliest pull, no reward
+        hi = p.reward_max + 1.0
+        return np.clip((lagrangian - lo) / (hi - lo), 0.0, 1.0)
+
+    def _gain_currencies(self, utility: np.ndarray, cost: np.ndarray, inv_rho: np.ndarray) -> np.ndarray:
+        """`_gain` with d currencies: utility (m,), cost (m, d) (bandit feedback)."""
+        p = self.params
+        lagrangian = utility + (self.lam * (1.0 - cost * inv_rho)).sum(axis=1)
+        worst = np.maximum(p.cost_max * inv_rho - 1.0, 0.0)
+        # The lowest Lagrangian: Hedge's lambda lies in the simplex (all weight on the worst
+        # currency), the gradient dual's in [0, 1]^d (every currency at 1).
+        lo = -(worst.max(axis=1) if p.dual == "hedge" else worst.sum(axis=1))
         hi = p.reward_max + 1.0
         return np.clip((lagrangian - lo) / (hi - lo), 0.0, 1.0)
 
     def _observe(self, fb: Feedback) -> None:
         super()._observe(fb)
         # Dual step on the realized charge (the dual is full-information: it only needs c_t(a_t)).
-        active = self._active(fb) & (self.rho > 0)
+        active = self._active(fb)
+        active = (active if self.rho.ndim == 1 else active[:, None]) & (self.rho > 0)
         step = (fb.charge - self.rho) / self.params.cost_max
         if self.params.dual == "hedge":
             self.dual_score = self.dual_score + active * step

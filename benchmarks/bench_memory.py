@@ -42,8 +42,7 @@ def after_rounds(model):
     # The runner's first call once the rounds are done: the peak of the rounds themselves.
     peak["rounds"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     menus = model.menus
-    cols = [] if menus is None else [menus.utility, menus.cost, menus.played, menus.exact_utility, menus.exact_cost]
-    per_round = sum(c.row_bytes for c in cols if c is not None)
+    per_round = 0 if menus is None else menus.row_bytes
     peak["recorded_per_round"] = per_round + 8 * 4 * model.trace.agents.shape[0]
     return real(model)
 

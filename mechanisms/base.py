@@ -27,11 +27,16 @@ class Reports:
     """What the mechanism sees in one round.
 
     bids: (n,) reports (already budget-feasible: see `Mechanism.enforce_budget`).
-    values: (n,) true private values this round, used only to score utilities.
+    values: (n,) true private values this round, used only to score utilities; (n, m) for
+        m public goods (Onyeze et al. 2025 §2.1), where a report scales agent i's value
+        vector (`mechanisms.public_goods.goods`).
+    context: the round's public draw beside the values (the cost function c[t] of Onyeze et al.
+        2025 §2.1, drawn with V[t] from D), or None; single-good mechanisms ignore it.
     """
 
     bids: np.ndarray
     values: np.ndarray
+    context: Any = None
 
 
 @dataclass(frozen=True, slots=True)

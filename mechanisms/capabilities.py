@@ -15,6 +15,9 @@ explicitly (see `mechanisms.public_goods.artificial_currency.artificial_currency
 - `BudgetRule`: the report range and what happens when B_i < p_max (the `Mechanism`
   base class implements it: zero the report).
 - `Currencies`: the number d of token currencies (charges (n,) or (n, d); default 1).
+- `MenuStatistic`: a round's menus as a function of a few numbers per agent, so the
+  menus of many rounds are rebuilt in one vectorized call (the recorder stores only those
+  numbers per round; the metrics rebuild the menu blocks as they stream).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "Currencies",
     "ExactMenu",
     "FiniteOutcomes",
+    "MenuStatistic",
     "OutcomeAverage",
     "PayoffBound",
     "currencies",
@@ -46,6 +50,37 @@ class ExactMenu(Protocol):
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class MenuStatistic(Protocol):
+    """The menus of a round are a function of a small per-agent sufficient statistic
+    (e.g. Onyeze et al. 2025 §3.1: a Proportional menu depends on the others' report sum and
+    the value only, a Moulin or Potential menu is a posted price tau_i, served iff the
+    report is >= tau_i). Then a recorder stores the (m, S) statistic per round instead of
+    the (m, K) menus, and the menus of a block of rounds are rebuilt in one call.
+
+    menu_statistic(reports, agents, *, state) -> (m, S) for agents agents[r] (all n if
+    None) in the round `state` refers to (as `menu_all`); S is fixed per mechanism.
+    menus_from_statistics(statistics, alternatives) -> (utility, cost): statistics
+    (..., m, S) of any leading shape (a block of rounds), alternatives (..., m, K) of the
+    same leading shape; equal to `menu_all(alternatives, reports, agents, state=state)` of
+    each round, float for float.
+    breakpoints_from_statistics(statistics) -> (..., m, J): the `ExactMenu` breakpoints of
+    each round (`menu_breakpoints`), J = 0 for a mechanism without them.
+    A subclass that changes `menu_all` or `menu_breakpoints` changes these too: the
+    recorder never calls `menu_all` for a `MenuStatistic` mechanism (the mechanism contract
+    test checks the three agree for every registered mechanism)."""
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray: ...
+
+    def menus_from_statistics(
+        self, statistics: np.ndarray, alternatives: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray: ...
 
 
 @runtime_checkable

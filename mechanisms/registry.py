@@ -267,6 +267,9 @@ def _same_definition(a: Any, b: Any) -> bool:
 FAMILIES: dict[str, str] = {
     "public_goods": "() -> Mechanism: a monetary mechanism for one good of cost 1, run on "
     "artificial currency by the public-goods scenario",
+    "many_goods": "(costs: a CostFunction on (n, m) or a pool of them) -> Mechanism: m public goods under a "
+    "submodular cost, one scalar report per agent scaling its value vector (Onyeze et al. 2025 §7), run on "
+    "artificial currency by the public-goods scenario with goods > 1",
     "voting": "(utilities (n, k), eta_total) -> Mechanism: a lottery over k alternatives",
     "matching": "(uh (m, m), ud (m, m), eta) -> Mechanism: a two-sided matching of m hospitals and m doctors",
     "approx_valuations": "(delta, bid_cap) -> ApproxAuction: a single-good auction for approximate valuations",
@@ -274,16 +277,22 @@ FAMILIES: dict[str, str] = {
     "items (beta, tol: the regularized heuristic's weight and tolerance; bid_cap: lambda-bar, bids capped to it)",
     "linked_vcg": "(mech: LinkedVCG, truth (n, T, I)) -> ResourceAllocationRound: repeated resource "
     "allocation played date by date, reports scaling the true endowments",
+    "course_allocation": "(utilities (n, m), capacities (m,), k) -> Mechanism: n students, m courses with "
+    "capacities seats, at most k courses each (APEX over a heuristic H)",
+    "facility_location": "(service (n, m), costs (m,)) -> Mechanism: n clients, m sites with opening costs "
+    "(APEX over a heuristic H)",
 }
 
 #: Built-in family modules, imported on the first lookup.
 BUILTIN_FAMILIES: tuple[str, ...] = (
     "mechanisms.public_goods.monetary",
+    "mechanisms.public_goods.goods",
     "mechanisms.voting.mechanisms",
     "mechanisms.matching.two_sided",
     "mechanisms.approx_valuations.auctions",
     "mechanisms.assignment.mechanisms",
     "mechanisms.linked_vcg.adapter",
+    "mechanisms.combinatorial.mechanisms",
 )
 
 MECHANISMS: Registry[Callable[..., Any]] = Registry("mechanism", "params.mechanism", BUILTIN_FAMILIES)

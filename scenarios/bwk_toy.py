@@ -123,15 +123,18 @@ class BwKStochasticParams(ScenarioParams):
 
     @model_validator(mode="after")
     def _check(self) -> BwKStochasticParams:
-        if len(self.reward_means) != len(self.cost_means):
-            raise ValueError(
-                f"reward_means has {len(self.reward_means)} arms but cost_means has {len(self.cost_means)}"
-            )
-        for name in ("reward_means", "cost_means"):
-            for i, x in enumerate(getattr(self, name)):
-                if not 0.0 <= x <= 1.0:
-                    raise ValueError(f"{name}[{i}] must be a Bernoulli mean in [0, 1], got {x}")
+        check_arms(self.reward_means, self.cost_means)
         return self
+
+
+def check_arms(reward_means: list[float], cost_means: list[float]) -> None:
+    """As many cost as reward means, each a Bernoulli mean in [0, 1]."""
+    if len(reward_means) != len(cost_means):
+        raise ValueError(f"reward_means has {len(reward_means)} arms but cost_means has {len(cost_means)}")
+    for name, means in (("reward_means", reward_means), ("cost_means", cost_means)):
+        for i, x in enumerate(means):
+            if not 0.0 <= x <= 1.0:
+                raise ValueError(f"{name}[{i}] must be a Bernoulli mean in [0, 1], got {x}")
 
 
 class BwKStochastic(Scenario):

@@ -14,11 +14,18 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from abm.config import ConfigError, RunConfig
-from abm.scenario import Scenario, ScenarioInstance, ScenarioParams, ValueModel, register_scenario
+from abm.scenario import (
+    Scenario,
+    ScenarioInstance,
+    ScenarioParams,
+    UnknownNameConfigError,
+    ValueModel,
+    register_scenario,
+)
 from agents.pacing import EQUILIBRIUM
 from mechanisms.public_goods.artificial_currency import ArtificialCurrency
 from mechanisms.public_goods.pacing_equilibrium import PacingEquilibrium, pacing_equilibrium
-from mechanisms.registry import ONYEZE, canonical, cite
+from mechanisms.registry import MECHANISMS, ONYEZE, Entry, UnknownNameError, canonical, cite
 
 
 class PublicGoodsParams(ScenarioParams):
@@ -50,6 +57,37 @@ class PublicGoodsParams(ScenarioParams):
         "cap takes min(report, B_i) (§3.1's alternative). With a cost growing in n only cap lets "
         "agents with budgets below p_max = c bid",
     )
+
+    goods: int = Field(
+        default=1,
+        ge=1,
+        description="m, the public goods each round (Onyeze et al. 2025 §2.1, §7): values V_i in [0, 1]^m, "
+        "additive; a report scales the agent's value vector (learners observe sum_k V_ik). goods = 1 with "
+        "the default cost is the single good of cost 1; otherwise the mechanism is one of family many_goods",
+    )
+    cost: Literal["per_good", "cardinality", "coverage"] = Field(
+        default="per_good",
+        description="the submodular allocation cost c(A) on agent-good pairs: per_good (sum of the weights of "
+        "the goods allocated), cardinality ((|A| / (n m))^cost_exponent) or coverage (pairs cover random "
+        "elements of weight 1/coverage_elements)",
+    )
+    cost_weights: list[float] | None = Field(
+        default=None, description="per_good: the weight w_k of each good (sum <= 1); None: 1/m each"
+    )
+    cost_exponent: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="cardinality: the exponent e of (|A|/(n m))^e"
+    )
+    coverage_elements: int = Field(default=4, ge=1, description="coverage: the number of elements")
+    coverage_density: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="coverage: the probability a pair covers an element"
+    )
+    cost_random: bool = Field(
+        default=False,
+        description="draw the cost at random each round: from a pool of cost_pool draws of the cost family "
+        "(per_good weights times U[0.5, 1], cardinality exponent ~ U[cost_exponent, 1], a fresh coverage "
+        "incidence), one picked uniformly per round",
+    )
+    cost_pool: int = Field(default=8, ge=1, description="the number of costs a random cost is drawn from")
 
     pacing_equilibrium: bool = Field(
         default=False,
@@ -88,7 +126,33 @@ class PublicGoodsParams(ScenarioParams):
                 raise ValueError(f"params.shares: alpha = sum(shares) must be > 0 (no budget), got {self.shares}")
         if self.values == "harmonic" and self.cost_per_agent is not None:
             raise ValueError("the harmonic instance (§6) is defined for a good of cost 1: unset cost_per_agent")
+        if self.cost_weights is not None:
+            if len(self.cost_weights) != self.goods:
+                raise ValueError(f"cost_weights has {len(self.cost_weights)} entries but goods = {self.goods}")
+            for k, w in enumerate(self.cost_weights):
+                if not w > 0:
+                    raise ValueError(f"cost_weights[{k}] must be > 0, got {w}")
+            if sum(self.cost_weights) > 1.0 + 1e-12:
+                raise ValueError(f"cost_weights must sum to <= 1 (costs lie in [0, 1]), got {sum(self.cost_weights)}")
+        if self.many_goods:
+            for name, bad in (
+                ("values", self.values == "harmonic"),
+                ("cost_per_agent", self.cost_per_agent is not None),
+                ("pacing_equilibrium", self.pacing_equilibrium),
+                ("free_riding_quantile", self.free_riding_quantile is not None),
+                ("core_frontier", self.core_frontier > 0),
+            ):
+                if bad:
+                    raise ValueError(
+                        f"{name} = {getattr(self, name)!r} is for the single good: with goods = {self.goods} and "
+                        f"cost {self.cost!r} leave it at its default"
+                    )
         return self
+
+    @property
+    def many_goods(self) -> bool:
+        """Whether this is §7's general setting rather than the single good of cost 1 (§3)."""
+        return self.goods > 1 or self.cost != "per_good" or self.cost_random or self.cost_weights is not None
 
 
 class UniformValues(ValueModel):
@@ -198,7 +262,24 @@ class PublicGoods(Scenario):
     # Budgets are alpha_i * T (Algorithm 1, line 1): a group sets its share, not its budget.
     group_overrides = frozenset({"share"})
 
+    def parse_params(self, raw: dict[str, Any]) -> ScenarioParams:
+        params = super().parse_params(raw)
+        if getattr(params, "many_goods", False):
+            self.goods_entry(params)  # a single-good-only mechanism names params.mechanism
+        return params
+
+    def goods_entry(self, params: Any) -> Entry[Any]:
+        """The `many_goods` family entry of params.mechanism (Onyeze et al. 2025 §7)."""
+        try:
+            return MECHANISMS.entry(params.mechanism, "many_goods", field="params.mechanism")
+        except UnknownNameError as exc:
+            raise UnknownNameConfigError(
+                f"invalid config: with goods = {params.goods} and cost {params.cost!r}: {exc}"
+            ) from None
+
     def build(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        if params.many_goods:
+            return self.build_goods(config, params, seed)
         # Imported when a run is built, not when the scenario registers (`mechsim list`).
         from abm.metrics.pipeline import CoreFactorStep
 
@@ -214,14 +295,7 @@ class PublicGoods(Scenario):
             else:
                 shares = np.full(n, params.alpha / n)
             values = UniformValues(n) if params.values == "uniform" else CommonShockValues(n, params.correlation)
-        shares = shares.copy()
-        for g in config.groups():
-            if g.share is not None:
-                shares[g.span] = g.share
-        if shares.sum() > 1.0 + 1e-12:
-            raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
-        if not shares.sum() > 0:
-            raise ConfigError("population: the groups' share overrides leave alpha = sum(shares) = 0 (no budget)")
+        shares = group_shares(config, shares)
         cost = 1.0 if params.cost_per_agent is None else params.cost_per_agent * n
         mechanism = ArtificialCurrency(self.make_mechanism(params), shares, cost=cost, budget_rule=params.budget_rule)
         # Value scaling lives in beta in R_+ (Onyeze et al. 2025 §3.2): allow overbidding down to beta = 0.1.
@@ -260,6 +334,68 @@ class PublicGoods(Scenario):
             # Ex-post core factor (Definition 2.1) and the ex-ante core (Lemma 4.2).
             metric_steps=[CoreFactorStep(shares, frontier_points=params.core_frontier)],
         )
+
+
+    def build_goods(self, config: RunConfig, params: Any, seed: np.random.SeedSequence) -> ScenarioInstance:
+        """§7's setting: m goods, a submodular cost (fixed or drawn each round from a pool), the
+        many_goods mechanism on artificial currency (Algorithm 1 with its p_max)."""
+        from abm.metrics.core_goods import GoodsCoreStep
+        from mechanisms.public_goods.goods import GoodsArtificialCurrency
+        from scenarios.goods import GoodsValues, cost_pool
+
+        n, m = config.agents, params.goods
+        if equilibrium_groups(config, params) is not None:
+            raise ConfigError(
+                f"learner.params.beta = 'equilibrium': the focal pacing equilibrium is solved for the single good; "
+                f"with goods = {m} and cost {params.cost!r} give beta as a number or one per agent"
+            )
+        shares = group_shares(config, self.goods_shares(params, n))
+        rng = np.random.default_rng(seed)
+        pool = cost_pool(params, n, m, rng)
+        try:
+            monetary = self.goods_entry(params).obj(pool)
+        except ValueError as exc:
+            raise ConfigError(f"params.goods: {exc}") from None
+        mechanism = GoodsArtificialCurrency(monetary, shares, budget_rule=params.budget_rule)
+        rho = params.correlation if params.values == "correlated" else 0.0
+        values = GoodsValues(n, m, rho, len(pool))
+        return ScenarioInstance(
+            mechanism=mechanism,
+            budgets=mechanism.initial_budgets(config.rounds),
+            values=values,
+            agent_info={"share": shares},
+            learner_defaults={"adaptive_pacing": {"mu_min": -0.9}},
+            summarize=lambda model: {
+                "alpha": float(shares.sum()),
+                "goods": m,
+                "cost": params.cost,
+                "cost_pool": len(pool),
+                "p_max": monetary.p_max,
+                "rounds_allocated": int(model.goods_allocated),
+            },
+            metric_steps=[GoodsCoreStep(shares, monetary)],
+        )
+
+    @staticmethod
+    def goods_shares(params: Any, n: int) -> np.ndarray:
+        if params.shares is None:
+            return np.full(n, params.alpha / n)
+        if len(params.shares) != n:
+            raise ConfigError(f"params.shares has {len(params.shares)} entries but agents = {n}")
+        return np.asarray(params.shares, dtype=float)
+
+
+def group_shares(config: RunConfig, shares: np.ndarray) -> np.ndarray:
+    """The shares with each population group's `share` override applied (sum <= 1 checked)."""
+    shares = shares.copy()
+    for g in config.groups():
+        if g.share is not None:
+            shares[g.span] = g.share
+    if shares.sum() > 1.0 + 1e-12:
+        raise ConfigError(f"population: shares must sum to alpha <= 1, got sum(shares) = {shares.sum():.6g}")
+    if not shares.sum() > 0:
+        raise ConfigError("population: the groups' share overrides leave alpha = sum(shares) = 0 (no budget)")
+    return shares
 
 
 register_scenario(PublicGoods())

@@ -37,6 +37,7 @@ TIMING_KEYS = {"runtime_s", "rounds_per_s"}
 CONTRACT_PLUGINS: list[Path] = [
     TESTS / "contracts" / "plugin_example.py",
     TESTS.parent / "docs" / "examples" / "fpa_tokens.py",  # docs/extending.md's examples
+    TESTS.parent / "docs" / "examples" / "apex_projects.py",
 ]
 
 #: Name of the module attribute by which a plug-in provides contract instances for its
@@ -160,6 +161,10 @@ TINY: dict[str, dict] = {
     "approx-auction": {"rounds": 40, "params.worst_case_samples": 50},
     "bwk-stochastic": {"agents": 2, "rounds": 40},
     "bwk-toy": {"agents": 2, "rounds": 40},
+    "bwk-variants": {"agents": 2, "rounds": 40},
+    "course-allocation": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
+    "course-allocation-terms": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
+    "facility-location": {"agents": 4, "rounds": 20, "menu_points": 4, "params.welfare_rounds": 3},
     "large-public-goods": {"agents": 6, "rounds": 40, "menu_points": 8},
     "one-sided": {"agents": 4, "rounds": 30, "menu_points": 8},
     "public-goods": {"rounds": 40, "menu_points": 8},

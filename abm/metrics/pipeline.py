@@ -93,7 +93,7 @@ class RunRecords:
             menus=model.menus,
             t_done=t,
             agents=agents,
-            budget=model.ledger.initial[agents],
+            budget=model.ledger.initial_total[agents],
             charges=trace.charges[:t],
             utilities=trace.utilities[:t],
         )
@@ -256,8 +256,8 @@ class RegretStep:
             }
         )
         menu_text = f"grid of {k_grid} reports (Mechanism.report_grid) + the played report"
-        if menus.exact_utility is not None:
-            menu_text += f" + {menus.exact_utility.row_shape[1]} exact breakpoints (mechanism.menu_breakpoints)"
+        if menus.j:
+            menu_text += f" + {menus.j} exact breakpoints (mechanism.menu_breakpoints)"
         estimate = (
             "exact (menus of every round)" if exact
             else f"estimate: menus of every k-th round, k = {menus.every} ({slots} of {t_done}), budget pro-rated, "
@@ -271,7 +271,7 @@ class RegretStep:
             "payoff_bound": bound,
             "payoff_bound_source": bound_source,
             "menu": menu_text,
-            "exact_menu": menus.exact_utility is not None,
+            "exact_menu": menus.j > 0,
             "menu_rounds": estimate,
             "agents": int(m),
         }

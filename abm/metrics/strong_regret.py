@@ -665,3 +665,49 @@ def prefix_budgets(budget: np.ndarray, spent: np.ndarray, horizons: Iterable[int
     hs = np.asarray(list(horizons), dtype=np.int64)
     budget = np.asarray(budget, dtype=np.float64)
     return np.maximum(budget[None, :] * hs[:, None] / rounds, cum[hs - 1])
+
+
+def strong_regret_currencies(
+    utility: np.ndarray,
+    cost: np.ndarray,
+    budget: np.ndarray,
+    realized: np.ndarray,
+    currency: np.ndarray,
+    payoff_bound: float = 1.0,
+) -> StrongRegretResult:
+    """Strong regret with d budget rows (Braverman 2021 Definition 3 with several budgets,
+    §2.3 Problem 13) when round t is paid in one currency, currency[t] (a budget per block
+    of periods: `mechanisms.currencies.BlockCurrencies`):
+
+        OPT = max sum_t E_{q_t} u_t   s.t.   sum_{t: currency[t] = j} E_{q_t} c_t <= B_j  for each j.
+
+    Each round's mixed report enters one budget row only, so the LP is d independent
+    one-row LPs (the rounds of currency j with budget B_j), each solved exactly by the
+    fractional multiple-choice knapsack above; OPT is their sum and r_star (m, d) holds each
+    currency's exchange rate. utility, cost: (T, m, K); budget: (m, d); realized: (m,) or
+    (T, m); currency: (T,) in 0..d-1."""
+    u, c = check_menus(utility, cost)
+    t, m, _ = u.shape
+    budget = np.asarray(budget, dtype=np.float64)
+    if budget.ndim != 2 or budget.shape[0] != m:
+        raise ValueError(f"budget must have shape ({m}, d), got {budget.shape}")
+    d = budget.shape[1]
+    currency = np.asarray(currency, dtype=np.int64)
+    if currency.shape != (t,) or (t and (currency.min() < 0 or currency.max() >= d)):
+        raise ValueError(f"currency must have shape ({t},) with entries in 0..{d - 1}, got {currency!r}")
+    realized = np.asarray(realized, dtype=np.float64)
+    total = realized.sum(axis=0) if realized.ndim == 2 else realized
+    if total.shape != (m,):
+        raise ValueError(f"realized must have shape ({m},) or ({t}, {m}), got {realized.shape}")
+    opt = np.zeros(m)
+    r_star = np.zeros((m, d))
+    for j in range(d):
+        rows = currency == j
+        if not rows.any():
+            continue
+        acc = StrongRegretAccumulator(m)
+        acc.add(u[rows], c[rows])
+        opt_j, r_j = acc.solve(budget[:, j])
+        opt += opt_j[0]
+        r_star[:, j] = r_j[0]
+    return regret_result(opt, total, r_star, t, payoff_bound)

@@ -40,7 +40,8 @@ def _mean_report(m: Any) -> float:
 
 
 def _mean_budget_remaining(m: Any) -> float:
-    return _sum(m.ledger.remaining) / m.ledger.remaining.shape[0]
+    left = m.ledger.remaining_total
+    return _sum(left) / left.shape[0]
 
 
 def _n_depleted(m: Any) -> float:
@@ -78,7 +79,7 @@ class AgentRecords(Mapping[int, list[tuple[Any, ...]]]):
             trace = self.model.trace
             m, t = trace.agents.shape[0], trace.rounds
             rows = np.zeros((t + 1, m, 4))
-            rows[0, :, 3] = self.model.ledger.initial[trace.agents]
+            rows[0, :, 3] = self.model.ledger.initial_total[trace.agents]
             rows[1:, :, 0], rows[1:, :, 1], rows[1:, :, 2] = trace.reports, trace.charges, trace.utilities
             rows[1:, :, 3] = remaining_budgets(self.model)
             self._rows = rows

@@ -28,7 +28,7 @@ def agent_series_tables(model: Any) -> Iterator[pa.Table]:
         return
     names = pa.array([g.name for g in model.groups])
     codes = pa.DictionaryArray.from_arrays(pa.array(model.agent_group[ids].astype(np.int32)), names)
-    left = model.ledger.initial[ids].astype(np.float64)
+    left = model.ledger.initial_total[ids].astype(np.float64)
     columns = [trace.columns[name] for name in SERIES]
     step = columns[0].chunk_rows
     for lo in range(0, trace.rounds, step):
@@ -50,4 +50,4 @@ def agent_series_tables(model: Any) -> Iterator[pa.Table]:
 def remaining_budgets(model: Any) -> np.ndarray:
     """(T, m) budget of each recorded agent after each round."""
     trace = model.trace
-    return model.ledger.initial[trace.agents][None, :] - np.cumsum(trace.charges, axis=0)
+    return model.ledger.initial_total[trace.agents][None, :] - np.cumsum(trace.charges, axis=0)

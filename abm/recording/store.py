@@ -24,7 +24,7 @@ import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -254,20 +254,32 @@ class SpillColumns:
         return self.read(0, self.rows if hi is None else hi)
 
 
+@runtime_checkable
+class ChunkedColumn(Protocol):
+    """A (T, *row_shape) per-round column read in round-ordered blocks: a `SpillArray`, a
+    `SpillColumns` view, or menus rebuilt from recorded statistics
+    (`abm.recording.menus.RebuiltColumns`)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def chunks(self, hi: int | None = None, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]: ...
+
+
 #: zlib level of the compressed outputs (1: several times faster than the default 6 and
 #: within a few percent of its size on float64 menus).
 NPZ_COMPRESSLEVEL = 1
 
 
-def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray | SpillArray | SpillColumns]) -> None:
-    """A compressed .npz (what `np.load` reads) written member by member, SpillArrays
-    streamed chunk by chunk, so no array is loaded whole."""
+def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray | ChunkedColumn]) -> None:
+    """A compressed .npz (what `np.load` reads) written member by member, chunked columns
+    (`ChunkedColumn`) streamed block by block, so no array is loaded whole."""
     import zipfile
 
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as zf:
         for name, arr in arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                if isinstance(arr, SpillArray | SpillColumns):
+                if isinstance(arr, ChunkedColumn):
                     header = {"descr": "<f8", "fortran_order": False, "shape": arr.shape}
                     np.lib.format.write_array_header_2_0(fh, header)
                     for _, block in arr.chunks():

@@ -60,25 +60,42 @@ class RunResult:
         return pd.concat(frames, ignore_index=True)
 
 
+def currency_summary(ledger: Any) -> dict[str, Any]:
+    """Per currency (d > 1): the tokens issued and spent and the agents depleted in it."""
+    return {
+        "d": ledger.d,
+        "budget": ledger.initial.sum(axis=0).tolist(),
+        "spent": ledger.spent.sum(axis=0).tolist(),
+        "n_depleted": (ledger.depleted_at >= 0).sum(axis=0).tolist(),
+    }
+
+
 def agent_table(model: MechanismModel) -> pd.DataFrame:
     """One row per agent: initial budget, spend ratio, utility, depletion round, plus the
     scenario's per-agent info (e.g. share alpha_i)."""
     ledger = model.ledger
+    budget, spent = ledger.initial_total, ledger.spent_total
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(ledger.initial > 0, ledger.spent / ledger.initial, np.nan)
+        ratio = np.where(budget > 0, spent / budget, np.nan)
     table = pd.DataFrame(
         {
             "agent": np.arange(model.n_agents),
             "group": model.group_names,
             "learner": np.asarray([g.learner for g in model.groups], dtype=object)[model.agent_group],
             **{k: np.asarray(v) for k, v in model.instance.agent_info.items()},
-            "budget": ledger.initial,
-            "spent": ledger.spent,
+            "budget": budget,
+            "spent": spent,
             "spend_ratio": ratio,
             "utility": model.cum_utility,
-            "depletion_round": ledger.depleted_at,
+            "depletion_round": ledger.depleted_any,
         }
     )
+    if ledger.d > 1:
+        # Several currencies: the totals above, and each currency's own columns.
+        for j in range(ledger.d):
+            table[f"budget_{j}"] = ledger.initial[:, j]
+            table[f"spent_{j}"] = ledger.spent[:, j]
+            table[f"depletion_round_{j}"] = ledger.depleted_at[:, j]
     return table
 
 
@@ -254,12 +271,18 @@ def _simulate(
         "n_depleted": model.ledger.n_depleted,
         "config": cfg.model_dump(mode="json"),
     }
+    if model.ledger.d > 1:
+        summary["currencies"] = currency_summary(model.ledger)
     summary["recorded_agents"] = int(model.trace.agents.shape[0])
     if model.menus is not None:
         summary["menus"] = {
             "recorded_agents": int(model.menus.agents.shape[0]),
             "alternatives": f"mechanism report grid ({model.menus.grid.shape[0]} points) + the played report",
             "every": model.menus.every,
+            "stored": (
+                "per-agent statistic (MenuStatistic: mechanism.menu_statistic), menus rebuilt for the metrics"
+                if model.menus.statistic is not None else "menus"
+            ),
         }
     if model.instance.summarize is not None:
         summary["scenario_summary"] = model.instance.summarize(model)

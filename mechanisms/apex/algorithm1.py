@@ -18,6 +18,16 @@ menus and menu breakpoints, item prices, the outcome as an array, `utility_span`
 [0, lambda_i * utility_span] (the upper bound only if `utility_span` is declared), the
 range an exact H guarantees (`Apex._clamp`).
 
+Negative charges. With an inexact H (a local search that is not locally correct, §2.1)
+C_{i,t} can be negative: X_{t+1}, found for F_t, may score higher on F_t^{-i} than the
+X^{-i}_{t+1} that H found for F_t^{-i} itself. The ledger pays no refunds (its invariant:
+every charge >= 0, `abm.ledger.Ledger.charge` refuses a negative one), so such a charge is
+floored at 0 — explicitly, never silently: every round's raw C_{i,t} is in
+`RoundResult.extras["raw_charges"]`, and `Apex.audit` (a `ChargeAudit`) counts the rounds
+and agent-rounds with a negative raw charge, the most negative one and the tokens floored
+away (and likewise the charges capped at lambda_i * utility_span), which the scenarios
+put in their summaries.
+
 Round state is explicit: `run_round` returns an `ApexRoundState` (lambda, X_t, X_{t+1},
 F^{-i}(X^{-i}_{t+1}) and the problem's per-round cache) in `RoundResult.state`, and
 `menu_all(..., state=...)` / `menu_breakpoints(..., state=...)` answer for that round
@@ -27,6 +37,7 @@ from the current X_t.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,13 +57,14 @@ from mechanisms.apex.hooks import (
     utility_span,
 )
 from mechanisms.assignment.birkhoff import AssignmentProblem, RegularizedAssignment
-from mechanisms.base import Mechanism, Reports, RoundResult, TimeAverage, check_vector, clip_reports
+from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, TimeAverage, check_vector, clip_reports
 
 __all__ = [
     "Apex",
     "ApexProblem",
     "ApexRoundState",
     "AssignmentProblem",
+    "ChargeAudit",
     "ExactMenuApex",
     "FiniteApex",
     "FiniteArgmax",
@@ -62,7 +74,11 @@ __all__ = [
 
 @runtime_checkable
 class ApexProblem(Protocol):
-    """The outcome space X, the utilities f_j, f_0 + R and the heuristic H of Algorithm 1."""
+    """The outcome space X, the utilities f_j, f_0 + R and the heuristic H of Algorithm 1:
+    APEX's problem interface (docs/extending.md, "An APEX problem"). X is whatever `argmax`
+    returns and the other members accept; `argmax` may be any optimizer — exact, a MILP, a
+    local search (`mechanisms.apex.local_search.LocalSearchProblem`) — and Algorithm 1 uses
+    the same one for X_{t+1} and every X^{-i}_{t+1}."""
 
     n: int
 
@@ -153,6 +169,61 @@ class ApexRoundState:
         return cls(lam, start, x_next, opt_minus, cache)
 
 
+@dataclass
+class ChargeAudit:
+    """Algorithm 1's raw charges C_{i,t} against what the ledger was charged (Braverman
+    2021, §2.1: with an H that is not locally correct, C_{i,t} < 0 can happen).
+
+    rounds: rounds played; negative_rounds / negative_charges: rounds / agent-rounds with a
+    raw charge below -tol (floored at 0: the ledger pays no refunds); most_negative: the
+    smallest raw charge (0 if none was negative); floored_tokens: sum of -C over the floored
+    charges; capped_rounds / capped_charges / capped_tokens: the same for the charges above
+    lambda_i * utility_span (capped, so no budget is overdrawn); seconds: wall time of
+    `run_round` (H for X_{t+1} and every X^{-i}_{t+1}, the charges)."""
+
+    rounds: int = 0
+    negative_rounds: int = 0
+    negative_charges: int = 0
+    most_negative: float = 0.0
+    floored_tokens: float = 0.0
+    capped_rounds: int = 0
+    capped_charges: int = 0
+    capped_tokens: float = 0.0
+    seconds: float = 0.0
+
+    def record(self, raw: np.ndarray, charged: np.ndarray, tol: float, seconds: float) -> None:
+        """One round: the raw charges, the charges the ledger gets, the round-off tolerance."""
+        self.rounds += 1
+        self.seconds += seconds
+        low = raw < -tol
+        if low.any():
+            self.negative_rounds += 1
+            self.negative_charges += int(low.sum())
+            self.most_negative = min(self.most_negative, float(raw.min()))
+            self.floored_tokens += float(-raw[low].sum())
+        high = raw > charged + tol
+        if high.any():
+            self.capped_rounds += 1
+            self.capped_charges += int(high.sum())
+            self.capped_tokens += float((raw - charged)[high].sum())
+
+    def as_dict(self) -> dict[str, float]:
+        """The counters plus the rates per round (for summary.json)."""
+        rounds = max(self.rounds, 1)
+        return {
+            "rounds": self.rounds,
+            "negative_rounds": self.negative_rounds,
+            "negative_round_rate": self.negative_rounds / rounds,
+            "negative_charges": self.negative_charges,
+            "most_negative": self.most_negative,
+            "floored_tokens": self.floored_tokens,
+            "capped_rounds": self.capped_rounds,
+            "capped_charges": self.capped_charges,
+            "capped_tokens": self.capped_tokens,
+            "per_round_seconds": self.seconds / rounds,
+        }
+
+
 class Apex(Mechanism):
     """Braverman 2021 Algorithm 1 as a `Mechanism`: reports.bids are the lambda_{i,t}.
 
@@ -204,6 +275,9 @@ class Apex(Mechanism):
         self._x_avg = TimeAverage("x_bar")
         self._price_avg = TimeAverage("mean_item_prices")
         self.last_item_prices: np.ndarray | None = None
+        #: Raw charges against the charged ones, and the time per round (see `ChargeAudit`).
+        self.audit = ChargeAudit()
+        self._neg_tol = TOKEN_TOL + tolerance(problem)
 
     # -- Algorithm 1 -------------------------------------------------------------------
     def _weighted(self, weights: np.ndarray, x: Any) -> tuple[float, np.ndarray]:
@@ -239,11 +313,15 @@ class Apex(Mechanism):
 
     def run_round(self, reports: Reports, rng: np.random.Generator) -> RoundResult:
         lam = self._capped(check_vector("bids", reports.bids, self.n))
+        started = time.perf_counter()
         start = self.x
         x_next = self.problem.argmax(lam, start)
         raw, opt_minus, extras = self._charges(lam, start, x_next)
         menu_cache = extras.pop("menu_cache", None)
         charges = self._clamp(raw, lam)
+        # Recorded, then floored / capped in the open: the ledger refuses negative charges.
+        self.audit.record(raw, charges, self._neg_tol * max(1.0, float(lam.max(initial=0.0))),
+                          time.perf_counter() - started)
         utilities = np.asarray(self.problem.utilities(x_next), dtype=np.float64).copy()
         prices = extras.pop("item_prices", None)
         if prices is None and self._item_prices is not None:
@@ -260,7 +338,7 @@ class Apex(Mechanism):
             allocated=True,
             item_prices=prices,
             state=state,
-            extras={**extras, "min_raw_charge": float(raw.min())},
+            extras={**extras, "raw_charges": raw, "min_raw_charge": float(raw.min())},
         )
 
     def outcome_array(self, outcome: Any) -> np.ndarray:
@@ -280,7 +358,9 @@ class Apex(Mechanism):
         as X maximizes F (see `enforce_budget`). An approximate H can leave either bound
         by at most its tolerance; the projection removes that round-off, so the ledger
         gets non-negative charges and the budget cap holds exactly. The upper bound is
-        applied only when the problem declares `utility_span`."""
+        applied only when the problem declares `utility_span`. An H that is not locally
+        correct (local search) can leave the range by more than round-off: `run_round`
+        records every such charge in `audit` before projecting it."""
         charges = np.maximum(charges, 0.0)
         if self._declared_span is not None:
             cap = np.multiply(lam, float(self._declared_span.utility_span), dtype=np.float64)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult, check_vector
-from mechanisms.capabilities import ExactMenu
+from mechanisms.capabilities import ExactMenu, MenuStatistic
 from mechanisms.public_goods.scaled_cost import ScaledCost
 
 #: How a report is made budget-feasible (Onyeze et al. 2025 §3.1): "p_max" zeroes it once
@@ -29,12 +29,13 @@ class ArtificialCurrency(Mechanism):
 
     Capabilities are forwarded explicitly: wrapping an `ExactMenu` mechanism gives an
     `ExactMenuArtificialCurrency` (what `ArtificialCurrency(monetary, shares)` returns then),
-    whose breakpoints are the monetary ones (charges = payments).
+    whose breakpoints are the monetary ones (charges = payments); a `MenuStatistic` one a
+    `MenuStatisticArtificialCurrency`, both an `ExactMenuStatisticArtificialCurrency`.
     """
 
     def __new__(cls, monetary: Any = None, *args: Any, **kwargs: Any) -> ArtificialCurrency:
-        if cls is ArtificialCurrency and isinstance(monetary, ExactMenu):
-            cls = ExactMenuArtificialCurrency
+        if cls is ArtificialCurrency:
+            cls = _FORWARDING[isinstance(monetary, ExactMenu), isinstance(monetary, MenuStatistic)]
         return super().__new__(cls)
 
     def __init__(
@@ -96,3 +97,35 @@ class ExactMenuArtificialCurrency(ArtificialCurrency):
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         return self.monetary.menu_breakpoints(reports, agents, state=state)
+
+
+class MenuStatisticArtificialCurrency(ArtificialCurrency):
+    """`ArtificialCurrency` around a `MenuStatistic` mechanism: the statistic and the menus
+    rebuilt from it pass through unchanged (charges = payments)."""
+
+    monetary: Any
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        return self.monetary.menu_statistic(reports, agents, state=state)
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.monetary.menus_from_statistics(statistics, alternatives)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return self.monetary.breakpoints_from_statistics(statistics)
+
+
+class ExactMenuStatisticArtificialCurrency(ExactMenuArtificialCurrency, MenuStatisticArtificialCurrency):
+    """`ArtificialCurrency` around a mechanism that is both `ExactMenu` and `MenuStatistic`
+    (Proportional, Moulin, Potential)."""
+
+
+#: The class `ArtificialCurrency(monetary, ...)` builds, by (ExactMenu, MenuStatistic) of `monetary`.
+_FORWARDING: dict[tuple[bool, bool], type[ArtificialCurrency]] = {
+    (False, False): ArtificialCurrency,
+    (True, False): ExactMenuArtificialCurrency,
+    (False, True): MenuStatisticArtificialCurrency,
+    (True, True): ExactMenuStatisticArtificialCurrency,
+}

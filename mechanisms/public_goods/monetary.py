@@ -7,6 +7,7 @@ pure function of reported values; `utilities` are the true values of the agents 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -64,19 +65,125 @@ def scale_exponent(bids: np.ndarray, alternatives: np.ndarray | None = None) -> 
     return 0 if np.isfinite(total) else SCALE_EXP
 
 
-def others_sums(bids: np.ndarray) -> np.ndarray:
+def others_sums(bids: np.ndarray, total: float | None = None) -> np.ndarray:
     """sum_{j != i} V_j for every i without cancellation: V_tot - V_i loses the others'
     reports when V_i dominates the total (1e20 + 0.6 - 1e20 = 0), so the one report that
     is more than half the total gets its others' sum added up directly (at most one
     report can be; the others' exclusion sums are then at least half the total, within
-    a few ulps). Callers scale reports whose total leaves the float range (`scale_exponent`)."""
+    a few ulps). Callers scale reports whose total leaves the float range (`scale_exponent`);
+    `total`: bids.sum() when the caller has it."""
     bids = np.asarray(bids, dtype=np.float64)
-    total = bids.sum()
+    total = bids.sum() if total is None else total
     others = total - bids
-    big = np.flatnonzero(bids > 0.5 * total)
-    for i in big:
-        others[i] = np.delete(bids, i).sum()
+    if bids.size:
+        i = int(bids.argmax())  # the only report that can be more than half the total
+        if bids[i] > 0.5 * total:
+            others[i] = np.delete(bids, i).sum()
     return others
+
+
+class ReportSums:
+    """The reports' total V_tot and, on first use, every agent's others' sum V_{-i} in units
+    of 2^e (e = 0, or SCALE_EXP when V_tot leaves the float range: `scale_exponent`): the
+    `RoundResult.state` of Proportional, so the round's menus and recorded statistic reuse
+    the sums the round computed (as `PostedPrices` does for Moulin and Potential)."""
+
+    def __init__(self, bids: np.ndarray, total: float) -> None:
+        self.bids = bids
+        self.total = total
+        self.exponent = 0 if math.isfinite(total) else SCALE_EXP
+        self._others: np.ndarray | None = None
+
+    @property
+    def others(self) -> np.ndarray:
+        if self._others is None:
+            e = self.exponent
+            self._others = others_sums(self.bids, self.total) if not e else others_sums(np.ldexp(self.bids, -e))
+        return self._others
+
+
+def report_sums(state: Any, bids: np.ndarray) -> ReportSums:
+    """The `ReportSums` of `bids`: the round's `state` when it holds these very reports,
+    else computed."""
+    if isinstance(state, ReportSums) and state.bids is bids:
+        return state
+    with np.errstate(over="ignore"):  # a total past the float range: see proportional_shares
+        total = float(bids.sum())
+    return ReportSums(bids, total)
+
+
+def proportional_statistic(sums: ReportSums, values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+    """(m, 3) per agent of `rows`: the others' report sum V_{-i} in units of 2^e, the value
+    v_i and e, all a Proportional menu depends on."""
+    v = values[rows]
+    out = np.empty((v.shape[0], 3))
+    out[:, 0] = sums.others[rows]
+    out[:, 1] = v
+    out[:, 2] = sums.exponent
+    return out
+
+
+def proportional_menu(statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of Proportional at the alternative reports a (Onyeze et al. 2025 §3.1)
+    from `proportional_statistic` rows (..., m, 3) and alternatives (..., m, K): served iff
+    V_{-i} + a >= 1, for v_i, paying a / (V_{-i} + a). An entry is computed in units of
+    2^e, its row's e, or 2^SCALE_EXP where V_{-i} + a leaves the float range in units of 1
+    (exact scaling: the cost is the share, not a / inf = 0)."""
+    others, values, e = statistics[..., 0:1], statistics[..., 1:2], statistics[..., 2:3]
+    alts = np.asarray(alternatives, dtype=np.float64)
+    if not e.any():
+        with np.errstate(over="ignore"):
+            total = others + alts
+        if np.isfinite(total.max(initial=0.0)):
+            served = total >= GOOD_COST
+            cost = np.divide(alts, total, out=np.zeros(total.shape), where=served)
+            return served * values, cost
+    # Some row's reports, or some V_{-i} + a, past the float range: per-entry units.
+    shape = np.broadcast_shapes(others.shape, alts.shape)
+    e_row = np.broadcast_to(e, shape).astype(np.int64)
+    with np.errstate(over="ignore"):
+        wide = ~np.isfinite(others + np.ldexp(alts, -e_row))  # in units of the row's 2^e
+    ee = np.where(wide, SCALE_EXP, e_row)
+    a = np.ldexp(np.broadcast_to(alts, shape), -ee)
+    total = np.ldexp(np.broadcast_to(others, shape), e_row - ee) + a
+    served = total >= np.ldexp(GOOD_COST, -ee)
+    cost = np.divide(a, total, out=np.zeros(shape), where=served)
+    return served * values, cost
+
+
+def proportional_breakpoints(statistics: np.ndarray) -> np.ndarray:
+    """(..., m, 2) from `proportional_statistic` rows: 0 and the cheapest served report
+    (1 - V_{-i})^+ (in units of 1)."""
+    others, e = statistics[..., 0], statistics[..., 2].astype(np.int64)
+    out = np.zeros((*others.shape, 2))
+    out[..., 1] = np.ldexp(np.maximum(np.ldexp(GOOD_COST, -e) - others, 0.0), e)
+    return out
+
+
+def posted_price_menu(
+    tau: np.ndarray, values: np.ndarray, alternatives: np.ndarray, tol: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(utility, cost) of a posted price tau_i at the alternative reports a: served iff
+    a >= tau_i - tol, for v_i, paying tau_i (Moulin and Potential menus; `tau` and `values`
+    broadcast against `alternatives`: one round's (m, 1), or a block's (s, m, 1)), so
+    `menu_all` and `menus_from_statistics` share one formula, float for float."""
+    served = alternatives >= (tau - tol if tol else tau)
+    return values * served, np.where(served, tau, 0.0)
+
+
+def posted_price_statistic(tau: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(m, 2): tau_i and v_i, the `MenuStatistic` of a posted-price menu."""
+    out = np.empty((tau.shape[0], 2))
+    out[:, 0] = tau
+    out[:, 1] = values
+    return out
+
+
+def posted_price_breakpoints(tau: np.ndarray) -> np.ndarray:
+    """(..., 2): a posted-price menu has two points, 0 and tau_i."""
+    out = np.zeros((*tau.shape, 2))
+    out[..., 1] = tau
+    return out
 
 
 class PostedPrices:
@@ -129,6 +236,46 @@ def moulin_thresholds(bids: np.ndarray) -> np.ndarray:
     return GOOD_COST / big_k
 
 
+class PostedPriceMenus:
+    """The menus of a mechanism that posts each agent a price tau_i (`_tau`): served iff its
+    report is >= tau_i - `menu_tol`, paying tau_i (Moulin and Potential). `menu_all`, the
+    breakpoints (0 and tau_i) and the `MenuStatistic` (tau_i, v_i) share `posted_price_menu`,
+    so the recorded and the rebuilt menus agree float for float."""
+
+    #: Slack of the served test (Potential's critical reports carry round-off).
+    menu_tol: float = 0.0
+
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def menu_all(
+        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        tau = self._tau(reports, state)[rows][:, None]
+        return posted_price_menu(tau, reports.values[rows][:, None], alternatives, self.menu_tol)
+
+    def menu_breakpoints(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """A posted price per agent: the menu has two points, 0 and tau_i."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_breakpoints(self._tau(reports, state)[rows])
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 2): the posted price tau_i and the value v_i (`MenuStatistic`)."""
+        rows: slice | np.ndarray = slice(None) if agents is None else agents
+        return posted_price_statistic(self._tau(reports, state)[rows], reports.values[rows])
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return posted_price_menu(statistics[..., 0:1], statistics[..., 1:2], alternatives, self.menu_tol)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return posted_price_breakpoints(statistics[..., 0])
+
+
 @register_mechanism(
     "proportional", family="public_goods", citation=cite(ONYEZE, "§3.1"),
     doc="Proportional: serve everyone if the total report is >= 1, each paying its share of the total.",
@@ -152,6 +299,7 @@ class Proportional(Mechanism):
             utilities=values * served,
             charges=charges,
             allocated=bool(allocated),
+            state=ReportSums(bids, float(total)),
         )
 
     def run_rounds(self, bids: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
@@ -168,35 +316,39 @@ class Proportional(Mechanism):
     def menu_all(
         self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        alts = np.asarray(alternatives, dtype=np.float64)
-        e = scale_exponent(reports.bids, alts)  # in units of 2^e (exact), see scale_exponent
-        if e:
-            alts = np.ldexp(alts, -e)
-        others = others_sums(np.ldexp(reports.bids, -e) if e else reports.bids)[rows][:, None]
-        total = others + alts
-        served = total >= np.ldexp(GOOD_COST, -e)
-        cost = np.divide(alts, total, out=np.zeros(total.shape), where=served)
-        return served * reports.values[rows][:, None], cost
+        return proportional_menu(self.menu_statistic(reports, agents, state=state), alternatives)
 
     def menu_breakpoints(
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         """The exact menu's only undominated reports: 0 and the cheapest served report
         (1 - others)^+; any larger report is served too but pays more."""
+        return proportional_breakpoints(self.menu_statistic(reports, agents, state=state))
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        """(m, 3): the others' report sum V_{-i} (in units of 2^e), the value v_i and e
+        (`proportional_statistic`; the sums from the round's `ReportSums` state when it is
+        given), all a Proportional menu depends on (`MenuStatistic`):
+        report a is served iff V_{-i} + a >= 1, for v_i, and then pays a / (V_{-i} + a).
+        `menu_all` and `menu_breakpoints` are computed from it, so the menus rebuilt from
+        recorded statistics are theirs by construction."""
         rows: slice | np.ndarray = slice(None) if agents is None else agents
-        e = scale_exponent(reports.bids)  # others past the float range: their sum exceeds the cost
-        others = others_sums(np.ldexp(reports.bids, -e) if e else reports.bids)[rows]
-        out = np.zeros((others.shape[0], 2))
-        out[:, 1] = np.ldexp(np.maximum(np.ldexp(GOOD_COST, -e) - others, 0.0), e)
-        return out
+        return proportional_statistic(report_sums(state, reports.bids), reports.values, rows)
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return proportional_menu(statistics, alternatives)
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return proportional_breakpoints(statistics)
 
 
 @register_mechanism(
     "moulin", family="public_goods", citation=cite(ONYEZE, "§3.1"),
     doc="Moulin: serve the largest set S with every report >= 1/|S|, each paying 1/|S| (IC).",
 )
-class Moulin(Mechanism):
+class Moulin(PostedPriceMenus, Mechanism):
     """Moulin mechanism M_mou (Onyeze et al. 2025 §3.1, [MS01]): serve the largest S with
     V_i >= 1/|S| for all i in S, each paying 1/|S|. IC, IR, CC; DWL <= H_n - 1."""
 
@@ -234,23 +386,8 @@ class Moulin(Mechanism):
         served = (bids * size[:, None] >= GOOD_COST) & (size[:, None] > 0)
         return served, np.where(served, GOOD_COST / np.maximum(size, 1)[:, None], 0.0)
 
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)[rows][:, None]
-        served = alternatives >= tau
-        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
-
-    def menu_breakpoints(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """Moulin is a posted price per agent: the menu has two points, 0 and tau_i."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        tau = posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)[rows]
-        out = np.zeros((tau.shape[0], 2))
-        out[:, 1] = tau
-        return out
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
+        return posted_prices(state, clip_reports(reports.bids, self.report_max), moulin_thresholds)
 
 
 def dead_weight_loss(values: np.ndarray, served: np.ndarray, charges: np.ndarray) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import TOKEN_TOL, Mechanism, Reports, RoundResult, check_reports, check_vector, clip_reports
-from mechanisms.public_goods.monetary import PostedPrices, check_batch, posted_prices
+from mechanisms.public_goods.monetary import PostedPriceMenus, PostedPrices, check_batch, posted_prices
 from mechanisms.registry import ONYEZE, cite, register_mechanism
 
 #: Cost of the single good in the public-goods scenario (Onyeze et al. 2025 normalizes c = 1).
@@ -330,7 +330,7 @@ def single_good_outcome(bids: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np
     "potential", family="public_goods", citation=cite(ONYEZE, "§3.1, §7"),
     doc="Potential: serve the top-k* reports maximizing sum - P(k), each paying its critical report (IC).",
 )
-class Potential(Mechanism):
+class Potential(PostedPriceMenus, Mechanism):
     """Single-good Potential mechanism M_pot (Onyeze et al. 2025 §3.1 via [DO17], §7 with m = 1):
     serve the top-k* reports maximizing sum - P(k), largest k* on ties, each paying its
     critical report (the VCG payment). Cost g(|S|) (default the 0-1 cost of one good,
@@ -346,6 +346,7 @@ class Potential(Mechanism):
     p_max = g(1): a critical report never exceeds the first increment P(1) - P(0) = g(1),
     because P is concave when g is (increments g(k)/k non-increasing)."""
 
+    menu_tol = TOKEN_TOL
     name = "potential"
 
     def __init__(self, cost: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
@@ -412,31 +413,11 @@ class Potential(Mechanism):
         np.put_along_axis(tau, order, tau_sorted, axis=1)
         return served, np.where(served, np.minimum(tau, b), 0.0)
 
-    def menu_all(
-        self, alternatives: np.ndarray, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
-        n = reports.bids.shape[0]
-        curve = self.potential_curve(n)
-        tau = posted_prices(
-            state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
-        )[rows][:, None]
-        served = alternatives >= tau - TOKEN_TOL
-        return reports.values[rows][:, None] * served, np.where(served, tau, 0.0)
-
-    def menu_breakpoints(
-        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
-    ) -> np.ndarray:
-        """Potential is a posted price per agent (its critical report tau_i): the menu has
-        two points, 0 and tau_i."""
-        rows: slice | np.ndarray = slice(None) if agents is None else agents
+    def _tau(self, reports: Reports, state: Any) -> np.ndarray:
         curve = self.potential_curve(reports.bids.shape[0])
-        tau = posted_prices(
+        return posted_prices(
             state, clip_reports(reports.bids, self.report_max), lambda b: single_good_thresholds(b, curve)
-        )[rows]
-        out = np.zeros((tau.shape[0], 2))
-        out[:, 1] = tau
-        return out
+        )
 
 
 #: docs/architecture.md lists the class under this name.

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mechanisms.base import Mechanism, Reports, RoundResult
-from mechanisms.capabilities import ExactMenu
+from mechanisms.capabilities import ExactMenu, MenuStatistic
 
 
 class ScaledCost(Mechanism):
@@ -24,7 +24,9 @@ class ScaledCost(Mechanism):
     breakpoints) multiplied by c on the way out; utilities are the true values, untouched.
     `report_grid` is forwarded unchanged: reports stay on the value scale, which the
     good's cost does not change. Like `ArtificialCurrency`, wrapping an `ExactMenu`
-    mechanism gives an `ExactMenuScaledCost`. `RoundResult.extras` are the monetary
+    mechanism gives an `ExactMenuScaledCost`, a `MenuStatistic` one a
+    `MenuStatisticScaledCost` (the statistic is the unit mechanism's on the reports in
+    units of c), both an `ExactMenuStatisticScaledCost`. `RoundResult.extras` are the monetary
     mechanism's, in units of c (`extras["cost_unit"]` = c).
     """
 
@@ -32,8 +34,8 @@ class ScaledCost(Mechanism):
     transient_state = ("_last",)
 
     def __new__(cls, monetary: Any = None, *args: Any, **kwargs: Any) -> ScaledCost:
-        if cls is ScaledCost and isinstance(monetary, ExactMenu):
-            cls = ExactMenuScaledCost
+        if cls is ScaledCost:
+            cls = _FORWARDING[isinstance(monetary, ExactMenu), isinstance(monetary, MenuStatistic)]
         return super().__new__(cls)
 
     def __init__(self, monetary: Mechanism, cost: float) -> None:
@@ -82,3 +84,36 @@ class ExactMenuScaledCost(ScaledCost):
         self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
     ) -> np.ndarray:
         return np.asarray(self.monetary.menu_breakpoints(self._unit(reports), agents, state=state)) * self.cost
+
+
+class MenuStatisticScaledCost(ScaledCost):
+    """`ScaledCost` around a `MenuStatistic` mechanism: the unit mechanism's statistic of the
+    reports in units of c; menus rebuilt as `menu_all` computes them (alternatives divided
+    by c, costs times c)."""
+
+    monetary: Any
+
+    def menu_statistic(
+        self, reports: Reports, agents: np.ndarray | None = None, *, state: Any = None
+    ) -> np.ndarray:
+        return self.monetary.menu_statistic(self._unit(reports), agents, state=state)
+
+    def menus_from_statistics(self, statistics: np.ndarray, alternatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u, c = self.monetary.menus_from_statistics(statistics, np.asarray(alternatives, dtype=np.float64) / self.cost)
+        return u, c * self.cost
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return np.asarray(self.monetary.breakpoints_from_statistics(statistics)) * self.cost
+
+
+class ExactMenuStatisticScaledCost(ExactMenuScaledCost, MenuStatisticScaledCost):
+    """`ScaledCost` around a mechanism that is both `ExactMenu` and `MenuStatistic`."""
+
+
+#: The class `ScaledCost(monetary, c)` builds, by (ExactMenu, MenuStatistic) of `monetary`.
+_FORWARDING: dict[tuple[bool, bool], type[ScaledCost]] = {
+    (False, False): ScaledCost,
+    (True, False): ExactMenuScaledCost,
+    (False, True): MenuStatisticScaledCost,
+    (True, True): ExactMenuStatisticScaledCost,
+}

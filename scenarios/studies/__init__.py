@@ -3,6 +3,7 @@ importing this package registers them. Each module keeps its import light (the r
 read by `mechsim list`): pandas, scipy and matplotlib are imported inside the functions."""
 
 from scenarios.studies import (  # noqa: F401
+    apex_local_search,
     approx_delta,
     bwk_ratio,
     core_vs_n,

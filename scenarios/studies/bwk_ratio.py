@@ -29,6 +29,7 @@ import numpy as np
 
 from abm.runs.study import Claim, Findings, Part, Study, StudyData, register_study
 from mechanisms.registry import BRAVERMAN, Citation, cite
+from scenarios.studies.bwk_problem7 import variant_claims, variant_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +105,7 @@ class BwKRatio(Study):
                 "stochastic", base="bwk-stochastic", axes={LEARNER: stochastic, "rounds": horizons},
                 overrides={**common, "params.mode": self.mode}, seeds=seeds,
             ),
+            *variant_parts(quick, self.replications),
         ]
 
     # -- analysis ------------------------------------------------------------------------
@@ -175,6 +177,8 @@ class BwKRatio(Study):
         ]
         stoch = self.stochastic_table(data)
         claims += self.stochastic_claims(stoch)
+        p7_claims, p7_tables, p7_notes = variant_claims(data, tol)
+        claims += p7_claims
         notes = [
             "Braverman 2021 §2.3.3 says the best additive regret on the toy instance is T/2. It is T/4: a "
             "strategy spending x of the budget in the first half has regret x T/2 when the second half "
@@ -189,8 +193,8 @@ class BwKRatio(Study):
             "early (x near 1: ratio near 1/2 when the second half pays 2).",
         ]
         return Findings(
-            claims=claims, notes=notes,
-            tables={"toy": pd_reset(learners), "toy_minimax": pd_reset(minimax), "stochastic": stoch},
+            claims=claims, notes=notes + p7_notes,
+            tables={"toy": pd_reset(learners), "toy_minimax": pd_reset(minimax), "stochastic": stoch, **p7_tables},
         )
 
     def stochastic_claims(self, stoch: pd.DataFrame) -> list[Claim]:

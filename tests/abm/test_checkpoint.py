@@ -58,7 +58,7 @@ def test_every_scenario_resumes_from_its_state_dict_bit_for_bit(name, tmp_path):
 
 def test_a_fresh_model_differs_so_the_comparison_can_fail(tmp_path):
     """The oracle above is not vacuous: a mechanism whose round state is not loaded
-    (bandits with knapsacks keep the arm's last state, Braverman §2.3.3) plays on differently."""
+    (bandits with knapsacks keep the arm's last state, Braverman 2021 §2.3.3) plays on differently."""
     cfg = resolve_config("bwk-toy", TINY["bwk-toy"])
     ref = MechanismModel(cfg, spill_dir=str(tmp_path / "a"))
     while ref.running:

@@ -88,7 +88,7 @@ def test_describe_ambiguous_and_qualified_names(capsys):
 def test_unknown_parameter_lists_the_valid_names(capsys):
     assert main(["run", "public-goods", "--set", "colour=1", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "params.colour: unknown parameter 'colour'; valid names: alpha, budget_rule, core_frontier, correlation" in err
+    assert "params.colour: unknown parameter 'colour'; valid names: alpha, budget_rule, core_frontier, cor" in err
     assert main(["run", "public-goods", "--set", "learner.colour=1", "--quiet"]) == 2
     assert "learner.colour: unknown parameter 'colour'; valid names: name, params" in capsys.readouterr().err
 

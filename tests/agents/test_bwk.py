@@ -84,3 +84,39 @@ def test_bang_per_buck_exchange_rate_step():
     assert bpb.lambda_ == pytest.approx(np.exp([-2.0, 0.5]))
     with pytest.raises(ValueError, match="r_min"):
         BangPerBuck.create(1, np.ones(1), 10, np.random.default_rng(0), r_min=2.0, r_max=1.0)
+
+
+# -- several currencies (Braverman 2021 §2.3, Problem 13; ISSS §3, d resources) -------------
+def test_lagrange_bwk_keeps_one_hedge_dual_per_currency():
+    """Hedge over d = 2 resources plus the dummy: lambda_j = e^{eta s_j} / (1 + sum_k e^{eta s_k}),
+    s_j = sum_t (c_tj - rho_j) / cost_max; by hand after one round."""
+    budgets = np.array([[25.0, 50.0], [25.0, 50.0]])  # rho = (0.25, 0.5)
+    lb = LagrangeBwK.create(2, budgets, 100, np.random.default_rng(0), grid=[0.0, 1.0], dual_eta=0.5)
+    assert lb.lam == pytest.approx(np.full((2, 2), 1.0 / 3.0))
+    lb.act(Observation(0, np.ones(2), budgets))
+    charge = np.array([[1.0, 0.0], [0.0, 0.0]])
+    lb.observe(Feedback(0, lb.intended, np.zeros(2), charge, budgets - charge))
+    s = np.array([[0.75, -0.5], [-0.25, -0.5]])
+    w = np.exp(0.5 * s)
+    assert lb.lam == pytest.approx(w / (1.0 + w.sum(axis=1, keepdims=True)))
+    # Overspending currency 0 raised its price; the idle currency 1 became cheaper than at start.
+    assert lb.lam[0, 0] > 1.0 / 3.0 > lb.lam[0, 1]
+
+
+def test_lagrange_bwk_gain_with_two_currencies_by_hand():
+    """L = u + sum_j lambda_j (1 - c_j / rho_j) on [lo, hi], lo = -max_j (c_max / rho_j - 1)
+    (Hedge's lambda in the simplex), hi = r_max + 1."""
+    lb = LagrangeBwK.create(1, np.array([[25.0, 50.0]]), 100, np.random.default_rng(0), grid=[0.0, 1.0])
+    lam = 1.0 / 3.0
+    # rho = (0.25, 0.5): u = 1, c = (1, 0): L = 1 + lam (1 - 4) + lam (1 - 0) = 1 - 2 lam; lo = -3, hi = 2.
+    assert lb._gain(np.array([1.0]), np.array([[1.0, 0.0]])) == pytest.approx([(1 - 2 * lam + 3) / 5])
+
+
+def test_lagrange_bwk_with_several_currencies_refuses_a_full_information_primal():
+    with pytest.raises(ValueError, match=r"base: 'hedge'.*2 currencies"):
+        LagrangeBwK.create(2, np.ones((2, 2)), 10, np.random.default_rng(0), base="hedge")
+
+
+def test_one_currency_learners_refuse_several_budgets_naming_the_field():
+    with pytest.raises(ValueError, match="budgets: BangPerBuck handles one currency, got 2"):
+        BangPerBuck.create(2, np.ones((2, 2)), 10, np.random.default_rng(0))

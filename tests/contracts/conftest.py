@@ -38,6 +38,17 @@ def public_goods(factory: Any, rng: np.random.Generator) -> Instance:
     return factory(), rng.random(5), 10.0
 
 
+def many_goods(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(costs)`: 3 agents, 2 goods under a coverage cost (each pair covers random elements of 4,
+    weight 1/4 each), values U[0, 1] per good, an (n, m) `Reports.values`; a report scales
+    the agent's value vector, any report >= 0 (reports above m buy everything)."""
+    from mechanisms.public_goods.potential import CoverageCost
+
+    inc = rng.random((3, 2, 4)) < 0.5
+    inc[..., 0] |= ~inc.any(axis=2)
+    return factory(CoverageCost(inc, np.full(4, 0.25))), rng.random((3, 2)), 10.0
+
+
 def voting(factory: Any, rng: np.random.Generator) -> Instance:
     """`(utilities (5, 3), eta_total)`: 5 voters, 3 alternatives; eta_total = 0.05 * n
     (the voting scenario's default); reports lambda >= 0 (values unused)."""
@@ -81,14 +92,29 @@ def linked_vcg(factory: Any, rng: np.random.Generator) -> Instance:
     return factory(LinkedVCG(econ, dates, np.zeros((2, 3)), np.ones((2, 3))), truth), np.ones(2), 3.0
 
 
+def course_allocation(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(utilities (5, 3), capacities (3,), k)`: 5 students, 3 courses of 2 seats, k = 2
+    (congested: 6 seats for 10 demanded); reports lambda >= 0 (values unused)."""
+    return factory(rng.random((5, 3)), np.full(3, 2), 2), np.ones(5), 10.0
+
+
+def facility_location(factory: Any, rng: np.random.Generator) -> Instance:
+    """`(service (5, 4), costs (4,))`: 5 clients, 4 sites with costs U[0.2, 1]; reports
+    lambda >= 0 (values unused)."""
+    return factory(rng.random((5, 4)), rng.uniform(0.2, 1.0, 4)), np.ones(5), 10.0
+
+
 #: The built-in families' instance factories.
 BUILTIN_INSTANCES: dict[str, Callable[[Any, np.random.Generator], Instance]] = {
     "public_goods": public_goods,
+    "many_goods": many_goods,
     "voting": voting,
     "matching": matching,
     "approx_valuations": approx_valuations,
     "assignment": assignment,
     "linked_vcg": linked_vcg,
+    "course_allocation": course_allocation,
+    "facility_location": facility_location,
 }
 
 

@@ -19,6 +19,9 @@ typical, the largest documented report):
   against them);
 - `ExactMenu`: its breakpoints' menus are finite and weakly dominate (more utility, less
   cost) every report of a dense grid over the valid range;
+- `MenuStatistic`: the menus rebuilt from the rounds' statistics as one block
+  (`menus_from_statistics`, `breakpoints_from_statistics`) equal each round's `menu_all`
+  at a dense grid, the played report and the `menu_breakpoints`, float for float;
 - `run_rounds` on stacked report profiles equals `run_round` row by row;
 - over the whole valid report range (issue 15: every finite report >= 0, subnormals and
   the float maximum included, each mechanism playing it within its documented
@@ -39,7 +42,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mechanisms.base import TOKEN_TOL, Reports, RoundResult
-from mechanisms.capabilities import ExactMenu, currencies
+from mechanisms.capabilities import ExactMenu, MenuStatistic, currencies
 from mechanisms.registry import MECHANISMS, Entry
 
 ENTRIES = MECHANISMS.entries()
@@ -193,7 +196,7 @@ def test_run_rounds_equals_run_round_row_by_row(entry, contract_instance):
     mech, values, bid_high = contract_instance(entry, 0)
     n = values.shape[0]
     bids = np.stack(report_profiles(n, bid_high, np.random.default_rng(4)))
-    rows = np.broadcast_to(values, bids.shape).copy()
+    rows = np.broadcast_to(values, (bids.shape[0], *values.shape)).copy()  # (N, n), or (N, n, m) for m goods
     loop = copy.deepcopy(mech)
     outcomes, charges = mech.run_rounds(bids, rows, np.random.default_rng(7))
     rng = np.random.default_rng(7)
@@ -249,6 +252,37 @@ def test_exact_menu_breakpoints_dominate_a_dense_grid(entry, contract_instance):
                 f"round {t}, agent {i}: report {alts[i, k]} gives (u, c) = ({ug[i, k]}, {cg[i, k]}), "
                 f"which no breakpoint {bp[i]} with menus {list(zip(ub[i], cb[i], strict=True))} dominates"
             )
+
+
+@pytest.mark.parametrize("entry", params("menu_statistic"))
+def test_menus_rebuilt_from_statistics_equal_each_rounds_menu_all(entry, contract_instance):
+    mech, values, bid_high = contract_instance(entry, 0)
+    if not isinstance(mech, MenuStatistic):
+        pytest.skip(f"{type(mech).__name__} does not declare MenuStatistic")
+    n = values.shape[0]
+    agents = np.arange(n)[::-1]  # not a prefix: the statistic follows `agents`
+    grid = np.unique(np.concatenate([[0.0, TINY], np.linspace(0.0, bid_high, 41)]))
+    rng = np.random.default_rng(1)
+    stats, alts, want_u, want_c, want_bp = [], [], [], [], []
+    for bids in report_profiles(n, bid_high, np.random.default_rng(2)):
+        reports = Reports(bids, values)
+        res = mech.run_round(reports, rng)
+        bp = np.zeros((n, 0))
+        if isinstance(mech, ExactMenu):
+            bp = np.asarray(mech.menu_breakpoints(reports, agents, state=res.state), dtype=np.float64)
+        a = np.concatenate([np.broadcast_to(grid, (n, grid.shape[0])), bids[agents][:, None], bp], axis=1)
+        u, c = mech.menu_all(a, reports, agents, state=res.state)
+        stats.append(mech.menu_statistic(reports, agents, state=res.state))
+        alts.append(a)
+        want_u.append(u)
+        want_c.append(c)
+        want_bp.append(bp)
+    block = np.stack(stats)
+    assert block.ndim == 3 and block.shape[1] == n
+    np.testing.assert_array_equal(mech.breakpoints_from_statistics(block), np.stack(want_bp))
+    u, c = mech.menus_from_statistics(block, np.stack(alts))
+    np.testing.assert_array_equal(u, np.stack(want_u))
+    np.testing.assert_array_equal(c, np.stack(want_c))
 
 
 def test_a_family_without_an_instance_factory_fails(contract_instance):

@@ -174,6 +174,47 @@ def test_menu_is_exact_and_matches_run_round(fpa):
             assert (bc[:, 1] <= np.where(gc > 0, gc, np.inf).min(axis=1)).all()  # no winning report is cheaper
 
 
+# --- the APEX problem -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def projects():
+    """docs/examples/apex_projects.py, loaded as `--plugin` loads it (the contract tests load
+    it too, so its scenario stays registered)."""
+    return plugins.load_plugin(str(EXAMPLES / "apex_projects.py"))
+
+
+def test_project_selection_h_is_a_local_optimum_and_charges_follow_algorithm_1(projects):
+    from itertools import product
+
+    from mechanisms.apex import Apex
+
+    rng = np.random.default_rng(0)
+    n, m = 4, 5
+    costs = rng.uniform(0.5, 1.5, m)
+    problem = projects.ProjectSelection(rng.random((n, m)), costs, 0.5 * costs.sum())
+    sets = [np.array(b, dtype=bool) for b in product([False, True], repeat=m)]
+    feasible = [b for b in sets if costs @ b <= 0.5 * costs.sum()]
+    apex = Apex(problem)
+    for _ in range(8):
+        lam = rng.uniform(0.0, 2.0, n)
+        start = apex.x
+        res = apex.run_round(Reports(lam, np.ones(n)), rng)
+        x = res.outcome
+        assert costs @ x <= 0.5 * costs.sum()
+        # A local optimum: no feasible set one add, drop or swap away (by enumeration) is better.
+        near = [y for y in feasible if (y ^ x).sum() == 1 or ((y ^ x).sum() == 2 and y.sum() == x.sum())]
+        assert near and all(problem.value(lam, y) <= problem.value(lam, x) + 1e-12 for y in near)
+        # Algorithm 1 with the same H: C_i = F^{-i}(H(F^{-i}, X_t)) - F^{-i}(X_{t+1}), floored at 0, capped at lambda_i.
+        for i in range(n):
+            w = lam.copy()
+            w[i] = 0.0
+            raw = problem.value(w, problem.argmax(w, start)) - problem.value(w, x)
+            assert res.extras["raw_charges"][i] == pytest.approx(raw, abs=1e-12)
+            assert res.charges[i] == pytest.approx(min(max(raw, 0.0), lam[i]), abs=1e-12)
+    assert apex.audit.rounds == 8
+
+
 # --- the learner --------------------------------------------------------------------------
 
 

@@ -43,14 +43,20 @@ from mechanisms.capabilities import (
     Currencies,
     ExactMenu,
     FiniteOutcomes,
+    MenuStatistic,
     OutcomeAverage,
     PayoffBound,
     currencies,
 )
 from mechanisms.linked_vcg import Economy, LinkedVCG, ResourceAllocationRound
 from mechanisms.matching.two_sided import DeferredAcceptance, TwoSidedMatching
-from mechanisms.public_goods.artificial_currency import ArtificialCurrency, ExactMenuArtificialCurrency
-from mechanisms.public_goods.monetary import Moulin, Proportional
+from mechanisms.public_goods.artificial_currency import (
+    ArtificialCurrency,
+    ExactMenuArtificialCurrency,
+    ExactMenuStatisticArtificialCurrency,
+    MenuStatisticArtificialCurrency,
+)
+from mechanisms.public_goods.monetary import Moulin, Proportional, ReportSums
 from mechanisms.public_goods.potential import Potential
 from mechanisms.voting.mechanisms import Plurality, QuadraticVoting, RandomizedDictatorship, SimplexVoting
 
@@ -102,6 +108,7 @@ HAS = {
         "deferred_acceptance",
     },
     FiniteOutcomes: {"apex[finite]"},
+    MenuStatistic: {"proportional", "moulin", "potential", "currency[proportional]", "currency[potential]"},
     PayoffBound: {"resource_allocation"},
     BudgetRule: set(MECHANISMS),
     Currencies: set(),
@@ -137,7 +144,7 @@ def test_apex_class_follows_the_problem():
     assert type(copy.deepcopy(mech)) is ExactMenuApex
     assert type(pickle.loads(pickle.dumps(mech))) is ExactMenuApex
     wrapped = ArtificialCurrency(Moulin(), np.full(2, 0.2))
-    assert type(pickle.loads(pickle.dumps(wrapped))) is ExactMenuArtificialCurrency
+    assert type(pickle.loads(pickle.dumps(wrapped))) is ExactMenuStatisticArtificialCurrency
 
 
 PROBLEM_HOOKS = {
@@ -188,7 +195,27 @@ def test_artificial_currency_around_an_exact_menu_mechanism_is_exact_menu(moneta
 def test_artificial_currency_around_a_plain_mechanism_is_not_exact_menu():
     mech = ArtificialCurrency(SecondPrice(), np.full(4, 0.2))
     assert type(mech) is ArtificialCurrency
-    assert not isinstance(mech, ExactMenu)
+    assert not isinstance(mech, ExactMenu) and not isinstance(mech, MenuStatistic)
+
+
+class StatisticOnly(Proportional):
+    """A `MenuStatistic` mechanism without exact breakpoints (J = 0)."""
+
+    menu_breakpoints = None  # type: ignore[assignment]
+
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        return np.zeros((*statistics.shape[:-1], 0))
+
+
+def test_wrappers_forward_exactly_the_menu_capabilities_of_what_they_wrap():
+    inner = StatisticOnly()
+    assert isinstance(inner, MenuStatistic) and not isinstance(inner, ExactMenu)
+    for mech in (ArtificialCurrency(inner, np.full(4, 0.2)), ArtificialCurrency(inner, np.full(4, 0.2), cost=3.0)):
+        assert isinstance(mech, MenuStatistic) and not isinstance(mech, ExactMenu)
+    assert type(ArtificialCurrency(inner, np.full(4, 0.2))) is MenuStatisticArtificialCurrency
+    both = ArtificialCurrency(Potential(), np.full(4, 0.2), cost=3.0)
+    assert isinstance(both, MenuStatistic) and isinstance(both, ExactMenu)
+    assert isinstance(both.monetary, MenuStatistic) and isinstance(both.monetary, ExactMenu)
 
 
 def _played(apex: Apex, lam: np.ndarray, rng: np.random.Generator) -> RoundResult:
@@ -258,4 +285,7 @@ def test_round_results_carry_typed_fields():
     assert res.allocated is True and res.item_prices is not None and res.item_prices.shape == (4,)
     assert "item_prices" not in res.extras and "allocated" not in res.extras
     res = Proportional().run_round(Reports(np.array([0.1, 0.2]), np.ones(2)), np.random.default_rng(0))
-    assert res.allocated is False and res.item_prices is None and res.state is None
+    assert res.allocated is False and res.item_prices is None
+    # Proportional's round state: the report total its menus and recorded statistic reuse
+    assert isinstance(res.state, ReportSums) and res.state.total == pytest.approx(0.3)
+    np.testing.assert_allclose(res.state.others, [0.2, 0.1])

@@ -96,11 +96,12 @@ def oracle_menu_all(
 
 def oracle_menus(apex: Apex, lam: np.ndarray, state, alternatives: np.ndarray, agents: np.ndarray):
     """(rho, breakpoints, (utility, cost) at `alternatives`, (utility, cost) at the
-    breakpoints) by the oracle, with Apex's clamp of the costs."""
+    breakpoints) by the oracle, with Apex's clamp of the costs and its report range: a
+    breakpoint above min(bid_cap, report_max) is a report Apex plays at that top."""
     problem = apex.problem
     rho = oracle_personal_prices(problem, lam, state.x_next)
     assignment = state.x_next.argmax(axis=1)
-    bp = oracle_menu_breakpoints(problem, rho, agents)
+    bp = np.minimum(oracle_menu_breakpoints(problem, rho, agents), min(apex.bid_cap, apex.report_max))
     u, c = oracle_menu_all(problem, rho, assignment, lam, alternatives, agents)
     ub, cb = oracle_menu_all(problem, rho, assignment, lam, bp, agents)
     return rho, bp, (u, apex._clamp(c, alternatives)), (ub, apex._clamp(cb, bp))

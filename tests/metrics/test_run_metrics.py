@@ -79,6 +79,10 @@ class ExactProportional(Proportional):
         others = reports.bids.sum() - reports.bids[agents]
         return np.maximum(1.0 - others, 0.0)[:, None]
 
+    def breakpoints_from_statistics(self, statistics: np.ndarray) -> np.ndarray:
+        # The same single breakpoint from the recorded statistic (the others' report sum).
+        return np.maximum(1.0 - statistics[..., 0], 0.0)[..., None]
+
 
 def test_exact_breakpoints_are_recorded_and_give_the_exact_benchmark() -> None:
     """With the breakpoint recorded, each round's menu envelope is exactly {(0, 0), (v, (1 -
@@ -130,7 +134,7 @@ def test_finite_outcome_hook_reports_externalities_and_pareto() -> None:
     for t, bids in enumerate(([1.0, 0.2], [0.2, 1.0], [0.3, 0.3], [1.0, 0.1])):
         res = mech.run_round(Reports(np.array(bids), np.ones(2)), rng)
         trace.record(t, np.ones(2), np.array(bids), res)
-    ledger = SimpleNamespace(initial=np.ones(2))
+    ledger = SimpleNamespace(initial=np.ones(2), initial_total=np.ones(2))
     model = SimpleNamespace(mechanism=mech, n_agents=2, trace=trace, menus=None, ledger=ledger)
     step = FiniteOutcomeStep()
     records = RunRecords.of(model)

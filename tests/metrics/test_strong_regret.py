@@ -409,3 +409,55 @@ def test_accumulator_checks_each_chunk_and_returns_its_largest_utility(compiled)
         args = (bad, c) if array is u else (u, bad)
         with pytest.raises(ValueError, match=field):
             StrongRegretAccumulator(3).add(*args, compiled=compiled)
+
+
+# -- several currencies: d budget rows (Braverman 2021 §2.3, Problem 13) -------------------
+def primal_lp_rows(u: np.ndarray, c: np.ndarray, budget: np.ndarray) -> float:
+    """max sum_t q_t . u_t s.t. sum_t q_t . c_t[:, j] <= B_j for each of the d rows, q_t in the
+    simplex (HiGHS on the whole LP). u: (T, K); c: (T, K, d)."""
+    t, k, d = c.shape
+    a_eq = np.kron(np.eye(t), np.ones(k))
+    a_ub = c.reshape(t * k, d).T
+    res = linprog(-u.ravel(), A_ub=a_ub, b_ub=budget, A_eq=a_eq, b_eq=np.ones(t), bounds=(0, None), method="highs")
+    assert res.status == 0
+    return float(-res.fun)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 12), st.integers(1, 5))
+def test_strong_regret_with_d_budget_rows_matches_highs(seed, d, t, k):
+    """OPT over per-round mixed reports with expected spend <= B_j in each currency, each round
+    paid in its currency[t]: the per-currency knapsacks against HiGHS on the LP with d rows."""
+    from abm.metrics.strong_regret import strong_regret_currencies
+
+    rng = np.random.default_rng(seed)
+    m = 2
+    u, c = random_menus(rng, t, m, k)
+    currency = rng.integers(0, d, size=t)
+    # Each row at least its rounds' cheapest spend (the LP is feasible), plus some slack.
+    cheapest = np.stack([c[currency == j].min(axis=2).sum(axis=0) for j in range(d)], axis=1)
+    budget = cheapest + rng.random((m, d)) * rng.choice([0.1, 1.0, 5.0])
+    res = strong_regret_currencies(u, c, budget, np.zeros(m), currency)
+    for i in range(m):
+        rows = np.zeros((t, k, d))
+        rows[np.arange(t), :, currency] = c[:, i, :]
+        assert res.opt[i] == pytest.approx(primal_lp_rows(u[:, i, :], rows, budget[i]), rel=1e-7, abs=1e-7)
+    assert res.r_star.shape == (m, d)
+
+
+def test_strong_regret_with_one_row_is_the_one_currency_regret():
+    from abm.metrics.strong_regret import strong_regret_currencies
+
+    u, c = random_menus(np.random.default_rng(5), 9, 3, 4)
+    budget = c.min(axis=2).sum(axis=0) + np.array([0.5, 1.0, 2.0])
+    one = strong_regret(u, c, budget, np.ones(3))
+    rows = strong_regret_currencies(u, c, budget[:, None], np.ones(3), np.zeros(9, dtype=int))
+    assert np.array_equal(rows.opt, one.opt) and np.array_equal(rows.r_star[:, 0], one.r_star)
+
+
+def test_strong_regret_with_d_rows_names_a_bad_currency():
+    from abm.metrics.strong_regret import strong_regret_currencies
+
+    u, c = random_menus(np.random.default_rng(1), 3, 1, 2)
+    with pytest.raises(ValueError, match="currency must have shape"):
+        strong_regret_currencies(u, c, np.ones((1, 2)), np.zeros(1), np.array([0, 2, 1]))

@@ -21,8 +21,9 @@ from abm.runs.checkpoint import CHECKPOINT, read_header
 ROOT = Path(__file__).resolve().parents[2]
 #: Seconds a step may take on an idle machine, times the load per core (a busy machine is slow, not wrong).
 TIMEOUT = 600.0 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
-#: A run long enough to be caught mid-way: its menus spill in chunks (1820 rounds each) before round 3000.
-RUN = ["run", "public-goods", "--rounds", "6000", "--set", "menu_points=8", "--quiet"]
+#: A run long enough to be caught mid-way: its menu statistics (32 agents x 4 floats a round)
+#: spill in chunks of 1024 rounds, twice before round 3000.
+RUN = ["run", "public-goods", "--rounds", "6000", "--set", "agents=32", "--set", "menu_points=8", "--quiet"]
 CHECKPOINTED = [*RUN, "--checkpoint-every", "500"]
 OUTPUTS = ("rounds.parquet", "agents.parquet", "metrics.parquet", "regret_curve.parquet", "menus.npz")
 #: Summary entries that are not what a run computes (at any depth).

@@ -19,11 +19,19 @@ def test_quick_study_claims_hold_and_outputs_exist(tmp_path):
     assert res.failed == 0
     for c in res.findings.claims:
         assert c.holds is not False, c
-    assert sum(c.holds is True for c in res.findings.claims) >= 7
+    assert sum(c.holds is True for c in res.findings.claims) >= 11
+    # Problem 7 (variants 1-5): the oracle, the toy bound, the stationary rise, the Bernoulli gap.
+    p7 = [c for c in res.findings.claims if "Problem 7" in c.citation.section]
+    assert len(p7) == 5 and sum(c.holds is True for c in p7) == 4
+    toy7 = res.findings.tables["problem7_toy"]
+    assert set(toy7["variant"]) == {"1", "2", "3", "4", "5"} and (toy7["worst_max"] <= 2 / 3 + 0.02).all()
+    bern = res.findings.tables["problem7_bernoulli"].set_index(["game", "feedback"])["ratio_hindsight"]
+    assert bern.loc["concave"].min() >= 0.9 > 0.6 >= bern.drop("concave").max()
     for name in ("runs.parquet", "summary.csv", "bwk-ratio.png", "bwk-ratio.pdf", "report.md"):
         assert (tmp_path / name).is_file(), name
     report = (tmp_path / "report.md").read_text()
     assert "T/4" in report and "T/2" in report  # the paper's additive regret, corrected
+    assert "Eq. (24)" in report  # the paper's concavity claim, qualified
     toy = res.findings.tables["toy"]
     assert set(toy["learner"]) == set(BUILT_IN)
     assert (toy["worst"] <= 2 / 3 + 0.02).all()
