@@ -180,3 +180,12 @@ def test_value_scaling_beta_lists_are_checked_per_group():
     with pytest.raises(Exception, match=r"learner.params.beta: 'equilibrium' is solved by a scenario"):
         run("voting", overrides={"rounds": 5, "learner.name": "value_scaling",
                                  "learner.params.beta": "equilibrium"}, progress=False)  # fmt: skip
+
+
+def test_many_goods_refuse_what_is_solved_for_the_single_good():
+    base = {"agents": 2, "rounds": 5, "goods": 2, "mechanism": "potential"}
+    with pytest.raises(ConfigError, match=r"'equilibrium': the focal pacing equilibrium is solved"):
+        run("public-goods", overrides={**base, "learner.name": "value_scaling", "learner.params.beta": "equilibrium"},
+            progress=False)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"core_frontier = 3 is for the single good"):
+        run("public-goods", overrides={**base, "core_frontier": 3}, progress=False)
