@@ -125,6 +125,15 @@ class Currencies(Protocol):
     currencies: int
 
 
+@runtime_checkable
+class RoundCurrency(Protocol):
+    """Each round is paid in one currency (a budget per block of periods): `currency_of`
+    maps (0-based) rounds to their currency in 0..d-1, so strong regret's LP with d budget
+    rows splits into d one-row LPs (Braverman 2021 §2.3, Problem 13)."""
+
+    def currency_of(self, rounds: np.ndarray) -> np.ndarray: ...
+
+
 def currencies(mechanism: object) -> int:
     """d of `mechanism`: its declared `Currencies.currencies`, else 1."""
     return int(mechanism.currencies) if isinstance(mechanism, Currencies) else 1

@@ -60,6 +60,10 @@ class BlockCurrencies(Mechanism):
         """The currency of the round about to be played."""
         return int(block_of(self.t, self.currencies, self.horizon))
 
+    def currency_of(self, rounds: np.ndarray) -> np.ndarray:
+        """`RoundCurrency`: round t is paid in currency floor(t d / T)."""
+        return block_of(rounds, self.currencies, self.horizon)
+
     def enforce_budget(self, bids: np.ndarray, remaining: np.ndarray) -> np.ndarray:
         return self.inner.enforce_budget(bids, np.asarray(remaining)[:, self.block])
 

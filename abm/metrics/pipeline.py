@@ -36,7 +36,7 @@ from abm.metrics.externality import externalities, pareto_check
 from abm.metrics.regret import GridRegretStats, nearest_grid_index
 from abm.metrics.strong_regret import StrongRegretAccumulator, prefix_budgets, regret_result
 from mechanisms.base import Mechanism
-from mechanisms.capabilities import FiniteOutcomes, PayoffBound
+from mechanisms.capabilities import FiniteOutcomes, PayoffBound, RoundCurrency
 
 if TYPE_CHECKING:
     # Annotations only: abm.recording imports Mesa, and scenarios import this module for
@@ -177,6 +177,41 @@ def payoff_bound(mechanism: Mechanism, seen: float) -> tuple[float, str]:
     return bound, "declared by the mechanism" if declared else "1 (utilities in [0, 1])"
 
 
+class CurrencyRegret:
+    """Strong regret's LP with d budget rows when each round is paid in one currency
+    (`RoundCurrency`): d one-row LPs over the rounds of each currency, streamed with the
+    one-row accumulator (`strong_regret.strong_regret_currencies` on whole arrays)."""
+
+    def __init__(self, mechanism: RoundCurrency, budgets: np.ndarray) -> None:
+        self.mechanism = mechanism
+        self.budgets = budgets
+        self.d = budgets.shape[1]
+        self.accs = [StrongRegretAccumulator(budgets.shape[0]) for _ in range(self.d)]
+
+    @classmethod
+    def of(cls, records: RunRecords, pos: np.ndarray) -> CurrencyRegret | None:
+        """For a d > 1 mechanism that declares `RoundCurrency`, else None."""
+        mech, initial = records.mechanism, records.model.ledger.initial
+        if not isinstance(mech, RoundCurrency) or np.ndim(initial) != 2 or initial.shape[1] < 2:
+            return None
+        return cls(mech, np.asarray(initial, dtype=np.float64)[records.agents][pos])
+
+    def add(self, rounds: np.ndarray, u: np.ndarray, c: np.ndarray, compiled: bool) -> None:
+        cur = self.mechanism.currency_of(rounds)
+        for j, acc in enumerate(self.accs):
+            rows = cur == j
+            if rows.any():
+                acc.add(u[rows], c[rows], compiled=compiled)
+
+    def solve(self) -> np.ndarray:
+        """OPT (m,): the sum over currencies of each one's one-row LP."""
+        opt = np.zeros(self.budgets.shape[0])
+        for j, acc in enumerate(self.accs):
+            if acc.rounds:
+                opt += acc.solve(self.budgets[:, j])[0][0]
+        return opt
+
+
 class RegretStep:
     """Strong regret, its prefix curve (epsilon(t)), external and swap regret, CE/CCE gaps
     (when menus were recorded), in one streamed pass over the recorded menu chunks.
@@ -213,11 +248,14 @@ class RegretStep:
         # so the blocks (and their temporaries) stay small whatever the horizon.
         compiled = kernels.use_kernels(slots * m * menus.width)
         grid = GridRegretStats(budget, k_grid, compiled)
+        by_currency = CurrencyRegret.of(records, pos) if exact else None
         seen = 0.0
         for lo, u, c, played in menus.chunks(slots, entries=REGRET_BLOCK_ENTRIES):
             hi = lo + u.shape[0]
             # Checked once, by the envelope pass (which finds the largest |utility| too), not by each consumer.
             seen = max(seen, acc.add(u, c, compiled=compiled))
+            if by_currency is not None:
+                by_currency.add(rounds[lo:hi], u, c, compiled)
             grid.add(
                 u[:, :, :k_grid], c[:, :, :k_grid], nearest_grid_index(played, menus.grid),
                 utilities[lo:hi], charges[lo:hi], validated=True,
@@ -275,6 +313,16 @@ class RegretStep:
             "menu_rounds": estimate,
             "agents": int(m),
         }
+        if by_currency is not None:
+            d_regret = by_currency.solve() - realized
+            out.agent_columns["strong_regret_currencies"] = d_regret
+            out.summary["strong_regret"]["currencies"] = {
+                "rows": by_currency.d,
+                "max": float(d_regret.max()),
+                "mean": float(d_regret.mean()),
+                "definition": "the LP with one budget row per currency (each round paid in one: "
+                "RoundCurrency); `max`/`mean` above relax it to one row with the total budget",
+            }
         out.summary["epsilon"] = {
             "final": float(eps_h[-1]),
             "lemma4_dominance_per_round": float(2 * eps_h[-1]),

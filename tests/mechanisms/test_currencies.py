@@ -61,3 +61,29 @@ def test_a_mechanism_and_budgets_with_different_currencies_are_refused():
 
     with pytest.raises(ConfigError, match=r"params\.terms: 3 terms need rounds >= 3"):
         MechanismModel(scenario="course-allocation-terms", agents=4, rounds=2, **{"terms": 3})
+
+
+def test_the_regret_step_solves_one_budget_row_per_currency():
+    """The streamed d-row strong regret of a course-allocation-terms run equals the
+    whole-array `strong_regret_currencies` (itself tested against HiGHS) on the recorded
+    menus, and is at most the one-row relaxation with the total budget."""
+    from abm.metrics.run_metrics import end_of_run_metrics
+    from abm.metrics.strong_regret import strong_regret_currencies
+
+    model = MechanismModel(scenario="course-allocation-terms", agents=4, rounds=24, menu_points=4,
+                           **{"welfare_rounds": 3})
+    while model.running:
+        model.step()
+    metrics = end_of_run_metrics(model)
+    u, c = model.menus.all_menus()
+    agents = model.menus.agents
+    want = strong_regret_currencies(
+        u, c, model.ledger.initial[agents], model.trace.utilities[:24][:, agents],
+        model.mechanism.currency_of(np.arange(24)),
+    )
+    table = metrics.agent_columns.set_index("agent")
+    got = table.loc[agents, "strong_regret_currencies"].to_numpy()
+    np.testing.assert_allclose(got, want.regret, rtol=1e-9, atol=1e-9)
+    assert np.all(got <= table.loc[agents, "strong_regret"].to_numpy() + 1e-9)
+    summary = metrics.summary["strong_regret"]["currencies"]
+    assert summary["rows"] == 2 and summary["max"] == pytest.approx(want.regret.max())
