@@ -201,11 +201,18 @@ class BangPerBuck(ScalingLearner):
     Feedback: bandit (own charge only). Guarantee: none in general (§2.3.3: the optimal
     bang-per-buck may drift); in stationary stochastic environments the iterate tracks
     r_min, so the utility approaches eq. 15's benchmark up to the subgradient error.
+
+    d currencies (budgets (m, d), Braverman 2021 §2.3 Problem 13): one exchange rate r_j per
+    currency, each stepped on its own currency's spend; the Lagrangian bid of a round paid
+    in currency j is v / r_j, so the bid is v / sum_j w_j r_j with w the currency split of
+    the agent's last charge (uniform before the first): for a budget per block of periods
+    (`BlockCurrencies`) that is the current block's rate except on a block's first rounds.
     """
 
     Params = BangPerBuckParams
     params: BangPerBuckParams
     feedback = "bandit"
+    multi_currency = True
 
     def __init__(
         self,
@@ -220,23 +227,30 @@ class BangPerBuck(ScalingLearner):
         if p.r_min > p.r_max:
             raise ValueError(f"r_min ({p.r_min}) must be <= r_max ({p.r_max})")
         self.step_size = p.step_size if p.step_size is not None else 1.0 / np.sqrt(horizon)
-        self.log_r = np.full(self.n_agents, np.log(np.clip(p.r0, p.r_min, p.r_max)))
+        self.log_r = np.full(self.budgets.shape, np.log(np.clip(p.r0, p.r_min, p.r_max)))
+        #: (m, d) currency split of each agent's last charge (d > 1 only).
+        self.weights = np.full(self.budgets.shape, 1.0 / self.budgets.shape[1]) if self.budgets.ndim == 2 else None
 
     @property
     def r(self) -> np.ndarray:
-        """The exchange rate (tokens per unit of utility)."""
+        """The exchange rate (tokens per unit of utility): (m,), or (m, d) per currency."""
         return np.exp(self.log_r)
 
     @property
     def beta(self) -> np.ndarray:
-        return self.r
+        return self.r if self.weights is None else (self.r * self.weights).sum(axis=1)
 
     @property
     def lambda_(self) -> np.ndarray:
-        """The bid intensity 1 / r (Braverman 2021 §2.1.1: lambda_max = 1 / r_min)."""
-        return 1.0 / self.r
+        """The bid intensity 1 / r (Braverman 2021 §2.1.1: lambda_max = 1 / r_min); with d
+        currencies 1 / sum_j w_j r_j."""
+        return 1.0 / self.beta
 
     def _observe(self, feedback: Feedback) -> None:
         p = self.params
-        step = self.step_size * spend_gradient(feedback, self.horizon)
+        step = self.step_size * spend_gradient(feedback, self.horizon)  # per currency when (m, d)
         self.log_r = np.clip(self.log_r - step, np.log(p.r_min), np.log(p.r_max))
+        if self.weights is not None:
+            total = feedback.charge.sum(axis=1)
+            paid = total > 0
+            self.weights[paid] = feedback.charge[paid] / total[paid, None]

@@ -118,5 +118,33 @@ def test_lagrange_bwk_with_several_currencies_refuses_a_full_information_primal(
 
 
 def test_one_currency_learners_refuse_several_budgets_naming_the_field():
-    with pytest.raises(ValueError, match="budgets: BangPerBuck handles one currency, got 2"):
-        BangPerBuck.create(2, np.ones((2, 2)), 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="budgets: AdaptivePacing handles one currency, got 2"):
+        make_learner("adaptive_pacing", 2, np.ones((2, 2)), 10, np.random.default_rng(0))
+
+
+def test_bang_per_buck_keeps_one_exchange_rate_per_currency():
+    """d = 2 budgets (10, 10) over T = 100, step 0.5: rho_j = 0.1 per currency. Agent 0 is
+    charged 0.5 in currency 1: its gradient there is 1 - 0.5 * 100 / 10 = -4, so log r_1 rises
+    by 2, and log r_0 falls by 0.5 (nothing spent there); its next bid uses currency 1's rate
+    alone (its last charge).
+    Agent 1 paid nothing: both rates fall by 0.5 and its weights stay uniform."""
+    budgets = np.full((2, 2), 10.0)
+    bpb = BangPerBuck.create(2, budgets, 100, np.random.default_rng(0), step_size=0.5)
+    assert bpb.act(Observation(0, np.ones(2), budgets)) == pytest.approx([1.0, 1.0])
+    charge = np.array([[0.0, 0.5], [0.0, 0.0]])
+    bpb.observe(Feedback(0, np.ones(2), np.zeros(2), charge, budgets - charge))
+    np.testing.assert_allclose(np.log(bpb.r), [[-0.5, 2.0], [-0.5, -0.5]])
+    np.testing.assert_array_equal(bpb.weights, [[0.0, 1.0], [0.5, 0.5]])
+    assert bpb.lambda_ == pytest.approx([np.exp(-2.0), np.exp(0.5)])
+    assert bpb.act(Observation(1, np.ones(2), budgets - charge)) == pytest.approx([np.exp(-2.0), np.exp(0.5)])
+
+
+def test_bang_per_buck_plays_course_allocation_terms():
+    """d = 2 end to end with the bang-per-buck rule: no currency overdrawn, both used."""
+    model = abm.MechanismModel(scenario="course-allocation-terms", agents=4, rounds=30, menu_points=4,
+                               learner={"name": "bang_per_buck"}, **{"welfare_rounds": 3})
+    while model.running:
+        model.step()
+    ledger = model.ledger
+    ledger.check_invariants()
+    assert np.all(ledger.remaining >= 0) and (ledger.spent.sum(axis=0) > 0).all()
