@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abm.config import ConfigError, RunConfig
+from abm.recording.menus import MENU_MAX_AGENTS
+from abm.recording.store import CHUNK_BYTES
 
 #: Bytes of one recorded float.
 FLOAT = 8
@@ -42,13 +44,10 @@ MODEL_COLUMNS = 16
 SERIES_COLUMNS = 5
 #: The metrics hold a few (T, m) arrays of the per-agent series at once.
 SERIES_COPIES = 3
-#: Menus are recorded for at most this many agents (`abm.recording.menus.MENU_MAX_AGENTS`).
-MENU_MAX_AGENTS = 256
 #: Exact breakpoints per menu agent and round assumed for an `ExactMenu` mechanism (two
 #: for the posted-price mechanisms; the estimate is of the order of magnitude).
 EXACT_POINTS = 4
-#: Chunk buffers in memory: one ~1 MB chunk per spilled column.
-CHUNK_BYTES = 1 << 20
+#: Chunk buffers in memory: one chunk (`CHUNK_BYTES`) per spilled column.
 SPILLED_COLUMNS = 12
 
 

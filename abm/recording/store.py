@@ -75,7 +75,27 @@ def chunk_rows_for(row_shape: tuple[int, ...], chunk_bytes: int | None = None) -
     return max(1, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // max(row, 1))
 
 
-class SpillArray:
+class _HasRows(Protocol):
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def row_shape(self) -> tuple[int, ...]: ...
+
+
+class _Rows:
+    """`shape` and `row_bytes` of a per-round float64 record with `rows` and `row_shape`."""
+
+    @property
+    def shape(self: _HasRows) -> tuple[int, ...]:
+        return (self.rows, *self.row_shape)
+
+    @property
+    def row_bytes(self: _HasRows) -> int:
+        return int(np.prod(self.row_shape, dtype=np.int64)) * 8
+
+
+class SpillArray(_Rows):
     """A (T, *row_shape) float64 column of per-round rows, chunked to disk.
 
     `row(t)` is the writable row of round t, which must lie in the current chunk (rounds
@@ -93,14 +113,6 @@ class SpillArray:
         self.rows = 0
         self._buf = np.zeros((self.chunk_rows, *self.row_shape))
         self._path: Path | None = None
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (self.rows, *self.row_shape)
-
-    @property
-    def row_bytes(self) -> int:
-        return int(np.prod(self.row_shape, dtype=np.int64)) * 8
 
     def row(self, t: int) -> np.ndarray:
         """The writable row of round t (the next round, or one in the current chunk)."""
@@ -210,7 +222,7 @@ class SpillArray:
                     fh.truncate(expected)
 
 
-class SpillColumns:
+class SpillColumns(_Rows):
     """A read-only view of some last-axis columns of a `SpillArray` (`columns`: a slice, or
     an int for one column, which drops that axis), read like one: several records of one
     round share a spill row (one row call and one file per recorder instead of one per
@@ -233,14 +245,6 @@ class SpillColumns:
     @property
     def chunk_rows(self) -> int:
         return self.base.chunk_rows
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (self.rows, *self.row_shape)
-
-    @property
-    def row_bytes(self) -> int:
-        return int(np.prod(self.row_shape, dtype=np.int64)) * 8
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         """Rows [lo, hi) of these columns (a strided view of the base's block)."""

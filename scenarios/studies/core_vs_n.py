@@ -51,7 +51,9 @@ N_PARTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 def harmonic_bound(n: int, eps: float) -> float:
     """H_n - 1 - n eps: the core factor of truthful IC play on the harmonic instance (§6)."""
-    return sum(1.0 / k for k in range(1, n + 1)) - 1.0 - n * eps
+    from mechanisms.public_goods.potential import harmonic
+
+    return float(harmonic(n)) - 1.0 - n * eps
 
 
 @register_study

@@ -53,7 +53,9 @@ FRONTIER_POINTS = 5
 
 def harmonic_minus_one(n: int) -> float:
     """H_n - 1 = sup DWL of Moulin and Potential (Onyeze et al. 2025 §3.3, Corollary 5.4)."""
-    return sum(1.0 / k for k in range(2, n + 1))
+    from mechanisms.public_goods.potential import harmonic
+
+    return float(harmonic(n)) - 1.0
 
 
 @register_study
