@@ -71,6 +71,10 @@ def test_toy_study_outputs(tmp_path, toy):
         assert float(row["mean"].iloc[0]) == pytest.approx(values.mean())
         half = 12.706204736 * values.std(ddof=1) / np.sqrt(2)  # t_{0.975, 1}
         assert float(row["ci_hi"].iloc[0]) == pytest.approx(values.mean() + half)
+    data = StudyData(runs, result.summary, result.study.parts(False), False, None, tmp_path)
+    prop = runs[(runs["part"] == "prop") & (runs["alpha"] == 0.6)]["scenario_summary.goods_allocated"]
+    assert data.mean("prop", "scenario_summary.goods_allocated", alpha=0.6) == pytest.approx(prop.mean())
+    assert np.isnan(data.mean("moulin", "scenario_summary.goods_allocated", alpha=0.2))  # no such point
     stored = pd.read_parquet(tmp_path / "runs.parquet")
     assert len(stored) == len(runs) and "metrics.core.gamma" in stored
     report = (tmp_path / "report.md").read_text()
