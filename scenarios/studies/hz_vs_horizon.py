@@ -169,7 +169,7 @@ class HZVsHorizon(Study):
     def plot(self, data: StudyData, fig: Figure) -> None:
         from abm.runs.study.figures import line_ci, log_x
 
-        findings = self.analyse(data)
+        findings = data.findings or self.analyse(data)
         random = data.part("random").copy()
         ax1, ax2, ax3 = fig.subplots(1, 3)
         for r, fmt in zip(("best_response_gain", "budget_violation"), ("o-", "s--"), strict=True):

@@ -91,6 +91,8 @@ class StudyData:
     quick: bool
     seeds: int | None
     out: Path
+    #: What `analyse` concluded, set by the runner before `plot` (so a plot need not redo it).
+    findings: Findings | None = None
 
     def part(self, name: str) -> pd.DataFrame:
         """The runs of one part."""

@@ -127,7 +127,7 @@ class RegretStudy(Study):
         return Findings(claims, notes, {"regret_table": table, "regret_fits": fits})
 
     def plot(self, data: StudyData, fig: Figure) -> None:
-        tables = self.analyse(data).tables
+        tables = (data.findings or self.analyse(data)).tables
         table, fits = tables["regret_table"], tables["regret_fits"].set_index("learner")
         ax = fig.add_subplot()
         for learner, g in table.groupby("learner", sort=True):

@@ -125,7 +125,7 @@ def run_study(
         raise RuntimeError(f"every run of study {study.name!r} failed; see {out / SWEEPS_DIR}/*/manifest.jsonl")
     summary = aggregate(runs, parts, study.metrics)
     data = StudyData(runs, summary, parts, quick, seeds, out)
-    findings = study.analyse(data)
+    findings = data.findings = study.analyse(data)
     _write_parquet(parquet_safe(runs), out / RUNS_FILE)
     _write_text(summary.to_csv(index=False), out / SUMMARY_FILE)
     for table, frame in findings.tables.items():
